@@ -1,0 +1,97 @@
+"""Builds the FastAPI application from the modules' routers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from fiscus import __version__
+from fiscus.core.config import Settings, load_settings
+from fiscus.core.db import Database
+from fiscus.core.embedded import EmbeddedPostgres
+from fiscus.core.http import Metrics, RequestMiddleware, install_error_handlers, problem_responses
+from fiscus.core.idempotency import IdempotencyStore
+from fiscus.core.logging import configure_logging, get_logger
+from fiscus.core.migrate import script_heads
+from fiscus.ops.api import router as ops_router
+from fiscus.worker import build_job_app, run_worker
+
+log = get_logger("fiscus.api")
+
+DESCRIPTION = """
+fiscus is a multi-tenant financial platform around one double-entry ledger.
+
+* Amounts are `{"amount": <integer minor units>, "currency": "EUR"}`.
+* Errors are RFC 9457 `application/problem+json`; branch on `type`.
+* POSTs that create or move something accept an `Idempotency-Key` header.
+* Lists are cursor-paginated: `?limit=50&cursor=...` -> `{"data": [...], "next_cursor": ...}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application; `uvicorn --factory fiscus.api:create_app` calls this."""
+    settings = settings or load_settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    metrics = Metrics()
+    app = FastAPI(
+        title="fiscus",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        responses=problem_responses(400, 500) | {},
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.include_router(ops_router)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    embedded: EmbeddedPostgres | None = None
+    url = settings.database_url
+    if url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = await asyncio.to_thread(embedded.start)
+    db = Database(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow)
+    app.state.db = db
+    app.state.database_url = url
+    app.state.idempotency = IdempotencyStore(db, ttl_s=settings.idempotency_ttl_s)
+    app.state.expected_heads = script_heads()
+    app.state.redis = _redis_client(settings)
+    job_app = build_job_app(url)
+    app.state.jobs = job_app
+    worker_task: asyncio.Task[None] | None = None
+    async with job_app.open_async():
+        if settings.run_worker:
+            worker_task = asyncio.create_task(
+                run_worker(job_app, db=db, settings=settings, install_signal_handlers=False)
+            )
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
+            if app.state.redis is not None:
+                await app.state.redis.aclose()
+            await db.dispose()
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+
+
+def _redis_client(settings: Settings) -> Any:
+    if settings.redis_url is None:
+        return None
+    from redis.asyncio import Redis
+
+    return Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)

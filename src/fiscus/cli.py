@@ -1,0 +1,310 @@
+"""The `fiscus` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
+
+from fiscus import __version__
+from fiscus.core.config import ConfigError, Settings, load_settings
+from fiscus.core.db import libpq_url, redact_url
+from fiscus.core.embedded import EmbeddedError, EmbeddedPostgres
+
+app = typer.Typer(
+    help="fiscus: a multi-tenant financial platform around one double-entry ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database tools: shell, dump and restore.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        err.print(f"[red]Configuration error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[tuple[str, EmbeddedPostgres | None]]:
+    """The database URL in use; starts (and afterwards releases) the embedded server if needed."""
+    if settings.database_url is not None:
+        yield settings.database_url, None
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    try:
+        with err.status(f"Starting the embedded PostgreSQL in {embedded.pgdata} ..."):
+            url = embedded.start()
+    except EmbeddedError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    try:
+        yield url, embedded
+    finally:
+        embedded.stop()
+
+
+def _tool(name: str, embedded: EmbeddedPostgres | None) -> str:
+    """Path of a PostgreSQL client program: the wheel's own, else one on PATH."""
+    probe = embedded or EmbeddedPostgres(Path(".fiscus"))
+    candidate = probe.bin_dir / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        err.print(f"[red]{name} not found[/red]")
+        raise typer.Exit(1)
+    return found
+
+
+def _migrate(url: str) -> None:
+    from fiscus.core import migrate
+
+    pending = migrate.pending_revisions(url)
+    if pending == 0:
+        err.print("Database schema is up to date.")
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=err,
+    ) as progress:
+        task = progress.add_task("Applying migrations", total=pending)
+        config = migrate.alembic_config(url)
+        config.attributes["on_version_apply"] = lambda **_: progress.advance(task)
+        from alembic import command
+
+        command.upgrade(config, "heads")
+    err.print(f"Applied {pending} migration(s).")
+
+
+@app.command()
+def version() -> None:
+    """Print the fiscus version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision (default: every head)")] = "heads",
+    down: Annotated[bool, typer.Option("--down", help="Downgrade to REVISION instead")] = False,
+) -> None:
+    """Apply (or revert) database migrations."""
+    settings = _settings()
+    with database(settings) as (url, _):
+        if down:
+            from fiscus.core.migrate import downgrade
+
+            downgrade(url, revision)
+            err.print(f"Downgraded to {revision}.")
+        elif revision == "heads":
+            _migrate(url)
+        else:
+            from fiscus.core.migrate import upgrade
+
+            upgrade(url, revision)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [env FISCUS_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env FISCUS_PORT]")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes")] = 1,
+    worker: Annotated[bool, typer.Option(help="Run background jobs in-process")] = True,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before serving")
+    ] = True,
+) -> None:
+    """Serve the API (and, unless --no-worker, the background jobs)."""
+    import uvicorn
+
+    settings = _settings()
+    with database(settings) as (url, embedded):
+        if migrate_first:
+            _migrate(url)
+        # Child processes (reload, workers) read settings from the environment.
+        os.environ["FISCUS_DATABASE_URL"] = url
+        os.environ["FISCUS_RUN_WORKER"] = "true" if worker else "false"
+        if embedded is not None:
+            os.environ.setdefault("FISCUS_SECRET_KEY", settings.resolved_secret_key)
+        bind_host, bind_port = host or settings.host, port or settings.port
+        err.print(
+            f"fiscus {__version__} on http://{bind_host}:{bind_port}  (docs: /docs)  "
+            f"database: {'embedded ' + str(embedded.pgdata) if embedded else redact_url(url)}"
+        )
+        uvicorn.run(
+            "fiscus.api:create_app",
+            factory=True,
+            host=bind_host,
+            port=bind_port,
+            reload=reload,
+            workers=None if reload else workers,
+            log_config=None,
+            proxy_headers=False,
+        )
+
+
+@app.command("worker")
+def worker_command(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once")] = 4,
+) -> None:
+    """Run the background-job worker until interrupted."""
+    from fiscus.core.db import Database
+    from fiscus.core.logging import configure_logging
+    from fiscus.worker import build_job_app, run_worker
+
+    settings = _settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    with database(settings) as (url, _):
+
+        async def main() -> None:
+            db = Database(url, pool_size=concurrency, max_overflow=2)
+            job_app = build_job_app(url)
+            try:
+                async with job_app.open_async():
+                    await run_worker(job_app, db=db, settings=settings, concurrency=concurrency)
+            finally:
+                await db.dispose()
+
+        asyncio.run(main())
+
+
+class DumpFormat(StrEnum):
+    """pg_dump output formats."""
+
+    plain = "plain"
+    custom = "custom"
+
+
+@db_app.command("shell")
+def db_shell() -> None:
+    """Open psql on the database in use."""
+    settings = _settings()
+    with database(settings) as (url, embedded):
+        code = subprocess.call([_tool("psql", embedded), libpq_url(url)])  # noqa: S603
+    raise typer.Exit(code)
+
+
+@db_app.command("dump")
+def db_dump(
+    fmt: Annotated[DumpFormat, typer.Option("--format", help="plain SQL or custom archive")] = (
+        DumpFormat.plain
+    ),
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout)")
+    ] = None,
+) -> None:
+    """Back up the database in use with pg_dump (plain SQL to stdout by default)."""
+    settings = _settings()
+    with database(settings) as (url, embedded):
+        args = [
+            _tool("pg_dump", embedded),
+            "--dbname",
+            libpq_url(url),
+            "--no-owner",
+            "--format",
+            "p" if fmt is DumpFormat.plain else "c",
+        ]
+        if fmt is DumpFormat.plain:
+            args += ["--clean", "--if-exists"]
+        if output is None:
+            if fmt is DumpFormat.custom and sys.stdout.isatty():
+                err.print(
+                    "[red]Refusing to write a binary archive to a terminal; use -o FILE.[/red]"
+                )
+                raise typer.Exit(2)
+            code = subprocess.call(args)  # noqa: S603
+            raise typer.Exit(code)
+        _run_with_progress([*args, "--file", str(output)], output, "Dumping")
+        err.print(f"Wrote {output} ({output.stat().st_size:,} bytes).")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A dump from `db dump`")
+    ],
+) -> None:
+    """Restore a dump made by `fiscus db dump` into the database in use (replaces its contents)."""
+    settings = _settings()
+    with database(settings) as (url, embedded):
+        with file.open("rb") as handle:
+            custom = handle.read(5) == b"PGDMP"
+        if custom:
+            args = [
+                _tool("pg_restore", embedded),
+                "--dbname",
+                libpq_url(url),
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--single-transaction",
+                "--exit-on-error",
+                str(file),
+            ]
+        else:
+            args = [
+                _tool("psql", embedded),
+                "--dbname",
+                libpq_url(url),
+                "--quiet",
+                "--set",
+                "ON_ERROR_STOP=1",
+                "--single-transaction",
+                "--file",
+                str(file),
+            ]
+        with Progress(
+            SpinnerColumn(), TextColumn("Restoring {task.description}"), console=err
+        ) as p:
+            p.add_task(file.name, total=None)
+            result = subprocess.run(args, capture_output=True, text=True, check=False)  # noqa: S603
+        if result.returncode != 0:
+            err.print(f"[red]Restore failed:[/red] {result.stderr.strip()[-2000:]}")
+            raise typer.Exit(1)
+        err.print(f"Restored {file}.")
+
+
+def _run_with_progress(args: list[str], output: Path, label: str) -> None:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn(f"{label} {{task.description}}"),
+        DownloadColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task(output.name, total=None)
+        process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)  # noqa: S603
+        while process.poll() is None:
+            if output.exists():
+                progress.update(task, completed=output.stat().st_size)
+            try:
+                process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
+        stderr = process.stderr.read() if process.stderr else ""
+    if process.returncode != 0:
+        err.print(f"[red]{label} failed:[/red] {stderr.strip()[-2000:]}")
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point of the `fiscus` command."""
+    app()

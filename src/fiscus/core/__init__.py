@@ -1,0 +1,1 @@
+"""Shared kit every domain module builds on: config, database, errors, money, ids, clock."""

@@ -1,0 +1,143 @@
+"""Settings: one validated object read from FISCUS_* environment variables and `.env`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets shorter than this, or on this list, are refused outside the embedded default.
+MIN_SECRET_LENGTH = 32
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "dev", "development", "test"})
+
+
+class Environment(StrEnum):
+    """Where fiscus runs; production refuses missing or placeholder secrets."""
+
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class ConfigError(Exception):
+    """The configuration cannot start the service; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    """Every setting fiscus reads, with its default and meaning."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FISCUS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = Field(Environment.development, description="development, test or production")
+    database_url: str | None = Field(
+        None, description="PostgreSQL URL; unset starts the embedded server in the data folder"
+    )
+    redis_url: str | None = Field(None, description="Redis URL for shared rate limits")
+    secret_key: SecretStr | None = Field(
+        None, description="Root secret for tokens and encryption keys (>= 32 characters)"
+    )
+    data_dir: Path = Field(Path(".fiscus"), description="Folder for the embedded database")
+    host: str = Field("127.0.0.1", description="Address `fiscus serve` binds")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        8000, description="Port `fiscus serve` binds"
+    )
+    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR")
+    log_json: bool = Field(True, description="JSON logs (false: human-readable console logs)")
+    db_pool_size: Annotated[int, Field(ge=1, le=200)] = Field(
+        10, description="Connections per process"
+    )
+    db_pool_overflow: Annotated[int, Field(ge=0, le=200)] = Field(
+        10, description="Extra connections under load"
+    )
+    idempotency_ttl_s: Annotated[int, Field(ge=60, le=7 * 86400)] = Field(
+        86400, description="How long an Idempotency-Key is remembered"
+    )
+    run_worker: bool = Field(
+        False, description="Run a background-job worker inside each API process"
+    )
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = Field(
+        4 * 1024 * 1024, description="Largest request body accepted"
+    )
+
+    @model_validator(mode="after")
+    def _refuse_weak_secret_in_production(self) -> Settings:
+        if self.env is Environment.production:
+            if self.database_url is None:
+                raise ConfigError(
+                    "FISCUS_DATABASE_URL must be set in production; "
+                    "the embedded database is for development only."
+                )
+            check_secret(self.secret_key)
+        elif self.secret_key is not None:
+            check_secret(self.secret_key)
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when fiscus runs its own PostgreSQL from the data folder."""
+        return self.database_url is None
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or the one generated once and kept in the data folder."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.env is Environment.production:
+            raise ConfigError("FISCUS_SECRET_KEY must be set in production.")
+        return _data_dir_secret(self.data_dir)
+
+
+def check_secret(secret: SecretStr | None) -> None:
+    """Refuse a missing, short or placeholder secret with a message naming the variable."""
+    if secret is None:
+        raise ConfigError(
+            "FISCUS_SECRET_KEY is not set. Generate one with: "
+            'python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+    value = secret.get_secret_value()
+    if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"FISCUS_SECRET_KEY is a placeholder or shorter than {MIN_SECRET_LENGTH} characters."
+        )
+
+
+def _data_dir_secret(data_dir: Path) -> str:
+    """Read, or create once with mode 0600, the embedded installation's secret."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL makes two processes starting at once agree on a single secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise ConfigError with a readable message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ConfigError:
+        raise
+    except ValueError as error:
+        # pydantic wraps validator errors; surface ours unwrapped and the rest readably.
+        cause = getattr(error, "errors", None)
+        if callable(cause):
+            for item in cause():
+                ctx = item.get("ctx") or {}
+                if isinstance(ctx.get("error"), ConfigError):
+                    raise ctx["error"] from None
+        raise ConfigError(str(error)) from None

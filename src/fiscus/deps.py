@@ -1,0 +1,31 @@
+"""FastAPI dependency aliases, in one place (STYLE rule 15)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from fiscus.core.config import Settings
+from fiscus.core.db import Database
+from fiscus.core.idempotency import IdempotencyStore
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _idempotency(request: Request) -> IdempotencyStore:
+    store: IdempotencyStore = request.app.state.idempotency
+    return store
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DatabaseDep = Annotated[Database, Depends(_database)]
+IdempotencyDep = Annotated[IdempotencyStore, Depends(_idempotency)]

@@ -1,0 +1,40 @@
+"""Background work: the procrastinate app, its tasks from every module, and the worker loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from procrastinate import App, PsycopgConnector
+
+from fiscus.core import jobs as core_jobs
+from fiscus.core.config import Settings
+from fiscus.core.db import Database, libpq_url
+
+QUEUES = ("default", "maintenance")
+
+
+def build_job_app(database_url: str) -> App:
+    """The procrastinate app on the same PostgreSQL as everything else."""
+    app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4))
+    app.add_tasks_from(core_jobs.blueprint, namespace="core")
+    return app
+
+
+async def run_worker(
+    job_app: App,
+    *,
+    db: Database,
+    settings: Settings,
+    concurrency: int = 4,
+    wait: bool = True,
+    install_signal_handlers: bool = True,
+    **options: Any,
+) -> None:
+    """Run jobs until stopped (or, with wait=False, until the queue is empty)."""
+    await job_app.run_worker_async(
+        concurrency=concurrency,
+        wait=wait,
+        install_signal_handlers=install_signal_handlers,
+        additional_context={"db": db, "settings": settings},
+        **options,
+    )

@@ -1,0 +1,33 @@
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from fiscus.core import clock
+from fiscus.core.ids import new_id, parse_id
+
+
+def test_ids_are_uuid7_and_time_ordered() -> None:
+    ids = [new_id() for _ in range(1000)]
+    assert all(i.version == 7 for i in ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 1000
+
+
+def test_parse_id_returns_none_for_garbage() -> None:
+    good = new_id()
+    assert parse_id(str(good)) == good
+    assert parse_id("not-a-uuid") is None
+    assert isinstance(parse_id(str(uuid.uuid4())), uuid.UUID)
+
+
+def test_frozen_clock_stands_still_and_advances() -> None:
+    moment = datetime(2026, 11, 22, 14, 5, tzinfo=UTC)
+    with clock.frozen_clock(moment) as frozen:
+        assert clock.now() == moment
+        frozen.advance(timedelta(minutes=5))
+        assert clock.now() == moment + timedelta(minutes=5)
+    assert clock.now() != moment + timedelta(minutes=5)
+
+
+def test_rfc3339_is_utc_with_milliseconds_and_z() -> None:
+    moment = datetime(2026, 11, 22, 14, 5, 0, 123456, tzinfo=UTC)
+    assert clock.rfc3339(moment) == "2026-11-22T14:05:00.123Z"

@@ -40,7 +40,9 @@ def downgrade() -> None:
           END LOOP;
           FOR r IN SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
                    WHERE n.nspname = 'public' AND t.typname LIKE 'procrastinate%'
-                     AND t.typtype = 'e' LOOP
+                     AND (t.typtype = 'e' OR (t.typtype = 'c' AND EXISTS (
+                       SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')))
+                   LOOP
             EXECUTE format('DROP TYPE IF EXISTS %I CASCADE', r.typname);
           END LOOP;
         END $$;

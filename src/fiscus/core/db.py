@@ -24,6 +24,8 @@ T = TypeVar("T")
 # Failures that say "try the same transaction again", never "the request was wrong".
 RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.LockNotAvailable)
 MAX_RETRIES = 8
+# The role tenant-scoped transactions run as; row-level security policies apply to it.
+TENANT_ROLE = "fiscus_app"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -95,8 +97,10 @@ class Database:
 class UnitOfWork:
     """One database transaction for one use case: commits on success, rolls back on error.
 
-    When a tenant is given, the transaction carries it in the `fiscus.tenant_id` setting,
-    which row-level security policies read, so a forgotten filter cannot leak rows.
+    When a tenant is given, the transaction runs as the `fiscus_app` role with the tenant in
+    the `fiscus.tenant_id` setting, which row-level security policies read, so a forgotten
+    filter cannot leak another tenant's rows. Without a tenant (system work that spans
+    tenants: relays, verifiers) it runs as the login role, which the policies do not bind.
     """
 
     def __init__(
@@ -127,8 +131,12 @@ class UnitOfWork:
         self._session = self._sessions()
         await self._session.begin()
         if self.tenant_id is not None:
+            # One round trip: the tenant for the RLS policies, and the role they apply to.
             await self._session.execute(
-                text("SELECT set_config('fiscus.tenant_id', :tenant, true)"),
+                text(
+                    "SELECT set_config('fiscus.tenant_id', :tenant, true),"
+                    f" set_config('role', '{TENANT_ROLE}', true)"
+                ),
                 {"tenant": str(self.tenant_id)},
             )
         return self

@@ -1,0 +1,1 @@
+"""Tenants, memberships, roles and permissions, and the request Context."""

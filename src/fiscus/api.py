@@ -18,6 +18,7 @@ from fiscus.core.http import Metrics, RequestMiddleware, install_error_handlers,
 from fiscus.core.idempotency import IdempotencyStore
 from fiscus.core.logging import configure_logging, get_logger
 from fiscus.core.migrate import script_heads
+from fiscus.ledger.api import router as ledger_router
 from fiscus.ops.api import router as ops_router
 from fiscus.worker import build_job_app, run_worker
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     app.include_router(ops_router)
+    app.include_router(ledger_router)
     return app
 
 

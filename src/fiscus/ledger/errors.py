@@ -1,0 +1,81 @@
+"""Ledger errors. A refused transfer carries exactly one result code (see `codes`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fiscus.core.errors import PROBLEM_BASE, BusinessRuleViolation, Conflict, NotFound
+from fiscus.ledger.codes import CODE_TITLES, ResultCode
+
+
+class LedgerAccountNotFound(NotFound):
+    """No ledger account with this id in the tenant."""
+
+    type_slug = "ledger-account-not-found"
+    title = "Ledger account not found"
+
+
+class LedgerTransferNotFound(NotFound):
+    """No transfer with this id in the tenant."""
+
+    type_slug = "ledger-transfer-not-found"
+    title = "Transfer not found"
+
+
+class LedgerAccountCodeTaken(Conflict):
+    """Another ledger account of the tenant already uses this code."""
+
+    type_slug = "ledger-account-code-taken"
+    title = "Account code already in use"
+
+
+class LedgerAccountLimitInvalid(BusinessRuleViolation):
+    """The new limit would leave the account past it already."""
+
+    type_slug = "ledger-account-limit-invalid"
+    title = "Limit below the current balance"
+
+
+class TransferRefused(BusinessRuleViolation):
+    """A transfer was refused; the problem `type` ends with its result code."""
+
+    type_slug = "transfer-refused"
+    title = "Transfer refused"
+
+    def __init__(self, code: ResultCode, detail: str | None = None, **kwargs: Any) -> None:
+        self.code = code
+        extra = {"code": code.value, **kwargs.pop("extra", {})}
+        super().__init__(detail or CODE_TITLES[code], extra=extra, **kwargs)
+
+    @property
+    def type_uri(self) -> str:
+        """`.../problems/<result code>`, so clients branch on the exact reason."""
+        return PROBLEM_BASE + self.code.value
+
+    def problem(self) -> dict[str, Any]:
+        """The problem body, with the title of the result code."""
+        body = super().problem()
+        body["title"] = CODE_TITLES[self.code]
+        return body
+
+
+class TransferExistsDifferently(TransferRefused):
+    """The transfer id or idempotency key was already used for a different transfer."""
+
+    type_slug = "transfer-exists-differently"
+    title = "Transfer id already used"
+    status = 409
+
+
+def transfer_refused(code: ResultCode, detail: str | None = None) -> TransferRefused:
+    """The error for a result code: 409 for exists_with_different_*, else 422."""
+    if code.value.startswith("exists_with_different_"):
+        return TransferExistsDifferently(code, detail)
+    return TransferRefused(code, detail)
+
+
+class BatchRefused(BusinessRuleViolation):
+    """An atomic batch was refused as a whole because one item was refused."""
+
+    type_slug = "batch-refused"
+    title = "Atomic batch refused"

@@ -1,0 +1,104 @@
+"""Ledger accounts: open, close, and change the limit at runtime."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from fiscus.access.context import Context
+from fiscus.core import clock
+from fiscus.core.db import Database, UnitOfWork
+from fiscus.core.ids import new_id
+from fiscus.ledger.errors import (
+    LedgerAccountCodeTaken,
+    LedgerAccountLimitInvalid,
+    LedgerAccountNotFound,
+)
+from fiscus.ledger.models import LedgerAccount
+from fiscus.ledger.schemas import AccountCreate
+
+
+async def account_create(*, db: Database, ctx: Context, request: AccountCreate) -> LedgerAccount:
+    """Open a ledger account with zero balances."""
+    ctx.require("ledger_accounts:create")
+    if {"debits_must_not_exceed_credits", "credits_must_not_exceed_debits"} <= set(request.flags):
+        from fiscus.core.errors import ValidationProblem
+
+        raise ValidationProblem("An account limits one direction at most.", field="flags")
+    account = LedgerAccount(
+        tenant_id=ctx.tenant_id,
+        id=new_id(),
+        code=request.code,
+        name=request.name,
+        currency=request.currency,
+        type=request.type,
+        normal_side=request.normal_side,
+        debits_must_not_exceed_credits="debits_must_not_exceed_credits" in request.flags,
+        credits_must_not_exceed_debits="credits_must_not_exceed_debits" in request.flags,
+        overdraft_limit=request.overdraft_limit,
+        metadata_=request.metadata,
+        debits_pending=0,
+        debits_posted=0,
+        credits_pending=0,
+        credits_posted=0,
+        version=0,
+        created_at=clock.now(),
+    )
+    try:
+        async with db.uow(tenant_id=ctx.tenant_id) as uow:
+            uow.session.add(account)
+    except IntegrityError as error:
+        if "uq_ledger_accounts_tenant_id_code" in str(error.orig):
+            raise LedgerAccountCodeTaken(f"Account code {request.code!r} is taken.") from None
+        raise
+    return account
+
+
+async def _locked(uow: UnitOfWork, tenant_id: uuid.UUID, account_id: uuid.UUID) -> LedgerAccount:
+    assert uow.active
+    account = (
+        await uow.session.execute(
+            select(LedgerAccount)
+            .where(LedgerAccount.tenant_id == tenant_id, LedgerAccount.id == account_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if account is None:
+        raise LedgerAccountNotFound(f"No ledger account {account_id}.")
+    return account
+
+
+async def account_close(*, db: Database, ctx: Context, account_id: uuid.UUID) -> LedgerAccount:
+    """Close an account: new transfers touching it are refused with `account_closed`;
+    its pending transfers may still be voided."""
+    ctx.require("ledger_accounts:manage")
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        account = await _locked(uow, ctx.tenant_id, account_id)
+        if account.closed_at is None:
+            account.closed_at = clock.now()
+    return account
+
+
+async def account_set_limit(
+    *, db: Database, ctx: Context, account_id: uuid.UUID, overdraft_limit: int | None
+) -> LedgerAccount:
+    """Change the overdraft (or credit) limit; refused if the account is already past it."""
+    ctx.require("ledger_accounts:manage")
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        account = await _locked(uow, ctx.tenant_id, account_id)
+        room = overdraft_limit or 0
+        if account.debits_must_not_exceed_credits:
+            used = account.debits_pending + account.debits_posted - account.credits_posted
+        elif account.credits_must_not_exceed_debits:
+            used = account.credits_pending + account.credits_posted - account.debits_posted
+        else:
+            used = 0
+        if used > room:
+            raise LedgerAccountLimitInvalid(
+                f"The account already uses {used} minor units past its balance; "
+                f"the limit cannot go below that."
+            )
+        account.overdraft_limit = overdraft_limit
+    return account

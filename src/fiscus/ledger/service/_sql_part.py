@@ -1,0 +1,116 @@
+"""The hot path: calls of the PL/pgSQL posting functions on the raw psycopg connection.
+
+The async ORM costs far more per statement than the posting itself, so a posting is one
+`SELECT ledger_post(...)` on the driver connection of the unit of work's transaction
+(prepared by psycopg after a few calls), and the database does the locking, checking and
+writing in that one round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from sqlalchemy.exc import DBAPIError
+
+from fiscus.core.db import RETRYABLE, Database, UnitOfWork
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 8
+
+POST_SQL = (
+    "SELECT code, transfer_id, status, recorded_at, replayed, holders FROM ledger_post("
+    "%s, %s, %s, %s::text, %s, %s::uuid[], %s::text[], %s::int8[], %s::text[], %s, %s::int4,"
+    " %s, %s::timestamptz, %s::text, %s::jsonb, %s::jsonb)"
+)
+RESOLVE_SQL = (
+    "SELECT code, transfer_id, status, recorded_at, replayed, holders FROM ledger_resolve("
+    "%s, %s, %s, %s::text, %s, %s, %s::int8, %s, %s::text, %s::jsonb)"
+)
+REVERSE_SQL = (
+    "SELECT code, transfer_id, status, recorded_at, replayed, holders FROM ledger_reverse("
+    "%s, %s, %s, %s::text, %s, %s, %s::text, %s::jsonb)"
+)
+BATCH_SQL = (
+    "SELECT code, transfer_id, status, recorded_at, replayed, holders FROM ledger_post_batch("
+    "%s, %s, %s, %s::uuid[], %s::bool[], %s::text[], %s::text[], %s::int4[], %s::bool[],"
+    " %s::int4[], %s::timestamptz[], %s::text[], %s::jsonb[], %s::bool[], %s::uuid[],"
+    " %s::text[], %s::int8[], %s::text[])"
+)
+LEGS_SQL = (
+    "SELECT account_id, direction, posted_amount, pending_amount, currency FROM ledger_entries"
+    " WHERE tenant_id = %s AND transfer_id = %s ORDER BY leg"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One `ledger_result` from a posting function."""
+
+    code: str
+    transfer_id: uuid.UUID | None
+    status: str | None
+    recorded_at: datetime | None
+    replayed: bool
+    holders: dict[str, Any] | None
+
+
+async def driver(uow: UnitOfWork) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under the unit of work's session (same transaction)."""
+    assert uow.active, "the ledger posts inside the use case's unit of work"
+    connection = await uow.session.connection()
+    raw = await connection.get_raw_connection()
+    handle = raw.driver_connection
+    assert isinstance(handle, psycopg.AsyncConnection)
+    return handle
+
+
+async def call_one(uow: UnitOfWork, sql: str, params: tuple[Any, ...]) -> Row:
+    """Run one posting function and return its result row."""
+    cursor = await (await driver(uow)).execute(sql, params)
+    found = await cursor.fetchone()
+    assert found is not None
+    return Row(*found)
+
+
+async def call_many(uow: UnitOfWork, sql: str, params: tuple[Any, ...]) -> list[Row]:
+    """Run a set-returning posting function (the batch) and return its rows in order."""
+    cursor = await (await driver(uow)).execute(sql, params)
+    return [Row(*found) for found in await cursor.fetchall()]
+
+
+async def fetch_legs(uow: UnitOfWork, tenant_id: uuid.UUID, transfer_id: uuid.UUID) -> list[Any]:
+    """The entries of one transfer, for event payloads."""
+    cursor = await (await driver(uow)).execute(LEGS_SQL, (tenant_id, transfer_id))
+    return list(await cursor.fetchall())
+
+
+def _retryable(error: BaseException) -> bool:
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    if isinstance(cause, RETRYABLE):
+        return True
+    # Two requests with the same new id or key raced: the retry finds the winner and
+    # answers `exists` (or exists_with_different_*), never a second posting.
+    return isinstance(cause, pg_errors.UniqueViolation) and "ledger_transfers" in str(cause)
+
+
+async def run_retrying(
+    db: Database, operation: Callable[[UnitOfWork], Awaitable[T]], *, tenant_id: uuid.UUID
+) -> T:
+    """One transaction per attempt; lock and serialization failures are retried here and
+    never reach the client as a refusal."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            async with db.uow(tenant_id=tenant_id) as uow:
+                return await operation(uow)
+        except (DBAPIError, psycopg.Error) as error:
+            if attempt == MAX_ATTEMPTS - 1 or not _retryable(error):
+                raise
+            await asyncio.sleep(min(0.1, 0.002 * 2**attempt))
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -129,7 +129,7 @@ def recreate(url: str) -> None:
 
 def load_accounts(url: str, n: int) -> list[uuid.UUID]:
     """n ledger accounts (ids in rank order), the hot/reader accounts, and pgbench's table."""
-    ids = [uuid.UUID(int=(0x0193A5A4 << 96) | (i + 1)) for i in range(n + 2)]
+    ids = [uuid.UUID(int=(0x0193A5A4 << 96) | (i + 1)) for i in range(n + 3)]
     random.Random(3).shuffle(ids)  # rank and id order differ, like real data
     with psycopg.connect(libpq_url(url)) as connection:
         with connection.cursor().copy(

@@ -26,7 +26,7 @@ CREATE FUNCTION ledger_post_batch(
   p_keys text[], p_currency text[], p_leg_end integer[], p_pending boolean[],
   p_timeout_s integer[], p_effective_at timestamptz[], p_description text[],
   p_metadata jsonb[], p_linked boolean[], p_accounts uuid[], p_directions text[],
-  p_amounts bigint[], p_currencies text[]
+  p_amounts bigint[], p_currencies text[], p_event_ids uuid[]
 ) RETURNS SETOF ledger_result LANGUAGE plpgsql AS $$
 DECLARE
   n integer := cardinality(p_ids);
@@ -58,7 +58,7 @@ BEGIN
         r := ledger_post(p_tenant, p_ids[k], p_id_given[k], p_keys[k], p_currency[k],
           p_accounts[s:p_leg_end[k]], p_directions[s:p_leg_end[k]], p_amounts[s:p_leg_end[k]],
           p_currencies[s:p_leg_end[k]], p_pending[k], p_timeout_s[k], p_now,
-          p_effective_at[k], p_description[k], p_metadata[k], NULL);
+          p_effective_at[k], p_description[k], p_metadata[k], NULL, p_event_ids[k]);
         chain := chain || r;
         IF r.code NOT IN ('ok', 'exists') THEN
           failed := k;
@@ -94,5 +94,5 @@ def downgrade() -> None:
     op.execute(
         "DROP FUNCTION ledger_post_batch(uuid, boolean, timestamptz, uuid[], boolean[], text[],"
         " text[], integer[], boolean[], integer[], timestamptz[], text[], jsonb[], boolean[],"
-        " uuid[], text[], bigint[], text[])"
+        " uuid[], text[], bigint[], text[], uuid[])"
     )

@@ -137,7 +137,7 @@ async def balance_get(
                     LedgerEntry.account_id == account_id,
                     LedgerEntry.recorded_at <= as_of,
                 )
-                .order_by(LedgerEntry.recorded_at.desc())
+                .order_by(LedgerEntry.recorded_at.desc(), LedgerEntry.account_version.desc())
                 .limit(1)
             )
         ).scalar_one_or_none()

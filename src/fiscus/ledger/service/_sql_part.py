@@ -19,33 +19,33 @@ import psycopg
 from psycopg import errors as pg_errors
 from sqlalchemy.exc import DBAPIError
 
-from fiscus.core.db import RETRYABLE, Database, UnitOfWork
+from fiscus.core.db import RETRYABLE, TENANT_ROLE, Database, UnitOfWork
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 8
 
 POST_SQL = (
     "SELECT code, transfer_id, status, recorded_at, replayed, holders FROM ledger_post("
-    "%s, %s, %s, %s::text, %s, %s::uuid[], %s::text[], %s::int8[], %s::text[], %s, %s::int4,"
-    " %s, %s::timestamptz, %s::text, %s::jsonb, %s::jsonb)"
+    "%s, %s, %s, %s::text, %s, %b::uuid[], %b::text[], %b::int8[], %b::text[], %s, %s::int4,"
+    " %s, %s::timestamptz, %s::text, %s::jsonb, %s::jsonb, %s)"
 )
 RESOLVE_SQL = (
     "SELECT code, transfer_id, status, recorded_at, replayed, holders FROM ledger_resolve("
-    "%s, %s, %s, %s::text, %s, %s, %s::int8, %s, %s::text, %s::jsonb)"
+    "%s, %s, %s, %s::text, %s, %s, %s::int8, %s, %s::text, %s::jsonb, %s)"
 )
 REVERSE_SQL = (
     "SELECT code, transfer_id, status, recorded_at, replayed, holders FROM ledger_reverse("
-    "%s, %s, %s, %s::text, %s, %s, %s::text, %s::jsonb)"
+    "%s, %s, %s, %s::text, %s, %s, %s::text, %s::jsonb, %s)"
 )
 BATCH_SQL = (
     "SELECT code, transfer_id, status, recorded_at, replayed, holders FROM ledger_post_batch("
-    "%s, %s, %s, %s::uuid[], %s::bool[], %s::text[], %s::text[], %s::int4[], %s::bool[],"
-    " %s::int4[], %s::timestamptz[], %s::text[], %s::jsonb[], %s::bool[], %s::uuid[],"
-    " %s::text[], %s::int8[], %s::text[])"
+    "%s, %s, %s, %b::uuid[], %b::bool[], %b::text[], %b::text[], %b::int4[], %b::bool[],"
+    " %b::int4[], %b::timestamptz[], %b::text[], %b::jsonb[], %b::bool[], %b::uuid[],"
+    " %b::text[], %b::int8[], %b::text[], %b::uuid[])"
 )
-LEGS_SQL = (
-    "SELECT account_id, direction, posted_amount, pending_amount, currency FROM ledger_entries"
-    " WHERE tenant_id = %s AND transfer_id = %s ORDER BY leg"
+# What UnitOfWork.__aenter__ does, sent in the same pipeline as the posting.
+TENANT_SQL = (
+    f"SELECT set_config('fiscus.tenant_id', %s, true), set_config('role', '{TENANT_ROLE}', true)"
 )
 
 
@@ -85,10 +85,27 @@ async def call_many(uow: UnitOfWork, sql: str, params: tuple[Any, ...]) -> list[
     return [Row(*found) for found in await cursor.fetchall()]
 
 
-async def fetch_legs(uow: UnitOfWork, tenant_id: uuid.UUID, transfer_id: uuid.UUID) -> list[Any]:
-    """The entries of one transfer, for event payloads."""
-    cursor = await (await driver(uow)).execute(LEGS_SQL, (tenant_id, transfer_id))
-    return list(await cursor.fetchall())
+async def call_pipelined(
+    db: Database, tenant_id: uuid.UUID, sql: str, params: tuple[Any, ...]
+) -> Row:
+    """One posting as its own transaction in one network round trip.
+
+    The tenant switch (the same `set_config` calls as UnitOfWork.__aenter__, so row-level
+    security binds the posting exactly as in a unit of work), the posting function and the
+    COMMIT go out together in psycopg pipeline mode. A refused posting writes nothing, so
+    committing it is harmless; an error aborts the pipeline and the transaction with it.
+    """
+    async with db.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        handle = raw.driver_connection
+        assert isinstance(handle, psycopg.AsyncConnection)
+        async with handle.pipeline():
+            await handle.execute(TENANT_SQL, (str(tenant_id),))
+            cursor = await handle.execute(sql, params)
+            await handle.execute("COMMIT")
+        found = await cursor.fetchone()
+    assert found is not None
+    return Row(*found)
 
 
 def _retryable(error: BaseException) -> bool:
@@ -105,10 +122,19 @@ async def run_retrying(
 ) -> T:
     """One transaction per attempt; lock and serialization failures are retried here and
     never reach the client as a refusal."""
+
+    async def attempt_once() -> T:
+        async with db.uow(tenant_id=tenant_id) as uow:
+            return await operation(uow)
+
+    return await retrying(attempt_once)
+
+
+async def retrying(attempt_once: Callable[[], Awaitable[T]]) -> T:
+    """Run `attempt_once` (a whole transaction) again after a retryable failure."""
     for attempt in range(MAX_ATTEMPTS):
         try:
-            async with db.uow(tenant_id=tenant_id) as uow:
-                return await operation(uow)
+            return await attempt_once()
         except (DBAPIError, psycopg.Error) as error:
             if attempt == MAX_ATTEMPTS - 1 or not _retryable(error):
                 raise

@@ -13,7 +13,6 @@ from psycopg.types.json import Jsonb
 from fiscus.access.context import Context
 from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
-from fiscus.core.events import emit
 from fiscus.core.ids import new_id
 from fiscus.ledger.codes import ResultCode
 from fiscus.ledger.errors import transfer_refused
@@ -24,21 +23,14 @@ from fiscus.ledger.service._sql_part import (
     REVERSE_SQL,
     Row,
     call_one,
-    fetch_legs,
-    run_retrying,
+    call_pipelined,
+    retrying,
 )
 
 # How far in the past `effective_at` may lie, and how far ahead of our clock a client's
 # clock may run before we call its `effective_at` "in the future".
 DEFAULT_BACKDATE_WINDOW = timedelta(days=31)
 CLOCK_SKEW = timedelta(seconds=60)
-EVENT_TYPES = {
-    ("transfer", "posted"): "transfer.posted",
-    ("transfer", "pending"): "transfer.pending",
-    ("post_pending", "posted"): "transfer.posted",
-    ("void_pending", "voided"): "transfer.voided",
-    ("reversal", "posted"): "transfer.reversed",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,40 +92,8 @@ def post_params(
         request.description,
         Jsonb(request.metadata),
         Jsonb(request.fx.model_dump()) if request.fx is not None else None,
+        new_id(),
     )
-
-
-def event_legs(legs: list[tuple[Any, ...]], holders: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Leg dicts for an event: account, direction, amount, currency and the holder."""
-    out = []
-    for account_id, direction, amount, currency in legs:
-        leg: dict[str, Any] = {
-            "account_id": str(account_id),
-            "direction": direction,
-            "amount": amount,
-            "currency": currency,
-        }
-        holder = (holders or {}).get(str(account_id))
-        if holder is not None:
-            leg["holder_user_id"] = holder
-        out.append(leg)
-    return out
-
-
-def event_row(
-    kind: str, row: Row, *, currency: str, legs: list[dict[str, Any]], parent_id: uuid.UUID | None
-) -> tuple[str, str, dict[str, Any]]:
-    """(type, subject, payload) of the event a posting emits."""
-    assert row.status is not None and row.transfer_id is not None
-    payload = {
-        "transfer_id": str(row.transfer_id),
-        "status": row.status,
-        "kind": kind,
-        "currency": currency,
-        "legs": legs,
-        "parent_id": str(parent_id) if parent_id else None,
-    }
-    return EVENT_TYPES[(kind, row.status)], f"transfer/{row.transfer_id}", payload
 
 
 def _outcome(row: Row, now: datetime) -> TransferOutcome:
@@ -151,28 +111,17 @@ async def transfer_create_in(
     idempotency_key: str | None = None,
     backdate_window: timedelta = DEFAULT_BACKDATE_WINDOW,
 ) -> TransferOutcome:
-    """Post one transfer inside the caller's unit of work (for other modules' use cases)."""
+    """Post one transfer inside the caller's unit of work (for other modules' use cases).
+
+    The posting function also writes the `transfer.posted`/`transfer.pending` event into
+    the outbox, in this same transaction.
+    """
     now = clock.now()
     refusal = static_refusal(request, now=now, backdate_window=backdate_window)
     if refusal is not None:
         raise transfer_refused(refusal)
-    row = await call_one(
-        uow, POST_SQL, post_params(ctx.tenant_id, request, key=idempotency_key, now=now)
-    )
-    if row.code == "ok":
-        legs = [
-            (leg.account_id, leg.direction, leg.amount, leg.currency or request.currency)
-            for leg in request.leg_list()
-        ]
-        kind_type, subject, payload = event_row(
-            "transfer",
-            row,
-            currency=request.currency,
-            legs=event_legs(legs, row.holders),
-            parent_id=None,
-        )
-        await emit(uow, tenant_id=ctx.tenant_id, type=kind_type, subject=subject, payload=payload)
-    return _outcome(row, now)
+    params = post_params(ctx.tenant_id, request, key=idempotency_key, now=now)
+    return _outcome(await call_one(uow, POST_SQL, params), now)
 
 
 async def transfer_create(
@@ -183,36 +132,15 @@ async def transfer_create(
     idempotency_key: str | None = None,
     backdate_window: timedelta = DEFAULT_BACKDATE_WINDOW,
 ) -> TransferOutcome:
-    """Post one transfer (immediately, or pending with an optional timeout)."""
+    """Post one transfer (immediately, or pending with an optional timeout), as its own
+    transaction in one round trip."""
     ctx.require("transfers:create")
-
-    async def operation(uow: UnitOfWork) -> TransferOutcome:
-        return await transfer_create_in(
-            uow,
-            ctx=ctx,
-            request=request,
-            idempotency_key=idempotency_key,
-            backdate_window=backdate_window,
-        )
-
-    return await run_retrying(db, operation, tenant_id=ctx.tenant_id)
-
-
-async def _after_action(
-    uow: UnitOfWork, ctx: Context, row: Row, kind: str, parent: uuid.UUID, now: datetime
-) -> TransferOutcome:
-    if row.code == "ok":
-        assert row.transfer_id is not None
-        entries = await fetch_legs(uow, ctx.tenant_id, row.transfer_id)
-        legs = [
-            (account_id, direction, posted or abs(pending), currency)
-            for account_id, direction, posted, pending, currency in entries
-        ]
-        currency = entries[0][4]
-        kind_type, subject, payload = event_row(
-            kind, row, currency=currency, legs=event_legs(legs, row.holders), parent_id=parent
-        )
-        await emit(uow, tenant_id=ctx.tenant_id, type=kind_type, subject=subject, payload=payload)
+    now = clock.now()
+    refusal = static_refusal(request, now=now, backdate_window=backdate_window)
+    if refusal is not None:
+        raise transfer_refused(refusal)
+    params = post_params(ctx.tenant_id, request, key=idempotency_key, now=now)
+    row = await retrying(lambda: call_pipelined(db, ctx.tenant_id, POST_SQL, params))
     return _outcome(row, now)
 
 
@@ -226,25 +154,22 @@ async def transfer_post_pending(
 ) -> TransferOutcome:
     """Post a pending transfer, in full or in part, exactly once."""
     ctx.require("transfers:manage")
-
-    async def operation(uow: UnitOfWork) -> TransferOutcome:
-        now = clock.now()
-        params = (
-            ctx.tenant_id,
-            request.id or new_id(),
-            request.id is not None,
-            idempotency_key,
-            pending_id,
-            False,
-            request.amount,
-            now,
-            request.description,
-            Jsonb(request.metadata),
-        )
-        row = await call_one(uow, RESOLVE_SQL, params)
-        return await _after_action(uow, ctx, row, "post_pending", pending_id, now)
-
-    return await run_retrying(db, operation, tenant_id=ctx.tenant_id)
+    now = clock.now()
+    params = (
+        ctx.tenant_id,
+        request.id or new_id(),
+        request.id is not None,
+        idempotency_key,
+        pending_id,
+        False,
+        request.amount,
+        now,
+        request.description,
+        Jsonb(request.metadata),
+        new_id(),
+    )
+    row = await retrying(lambda: call_pipelined(db, ctx.tenant_id, RESOLVE_SQL, params))
+    return _outcome(row, now)
 
 
 async def transfer_void_pending(
@@ -257,25 +182,22 @@ async def transfer_void_pending(
 ) -> TransferOutcome:
     """Void a pending transfer exactly once, releasing its pending amounts."""
     ctx.require("transfers:manage")
-
-    async def operation(uow: UnitOfWork) -> TransferOutcome:
-        now = clock.now()
-        params = (
-            ctx.tenant_id,
-            request.id or new_id(),
-            request.id is not None,
-            idempotency_key,
-            pending_id,
-            True,
-            None,
-            now,
-            request.description,
-            Jsonb(request.metadata),
-        )
-        row = await call_one(uow, RESOLVE_SQL, params)
-        return await _after_action(uow, ctx, row, "void_pending", pending_id, now)
-
-    return await run_retrying(db, operation, tenant_id=ctx.tenant_id)
+    now = clock.now()
+    params = (
+        ctx.tenant_id,
+        request.id or new_id(),
+        request.id is not None,
+        idempotency_key,
+        pending_id,
+        True,
+        None,
+        now,
+        request.description,
+        Jsonb(request.metadata),
+        new_id(),
+    )
+    row = await retrying(lambda: call_pipelined(db, ctx.tenant_id, RESOLVE_SQL, params))
+    return _outcome(row, now)
 
 
 async def transfer_reverse(
@@ -288,20 +210,17 @@ async def transfer_reverse(
 ) -> TransferOutcome:
     """Reverse a posted transfer with a new linked transfer of opposite legs, at most once."""
     ctx.require("transfers:manage")
-
-    async def operation(uow: UnitOfWork) -> TransferOutcome:
-        now = clock.now()
-        params = (
-            ctx.tenant_id,
-            request.id or new_id(),
-            request.id is not None,
-            idempotency_key,
-            transfer_id,
-            now,
-            request.description,
-            Jsonb(request.metadata),
-        )
-        row = await call_one(uow, REVERSE_SQL, params)
-        return await _after_action(uow, ctx, row, "reversal", transfer_id, now)
-
-    return await run_retrying(db, operation, tenant_id=ctx.tenant_id)
+    now = clock.now()
+    params = (
+        ctx.tenant_id,
+        request.id or new_id(),
+        request.id is not None,
+        idempotency_key,
+        transfer_id,
+        now,
+        request.description,
+        Jsonb(request.metadata),
+        new_id(),
+    )
+    row = await retrying(lambda: call_pipelined(db, ctx.tenant_id, REVERSE_SQL, params))
+    return _outcome(row, now)

@@ -22,6 +22,7 @@ from fiscus import __version__
 from fiscus.core.config import ConfigError, Settings, load_settings
 from fiscus.core.db import libpq_url, redact_url
 from fiscus.core.embedded import EmbeddedError, EmbeddedPostgres, client_bin_dir
+from fiscus.ledger.cli import app as ledger_cli
 
 app = typer.Typer(
     help="fiscus: a multi-tenant financial platform around one double-entry ledger.",
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database tools: shell, dump and restore.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(ledger_cli, name="ledger")
 err = Console(stderr=True)
 
 

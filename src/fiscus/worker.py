@@ -10,6 +10,7 @@ from procrastinate import App, PsycopgConnector
 from fiscus.core import jobs as core_jobs
 from fiscus.core.config import Settings
 from fiscus.core.db import Database, libpq_url
+from fiscus.ledger import jobs as ledger_jobs
 
 QUEUES = ("default", "maintenance")
 
@@ -18,6 +19,7 @@ def build_job_app(database_url: str) -> App:
     """The procrastinate app on the same PostgreSQL as everything else."""
     app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4))
     app.add_tasks_from(core_jobs.blueprint, namespace="core")
+    app.add_tasks_from(ledger_jobs.blueprint, namespace="ledger")
     return app
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import io
 import itertools
 import os
 import platform
@@ -31,7 +30,6 @@ import random
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -475,7 +473,8 @@ async def read_phase(run: Run, db: Database, url: str, ids: list[uuid.UUID]) -> 
     started = time.perf_counter()
     load_entries(url, reader, other, run.args.entries)
     print(
-        f"  loaded {run.args.entries} entries on one account in {time.perf_counter() - started:.0f} s"
+        f"  loaded {run.args.entries} entries on one account"
+        f" in {time.perf_counter() - started:.0f} s"
     )
     ctx = Context.system(TENANT, permissions=PERMISSIONS)
     pick = random.Random(4).random
@@ -502,13 +501,18 @@ def check_durability(url: str) -> dict[str, str]:
             " 'wal_sync_method', 'full_page_writes', 'shared_buffers', 'max_connections')"
         ).fetchall()
         version = connection.execute("SELECT version()").fetchone()
-    settings = {name: value for name, value in rows}
+    settings = dict(rows)
     settings["version"] = str(version[0]) if version else "?"
     assert settings["fsync"] == "on" and settings["synchronous_commit"] == "on", settings
     return settings
 
 
 # ----------------------------------------------------------------------------- report
+
+
+def _memory(free_output: str) -> str:
+    lines = free_output.splitlines()
+    return " ".join(lines[1].split()[1:4]) if len(lines) > 1 else "?"
 
 
 def machine() -> list[str]:
@@ -521,7 +525,7 @@ def machine() -> list[str]:
     memory = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout
     return [
         f"- CPUs (`nproc`): {os.cpu_count()}; model: {cpu}",
-        f"- Memory (`free -h`): `{' '.join(memory.splitlines()[1].split()[:4]) if memory else '?'}`",
+        f"- Memory (`free -h`, total/used/free): `{_memory(memory)}`",
         f"- Python {platform.python_version()} on {platform.platform()}",
         f"- Load average at the end of the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
     ]
@@ -536,7 +540,8 @@ def report(run: Run, settings: dict[str, str]) -> str:
     f, c = run.figures, run.ceiling
     best_ceiling = max(figure.rate for figure in c.values())
     lines = [
-        "| figure | workers | transfers/s | p50 ms | p99 ms | ceiling/s | ratio | target | verdict |",
+        "| figure | workers | transfers/s | p50 ms | p99 ms | ceiling/s | ratio | target"
+        " | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
 

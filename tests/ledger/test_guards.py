@@ -33,9 +33,8 @@ async def _posted(db: Database) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, uuid.U
 def _refused(
     connection: psycopg.Connection, statement: str, error: type[Exception], *args: object
 ) -> None:
-    with pytest.raises(error):
-        with connection.transaction():
-            connection.execute(statement, args or None)
+    with pytest.raises(error), connection.transaction():
+        connection.execute(statement, args or None)
 
 
 async def test_entries_cannot_be_updated_or_deleted(db: Database, sql: psycopg.Connection) -> None:
@@ -101,7 +100,8 @@ async def test_unbalanced_entries_are_refused_at_commit(
     transfer = uuid.uuid4()
     insert_transfer = (
         "INSERT INTO ledger_transfers (tenant_id, id, kind, status, pending, currency, amount,"
-        " effective_at, recorded_at) VALUES (%s, %s, 'transfer', 'posted', false, 'EUR', 5, now(), now())"
+        " effective_at, recorded_at)"
+        " VALUES (%s, %s, 'transfer', 'posted', false, 'EUR', 5, now(), now())"
     )
     insert_entry = (
         "INSERT INTO ledger_entries (tenant_id, transfer_id, leg, account_id, currency, direction,"
@@ -109,12 +109,11 @@ async def test_unbalanced_entries_are_refused_at_commit(
         " credits_pending, credits_posted, recorded_at)"
         " VALUES (%s, %s, %s, %s, 'EUR', %s, %s, 0, %s, 0, 0, 0, 0, now())"
     )
-    with pytest.raises(errors.CheckViolation):
-        with sql.transaction():
-            sql.execute(insert_transfer, (tenant, transfer))
-            # Accepted statement by statement (the check is deferred) ...
-            sql.execute(insert_entry, (tenant, transfer, 0, bank, "debit", 5, 100))
-            sql.execute(insert_entry, (tenant, transfer, 1, wallet, "credit", 4, 100))
+    with pytest.raises(errors.CheckViolation), sql.transaction():
+        sql.execute(insert_transfer, (tenant, transfer))
+        # Accepted statement by statement (the check is deferred) ...
+        sql.execute(insert_entry, (tenant, transfer, 0, bank, "debit", 5, 100))
+        sql.execute(insert_entry, (tenant, transfer, 1, wallet, "credit", 4, 100))
         # ... and refused when the transaction commits.
     with sql.transaction():
         sql.execute(insert_transfer, (tenant, transfer))
@@ -174,7 +173,7 @@ async def test_row_level_security_hides_other_tenants(db: Database) -> None:
         from sqlalchemy import text
 
         for table in ("ledger_accounts", "ledger_transfers", "ledger_entries"):
-            count = await uow.session.execute(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+            count = await uow.session.execute(text(f"SELECT count(*) FROM {table}"))
             assert count.scalar_one() == 0
     async with db.uow(tenant_id=tenant) as uow:
         from sqlalchemy import text

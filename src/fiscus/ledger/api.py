@@ -86,7 +86,7 @@ async def list_accounts(
 
 
 @router.get(
-    "/accounts/{account_id}",
+    "/accounts/{account_id:uuid}",
     response_model=AccountRead,
     summary="Get a ledger account",
     responses=READ_ERRORS,
@@ -101,7 +101,7 @@ async def get_account(
 
 
 @router.post(
-    "/accounts/{account_id}/close",
+    "/accounts/{account_id:uuid}/close",
     response_model=AccountRead,
     summary="Close a ledger account",
     responses=READ_ERRORS,
@@ -116,7 +116,7 @@ async def close_account(
 
 
 @router.patch(
-    "/accounts/{account_id}",
+    "/accounts/{account_id:uuid}",
     response_model=AccountRead,
     summary="Change an account's limit",
     responses=problem_responses(400, 401, 403, 404, 422),
@@ -135,7 +135,7 @@ async def update_account_limit(
 
 
 @router.get(
-    "/accounts/{account_id}/balance",
+    "/accounts/{account_id:uuid}/balance",
     response_model=BalanceRead,
     summary="Balance now or at a point in time",
     responses=READ_ERRORS,
@@ -151,7 +151,7 @@ async def get_balance(
 
 
 @router.get(
-    "/accounts/{account_id}/entries",
+    "/accounts/{account_id:uuid}/entries",
     response_model=Page[EntryRead],
     summary="An account's entries with running balances",
     responses=READ_ERRORS,
@@ -266,7 +266,7 @@ async def create_batch(
 
 
 @router.get(
-    "/transfers/{transfer_id}",
+    "/transfers/{transfer_id:uuid}",
     response_model=TransferRead,
     summary="Get a transfer",
     responses=READ_ERRORS,
@@ -286,7 +286,7 @@ async def _action_response(db: DatabaseDep, ctx: Context, outcome: TransferOutco
 
 
 @router.post(
-    "/transfers/{transfer_id}/post",
+    "/transfers/{transfer_id:uuid}/post",
     status_code=201,
     response_model=TransferRead,
     summary="Post a pending transfer",
@@ -314,7 +314,7 @@ async def post_pending(
 
 
 @router.post(
-    "/transfers/{transfer_id}/void",
+    "/transfers/{transfer_id:uuid}/void",
     status_code=201,
     response_model=TransferRead,
     summary="Void a pending transfer",
@@ -342,7 +342,7 @@ async def void_pending(
 
 
 @router.post(
-    "/transfers/{transfer_id}/reverse",
+    "/transfers/{transfer_id:uuid}/reverse",
     status_code=201,
     response_model=TransferRead,
     summary="Reverse a posted transfer",

@@ -42,20 +42,22 @@ class TransferRefused(BusinessRuleViolation):
     type_slug = "transfer-refused"
     title = "Transfer refused"
 
-    def __init__(self, code: ResultCode, detail: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, detail: str, *, code: ResultCode | None = None, **kwargs: Any) -> None:
+        # The ledger always raises it with a code (see `transfer_refused`).
         self.code = code
-        extra = {"code": code.value, **kwargs.pop("extra", {})}
-        super().__init__(detail or CODE_TITLES[code], extra=extra, **kwargs)
+        extra = {"code": code.value} if code is not None else {}
+        super().__init__(detail, extra={**extra, **kwargs.pop("extra", {})}, **kwargs)
 
     @property
     def type_uri(self) -> str:
         """`.../problems/<result code>`, so clients branch on the exact reason."""
-        return PROBLEM_BASE + self.code.value
+        return PROBLEM_BASE + (self.code.value if self.code is not None else self.type_slug)
 
     def problem(self) -> dict[str, Any]:
         """The problem body, with the title of the result code."""
         body = super().problem()
-        body["title"] = CODE_TITLES[self.code]
+        if self.code is not None:
+            body["title"] = CODE_TITLES[self.code]
         return body
 
 
@@ -69,9 +71,10 @@ class TransferExistsDifferently(TransferRefused):
 
 def transfer_refused(code: ResultCode, detail: str | None = None) -> TransferRefused:
     """The error for a result code: 409 for exists_with_different_*, else 422."""
+    detail = detail or CODE_TITLES[code]
     if code.value.startswith("exists_with_different_"):
-        return TransferExistsDifferently(code, detail)
-    return TransferRefused(code, detail)
+        return TransferExistsDifferently(detail, code=code)
+    return TransferRefused(detail, code=code)
 
 
 class BatchRefused(BusinessRuleViolation):

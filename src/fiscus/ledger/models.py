@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, SmallInteger, Text
+from sqlalchemy import Boolean, Index, Integer, SmallInteger, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fiscus.core.models import Base
@@ -17,6 +17,9 @@ class LedgerAccount(Base):
     """One account with its four balances and a version bumped by every entry."""
 
     __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code", name="uq_ledger_accounts_tenant_id_code"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -42,6 +45,34 @@ class LedgerTransfer(Base):
     """A journal entry: N legs, a status, and an optional parent (post/void/reversal)."""
 
     __tablename__ = "ledger_transfers"
+    __table_args__ = (
+        Index(
+            "uq_ledger_transfers_tenant_id_idempotency_key",
+            "tenant_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        Index(
+            "uq_ledger_transfers_one_resolution",
+            "tenant_id",
+            "parent_id",
+            unique=True,
+            postgresql_where=text("kind IN ('post_pending', 'void_pending')"),
+        ),
+        Index(
+            "uq_ledger_transfers_one_reversal",
+            "tenant_id",
+            "parent_id",
+            unique=True,
+            postgresql_where=text("kind = 'reversal'"),
+        ),
+        Index(
+            "ix_ledger_transfers_timeout_at",
+            "timeout_at",
+            postgresql_where=text("status = 'pending' AND timeout_at IS NOT NULL"),
+        ),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -52,7 +83,7 @@ class LedgerTransfer(Base):
     parent_id: Mapped[uuid.UUID | None]
     currency: Mapped[str] = mapped_column(Text)
     amount: Mapped[int]
-    timeout_s: Mapped[int | None]
+    timeout_s: Mapped[int | None] = mapped_column(Integer)
     timeout_at: Mapped[datetime | None]
     effective_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
@@ -66,6 +97,16 @@ class LedgerEntry(Base):
     """One leg's effect on one account, with that account's balances right after it."""
 
     __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index(
+            "uq_ledger_entries_account_version",
+            "tenant_id",
+            "account_id",
+            "account_version",
+            unique=True,
+        ),
+        Index("ix_ledger_entries_account_recorded_at", "tenant_id", "account_id", "recorded_at"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     transfer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

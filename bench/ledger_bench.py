@@ -625,13 +625,15 @@ async def main_async(args: argparse.Namespace) -> None:
         run.ceiling[clients] = pgbench(url, clients, int(args.duration), args.accounts)
     db = Database(url, pool_size=max(args.workers) + 2, max_overflow=4)
     try:
-        print("fiscus through the service:", flush=True)
-        await service_phases(run, db, ids)
-        if not args.skip_http:
+        if "service" in args.phases:
+            print("fiscus through the service:", flush=True)
+            await service_phases(run, db, ids)
+        if "http" in args.phases:
             print("fiscus through the HTTP API (uvicorn, 1 process):", flush=True)
             await http_phases(run, url, ids)
-        print("Balance reads:", flush=True)
-        await read_phase(run, db, url, ids)
+        if "reads" in args.phases:
+            print("Balance reads:", flush=True)
+            await read_phase(run, db, url, ids)
     finally:
         await db.dispose()
     text = report(run, settings)
@@ -653,7 +655,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=None, help="seconds per phase")
     parser.add_argument("--entries", type=int, default=None, help="entries on the read account")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument(
+        "--phases",
+        nargs="+",
+        choices=["service", "http", "reads"],
+        default=["service", "http", "reads"],
+        help="what to measure besides pgbench",
+    )
     parser.add_argument("--write", type=Path, default=None, help="write the Markdown table here")
     args = parser.parse_args()
     args.duration = args.duration or (4.0 if args.quick else 15.0)

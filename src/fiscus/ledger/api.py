@@ -11,8 +11,9 @@ from starlette.responses import Response
 
 from fiscus.access.context import Context
 from fiscus.access.deps import authorized
+from fiscus.core.errors import IdempotencyKeyRequired
 from fiscus.core.http import problem_responses
-from fiscus.core.idempotency import HEADER, idempotent, model_response
+from fiscus.core.idempotency import HEADER, REPLAYED_HEADER, check_key, idempotent, model_response
 from fiscus.core.pagination import Cursor, Limit, Page
 from fiscus.deps import DatabaseDep, IdempotencyDep
 from fiscus.ledger import queries, service
@@ -214,23 +215,31 @@ async def create_transfer(
     body: TransferCreate,
     ctx: Annotated[Context, authorized("transfers:create")],
     db: DatabaseDep,
-    store: IdempotencyDep,
 ) -> Response:
     """Post N legs (or the two-account form), immediately or pending. A refusal is a 422
-    problem whose `type` ends with the result code; a reused id with another body is 409."""
+    problem whose `type` ends with the result code.
 
-    async def handler() -> Response:
-        outcome = await service.transfer_create(
-            db=db, ctx=ctx, request=body, idempotency_key=_key(request)
+    The `Idempotency-Key` (required) is kept by the ledger itself, on the transfer, inside
+    the posting's own transaction and without expiry: a retry with the same key and body
+    returns the original transfer (201, `Idempotent-Replayed: true`), never a second
+    posting; the same key with another body is a 409 `exists_with_different_<field>`. A
+    refused transfer stores nothing, so its retry is decided afresh.
+    """
+    raw_key = request.headers.get(HEADER)
+    if raw_key is None:
+        raise IdempotencyKeyRequired(
+            f"This operation moves money: send an {HEADER} header (a UUID works well).",
+            field=HEADER,
         )
-        if outcome.replayed:
-            stored = await queries.transfer_get(db=db, ctx=ctx, transfer_id=outcome.transfer_id)
-            return model_response(stored, status_code=201)
-        return model_response(_created(body, outcome), status_code=201)
-
-    return await idempotent(
-        request, store=store, tenant_id=ctx.tenant_id, required=True, handler=handler
+    outcome = await service.transfer_create(
+        db=db, ctx=ctx, request=body, idempotency_key=check_key(raw_key)
     )
+    if outcome.replayed:
+        stored = await queries.transfer_get(db=db, ctx=ctx, transfer_id=outcome.transfer_id)
+        response = model_response(stored, status_code=201)
+        response.headers[REPLAYED_HEADER] = "true"
+        return response
+    return model_response(_created(body, outcome), status_code=201)
 
 
 @router.post(

@@ -15,6 +15,7 @@ from fiscus.core.db import Database
 from fiscus.core.pagination import keyset_page
 from fiscus.ledger.errors import LedgerAccountNotFound, LedgerTransferNotFound
 from fiscus.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
+from fiscus.ledger.round_trip import one_round_trip
 from fiscus.ledger.schemas import (
     AccountRead,
     BalanceRead,
@@ -99,59 +100,62 @@ def signed_balance(normal_side: str, b: _Balances | LedgerAccount | LedgerEntry)
 
 
 def _balance_read(
-    account: LedgerAccount, b: _Balances | LedgerAccount, as_of: datetime
+    account_id: uuid.UUID,
+    currency: str,
+    normal_side: str,
+    overdraft_limit: int | None,
+    b: _Balances,
+    as_of: datetime,
 ) -> BalanceRead:
-    balance = signed_balance(account.normal_side, b)
+    balance = signed_balance(normal_side, b)
     # Pending amounts leaving the normal side are already spoken for; pending arrivals
     # are not yet usable. The limit adds room on limited accounts.
-    held = b.debits_pending if account.normal_side == "credit" else b.credits_pending
-    available = balance - held + (account.overdraft_limit or 0)
+    held = b.debits_pending if normal_side == "credit" else b.credits_pending
     return BalanceRead(
-        account_id=account.id,
-        currency=account.currency,
+        account_id=account_id,
+        currency=currency,
         debits_posted=b.debits_posted,
         credits_posted=b.credits_posted,
         debits_pending=b.debits_pending,
         credits_pending=b.credits_pending,
         balance=balance,
-        available=available,
+        available=balance - held + (overdraft_limit or 0),
         as_of=as_of,
     )
+
+
+BALANCE_SQL = (
+    "SELECT a.id, a.currency, a.normal_side, a.overdraft_limit, a.debits_pending,"
+    " a.debits_posted, a.credits_pending, a.credits_posted, e.debits_pending, e.debits_posted,"
+    " e.credits_pending, e.credits_posted, %s::timestamptz IS NOT NULL"
+    " FROM ledger_accounts a LEFT JOIN LATERAL ("
+    "   SELECT x.debits_pending, x.debits_posted, x.credits_pending, x.credits_posted"
+    "   FROM ledger_entries x WHERE x.tenant_id = a.tenant_id AND x.account_id = a.id"
+    "   AND x.recorded_at <= %s::timestamptz"
+    "   ORDER BY x.recorded_at DESC, x.account_version DESC LIMIT 1) e ON true"
+    " WHERE a.tenant_id = %s AND a.id = %s"
+)
 
 
 async def balance_get(
     *, db: Database, ctx: Context, account_id: uuid.UUID, as_of: datetime | None = None
 ) -> BalanceRead:
-    """Balances now, or as they were at `as_of` (one index lookup on the entries)."""
-    async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        account = await uow.session.get(LedgerAccount, (ctx.tenant_id, account_id))
-        if account is None:
-            raise LedgerAccountNotFound(f"No ledger account {account_id}.")
-        if as_of is None:
-            return _balance_read(account, account, clock.now())
-        entry = (
-            await uow.session.execute(
-                select(LedgerEntry)
-                .where(
-                    LedgerEntry.tenant_id == ctx.tenant_id,
-                    LedgerEntry.account_id == account_id,
-                    LedgerEntry.recorded_at <= as_of,
-                )
-                .order_by(LedgerEntry.recorded_at.desc(), LedgerEntry.account_version.desc())
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-        balances = (
-            _Balances(
-                entry.debits_pending,
-                entry.debits_posted,
-                entry.credits_pending,
-                entry.credits_posted,
-            )
-            if entry is not None
-            else _Balances(0, 0, 0, 0)
-        )
-        return _balance_read(account, balances, as_of)
+    """Balances now (the account row), or as they were at `as_of` (the last entry recorded
+    by then: one index lookup); one round trip either way."""
+    row = await one_round_trip(
+        db, ctx.tenant_id, BALANCE_SQL, (as_of, as_of, ctx.tenant_id, account_id), width=13
+    )
+    if row is None:
+        raise LedgerAccountNotFound(f"No ledger account {account_id}.")
+    _, currency, normal_side, limit, *now_balances = row[:8]
+    then = row[8:12]
+    if not row[12]:
+        balances = _Balances(*now_balances)
+    elif then[0] is None:  # nothing recorded on the account by then
+        balances = _Balances(0, 0, 0, 0)
+    else:
+        balances = _Balances(*then)
+    return _balance_read(account_id, currency, normal_side, limit, balances, as_of or clock.now())
 
 
 async def entries_page(

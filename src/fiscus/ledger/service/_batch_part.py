@@ -29,9 +29,10 @@ from fiscus.core.db import Database
 from fiscus.core.ids import new_id
 from fiscus.ledger.codes import ResultCode
 from fiscus.ledger.errors import BatchRefused
+from fiscus.ledger.round_trip import TENANT_SQL
 from fiscus.ledger.schemas import MAX_BATCH, TransferCreate
 from fiscus.ledger.service._batch_rules_part import Account, Decided, decide, event_payload
-from fiscus.ledger.service._sql_part import BATCH_SQL, TENANT_SQL, Row, retrying
+from fiscus.ledger.service._sql_part import BATCH_SQL, Row, retrying
 from fiscus.ledger.service._transfer_part import DEFAULT_BACKDATE_WINDOW, static_refusal
 
 ACCEPTED = ("ok", ResultCode.EXISTS.value)

@@ -19,7 +19,8 @@ import psycopg
 from psycopg import errors as pg_errors
 from sqlalchemy.exc import DBAPIError
 
-from fiscus.core.db import RETRYABLE, TENANT_ROLE, Database, UnitOfWork
+from fiscus.core.db import RETRYABLE, Database, UnitOfWork
+from fiscus.ledger.round_trip import one_round_trip
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 8
@@ -44,9 +45,6 @@ BATCH_SQL = (
     " %b::text[], %b::int8[], %b::text[], %b::uuid[])"
 )
 # What UnitOfWork.__aenter__ does, sent in the same pipeline as the posting.
-TENANT_SQL = (
-    f"SELECT set_config('fiscus.tenant_id', %s, true), set_config('role', '{TENANT_ROLE}', true)"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,40 +86,9 @@ async def call_many(uow: UnitOfWork, sql: str, params: tuple[Any, ...]) -> list[
 async def call_pipelined(
     db: Database, tenant_id: uuid.UUID, sql: str, params: tuple[Any, ...]
 ) -> Row:
-    """One posting as its own transaction in one network round trip.
-
-    `BEGIN; <tenant switch>; <posting function>; COMMIT` goes out as one simple-protocol
-    query with the parameters bound client-side (psycopg's own literal quoting). The tenant
-    switch is the same pair of `set_config` calls as UnitOfWork.__aenter__, so row-level
-    security binds the posting exactly as in a unit of work. A refused posting writes
-    nothing, so committing it is harmless; on an error the server skips the rest and we
-    roll back. (psycopg's pipeline mode would also be one round trip, but its async wait
-    spins on a writable socket and burned a whole core under load.)
-    """
-    async with db.engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        handle = raw.driver_connection
-        assert isinstance(handle, psycopg.AsyncConnection)
-        binder = psycopg.AsyncClientCursor(handle)
-        statement = (
-            "BEGIN; "
-            + binder.mogrify(TENANT_SQL, (str(tenant_id),))
-            + "; "
-            + binder.mogrify(sql.replace("%b", "%s"), params)
-            + "; COMMIT"
-        )
-        await handle.set_autocommit(True)
-        try:
-            cursor = await handle.execute(statement)
-            while cursor.description is None or len(cursor.description) != len(Row.__slots__):
-                assert cursor.nextset(), "the posting function returned no row"
-            found = await cursor.fetchone()
-        except BaseException:
-            await handle.execute("ROLLBACK")
-            raise
-        finally:
-            await handle.set_autocommit(False)
-    assert found is not None
+    """One posting as its own transaction in one network round trip (see `round_trip`)."""
+    found = await one_round_trip(db, tenant_id, sql, params, width=len(Row.__slots__))
+    assert found is not None, "the posting function returned no row"
     return Row(*found)
 
 

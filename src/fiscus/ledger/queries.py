@@ -124,6 +124,11 @@ def _balance_read(
     )
 
 
+BALANCE_NOW_SQL = (
+    "SELECT a.id, a.currency, a.normal_side, a.overdraft_limit, a.debits_pending,"
+    " a.debits_posted, a.credits_pending, a.credits_posted, NULL, NULL, NULL, NULL, false"
+    " FROM ledger_accounts a WHERE a.tenant_id = %s AND a.id = %s"
+)
 BALANCE_SQL = (
     "SELECT a.id, a.currency, a.normal_side, a.overdraft_limit, a.debits_pending,"
     " a.debits_posted, a.credits_pending, a.credits_posted, e.debits_pending, e.debits_posted,"
@@ -142,9 +147,14 @@ async def balance_get(
 ) -> BalanceRead:
     """Balances now (the account row), or as they were at `as_of` (the last entry recorded
     by then: one index lookup); one round trip either way."""
-    row = await one_round_trip(
-        db, ctx.tenant_id, BALANCE_SQL, (as_of, as_of, ctx.tenant_id, account_id), width=13
-    )
+    if as_of is None:
+        row = await one_round_trip(
+            db, ctx.tenant_id, BALANCE_NOW_SQL, (ctx.tenant_id, account_id), width=13
+        )
+    else:
+        row = await one_round_trip(
+            db, ctx.tenant_id, BALANCE_SQL, (as_of, as_of, ctx.tenant_id, account_id), width=13
+        )
     if row is None:
         raise LedgerAccountNotFound(f"No ledger account {account_id}.")
     _, currency, normal_side, limit, *now_balances = row[:8]

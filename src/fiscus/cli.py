@@ -308,3 +308,10 @@ def _run_with_progress(args: list[str], output: Path, label: str) -> None:
 def main() -> None:
     """Entry point of the `fiscus` command."""
     app()
+
+
+# Sub-commands of the identity/access/audit modules (they import the helpers above lazily).
+from fiscus.cli_identity import admin_app, audit_app  # noqa: E402
+
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")

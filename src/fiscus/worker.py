@@ -7,6 +7,7 @@ from typing import Any
 import psycopg_pool
 from procrastinate import App, PsycopgConnector
 
+from fiscus.audit import jobs as audit_jobs
 from fiscus.core import jobs as core_jobs
 from fiscus.core.config import Settings
 from fiscus.core.db import Database, libpq_url
@@ -19,6 +20,7 @@ def build_job_app(database_url: str) -> App:
     """The procrastinate app on the same PostgreSQL as everything else."""
     app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4))
     app.add_tasks_from(core_jobs.blueprint, namespace="core")
+    app.add_tasks_from(audit_jobs.blueprint, namespace="audit")
     app.add_tasks_from(ledger_jobs.blueprint, namespace="ledger")
     return app
 

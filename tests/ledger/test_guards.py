@@ -180,3 +180,29 @@ async def test_row_level_security_hides_other_tenants(db: Database) -> None:
 
         count = await uow.session.execute(text("SELECT count(*) FROM ledger_entries"))
         assert count.scalar_one() == 2
+
+
+async def test_a_leg_added_after_an_early_check_is_still_checked(
+    db: Database, sql: psycopg.Connection
+) -> None:
+    tenant, bank, wallet, _ = await _posted(db)
+    transfer = uuid.uuid4()
+    entry = (
+        "INSERT INTO ledger_entries (tenant_id, transfer_id, leg, account_id, currency, direction,"
+        " posted_amount, pending_amount, account_version, debits_pending, debits_posted,"
+        " credits_pending, credits_posted, recorded_at)"
+        " VALUES (%s, %s, %s, %s, 'EUR', %s, 5, 0, %s, 0, 0, 0, 0, now())"
+    )
+    with pytest.raises(errors.CheckViolation):
+        with sql.transaction():
+            sql.execute(
+                "INSERT INTO ledger_transfers (tenant_id, id, kind, status, pending, currency,"
+                " amount, effective_at, recorded_at)"
+                " VALUES (%s, %s, 'transfer', 'posted', false, 'EUR', 5, now(), now())",
+                (tenant, transfer),
+            )
+            sql.execute(entry, (tenant, transfer, 0, bank, "debit", 200))
+            sql.execute(entry, (tenant, transfer, 1, wallet, "credit", 200))
+            sql.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checks the balanced pair now
+            sql.execute("SET CONSTRAINTS ALL DEFERRED")
+            sql.execute(entry, (tenant, transfer, 2, wallet, "credit", 201))

@@ -193,16 +193,15 @@ async def test_a_leg_added_after_an_early_check_is_still_checked(
         " credits_pending, credits_posted, recorded_at)"
         " VALUES (%s, %s, %s, %s, 'EUR', %s, 5, 0, %s, 0, 0, 0, 0, now())"
     )
-    with pytest.raises(errors.CheckViolation):
-        with sql.transaction():
-            sql.execute(
-                "INSERT INTO ledger_transfers (tenant_id, id, kind, status, pending, currency,"
-                " amount, effective_at, recorded_at)"
-                " VALUES (%s, %s, 'transfer', 'posted', false, 'EUR', 5, now(), now())",
-                (tenant, transfer),
-            )
-            sql.execute(entry, (tenant, transfer, 0, bank, "debit", 200))
-            sql.execute(entry, (tenant, transfer, 1, wallet, "credit", 200))
-            sql.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checks the balanced pair now
-            sql.execute("SET CONSTRAINTS ALL DEFERRED")
-            sql.execute(entry, (tenant, transfer, 2, wallet, "credit", 201))
+    with pytest.raises(errors.CheckViolation), sql.transaction():
+        sql.execute(
+            "INSERT INTO ledger_transfers (tenant_id, id, kind, status, pending, currency,"
+            " amount, effective_at, recorded_at)"
+            " VALUES (%s, %s, 'transfer', 'posted', false, 'EUR', 5, now(), now())",
+            (tenant, transfer),
+        )
+        sql.execute(entry, (tenant, transfer, 0, bank, "debit", 200))
+        sql.execute(entry, (tenant, transfer, 1, wallet, "credit", 200))
+        sql.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checks the balanced pair now
+        sql.execute("SET CONSTRAINTS ALL DEFERRED")
+        sql.execute(entry, (tenant, transfer, 2, wallet, "credit", 201))

@@ -417,9 +417,14 @@ def upgrade() -> None:
     ):
         op.execute(statement)
     # Array arguments make the planner's custom plans no better than the generic one, but
-    # re-planning them on every call doubled the cost of a posting: plan once.
+    # re-planning them on every call doubled the cost of a posting: plan once. Every query
+    # here is a key lookup; a plan cached while a table was small (or analysed empty)
+    # must not stay a sequential scan as the table grows.
     for signature in FUNCTIONS:
-        op.execute(f"ALTER FUNCTION {signature} SET plan_cache_mode = force_generic_plan")
+        op.execute(
+            f"ALTER FUNCTION {signature} SET plan_cache_mode = force_generic_plan"
+            " SET enable_seqscan = off"
+        )
 
 
 def downgrade() -> None:

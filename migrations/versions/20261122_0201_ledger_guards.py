@@ -91,11 +91,6 @@ def upgrade() -> None:
           RETURN NULL;
         END $$;
 
-        -- Plans are cached per session; made while the entries table was still small (or
-        -- freshly analysed empty), a sequential scan would stay in use as it grows.
-        ALTER FUNCTION ledger_check_balanced() SET enable_seqscan = off;
-        ALTER FUNCTION ledger_check_balanced() SET plan_cache_mode = force_generic_plan;
-
         CREATE CONSTRAINT TRIGGER ledger_entries_balanced
           AFTER INSERT ON ledger_entries
           DEFERRABLE INITIALLY DEFERRED

@@ -23,7 +23,7 @@ from fiscus.core.migrate import script_heads
 from fiscus.identity.api import router as identity_router
 from fiscus.identity.install import install_identity
 from fiscus.ops.api import router as ops_router
-from fiscus.worker import build_job_app, run_worker
+from fiscus.worker import build_job_app, open_job_pool, run_worker
 
 log = get_logger("fiscus.api")
 
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
-        responses=problem_responses(400, 500) | {},
+        responses=problem_responses(400, 429, 500),  # 429: every route is rate limited
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -78,7 +78,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     job_app = build_job_app(url)
     app.state.jobs = job_app
     worker_task: asyncio.Task[None] | None = None
-    async with job_app.open_async():
+    job_pool = await open_job_pool(url)
+    async with job_app.open_async(pool=job_pool):
         if settings.run_worker:
             worker_task = asyncio.create_task(
                 run_worker(job_app, db=db, settings=settings, install_signal_handlers=False)
@@ -92,6 +93,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                     await worker_task
             if app.state.redis is not None:
                 await app.state.redis.aclose()
+            await job_pool.close()
             await db.dispose()
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)

@@ -13,14 +13,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
 from fiscus import __version__
+from fiscus.cli_identity import admin_app, audit_app
 from fiscus.core.config import ConfigError, Settings, load_settings
 from fiscus.core.db import libpq_url, redact_url
-from fiscus.core.embedded import EmbeddedError, EmbeddedPostgres
+from fiscus.core.embedded import EmbeddedError, EmbeddedPostgres, client_bin_dir
 
 app = typer.Typer(
     help="fiscus: a multi-tenant financial platform around one double-entry ledger.",
@@ -29,6 +31,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database tools: shell, dump and restore.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
 err = Console(stderr=True)
 
 
@@ -59,10 +63,13 @@ def database(settings: Settings) -> Iterator[tuple[str, EmbeddedPostgres | None]
         embedded.stop()
 
 
-def _tool(name: str, embedded: EmbeddedPostgres | None) -> str:
-    """Path of a PostgreSQL client program: the wheel's own, else one on PATH."""
-    probe = embedded or EmbeddedPostgres(Path(".fiscus"))
-    candidate = probe.bin_dir / name
+def _tool(name: str, url: str) -> str:
+    """Path of a PostgreSQL client program suiting the server: the wheel's, else PATH's."""
+    try:
+        candidate = client_bin_dir(libpq_url(url)) / name
+    except psycopg.OperationalError as error:
+        err.print(f"[red]Cannot reach the database:[/red] {error}")
+        raise typer.Exit(1) from None
     if candidate.exists():
         return str(candidate)
     found = shutil.which(name)
@@ -198,8 +205,8 @@ class DumpFormat(StrEnum):
 def db_shell() -> None:
     """Open psql on the database in use."""
     settings = _settings()
-    with database(settings) as (url, embedded):
-        code = subprocess.call([_tool("psql", embedded), libpq_url(url)])  # noqa: S603
+    with database(settings) as (url, _):
+        code = subprocess.call([_tool("psql", url), libpq_url(url)])  # noqa: S603
     raise typer.Exit(code)
 
 
@@ -214,9 +221,9 @@ def db_dump(
 ) -> None:
     """Back up the database in use with pg_dump (plain SQL to stdout by default)."""
     settings = _settings()
-    with database(settings) as (url, embedded):
+    with database(settings) as (url, _):
         args = [
-            _tool("pg_dump", embedded),
+            _tool("pg_dump", url),
             "--dbname",
             libpq_url(url),
             "--no-owner",
@@ -245,12 +252,12 @@ def db_restore(
 ) -> None:
     """Restore a dump made by `fiscus db dump` into the database in use (replaces its contents)."""
     settings = _settings()
-    with database(settings) as (url, embedded):
+    with database(settings) as (url, _):
         with file.open("rb") as handle:
             custom = handle.read(5) == b"PGDMP"
         if custom:
             args = [
-                _tool("pg_restore", embedded),
+                _tool("pg_restore", url),
                 "--dbname",
                 libpq_url(url),
                 "--clean",
@@ -262,7 +269,7 @@ def db_restore(
             ]
         else:
             args = [
-                _tool("psql", embedded),
+                _tool("psql", url),
                 "--dbname",
                 libpq_url(url),
                 "--quiet",
@@ -310,8 +317,5 @@ def main() -> None:
     app()
 
 
-# Sub-commands of the identity/access/audit modules (they import the helpers above lazily).
-from fiscus.cli_identity import admin_app, audit_app  # noqa: E402
-
-app.add_typer(admin_app, name="admin")
-app.add_typer(audit_app, name="audit")
+if __name__ == "__main__":
+    main()

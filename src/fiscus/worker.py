@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg_pool
 from procrastinate import App, PsycopgConnector
 
 from fiscus.audit import jobs as audit_jobs
@@ -20,6 +21,26 @@ def build_job_app(database_url: str) -> App:
     app.add_tasks_from(core_jobs.blueprint, namespace="core")
     app.add_tasks_from(audit_jobs.blueprint, namespace="audit")
     return app
+
+
+async def open_job_pool(
+    database_url: str, *, max_size: int = 4
+) -> psycopg_pool.AsyncConnectionPool:
+    """A connection pool for the job app that opens without waiting for the database.
+
+    procrastinate's own pool waits for a first connection, which would keep the API from
+    starting (and /readyz from reporting the outage) while PostgreSQL is down.
+    """
+    pool = psycopg_pool.AsyncConnectionPool(
+        libpq_url(database_url),
+        min_size=1,
+        max_size=max_size,
+        open=False,
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        kwargs={"connect_timeout": 5, "application_name": "fiscus-jobs"},
+    )
+    await pool.open(wait=False)
+    return pool
 
 
 async def run_worker(

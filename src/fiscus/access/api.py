@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, status
 
 from fiscus.access import queries, service
 from fiscus.access.context import Context
 from fiscus.access.deps import authorized
 from fiscus.access.schemas import RoleRead, RoleWrite, TenantRead, TenantSettings
-from fiscus.core.errors import NotFound, ValidationProblem
+from fiscus.core.errors import ValidationProblem
 from fiscus.core.http import problem_responses
 from fiscus.deps import DatabaseDep
 
 router = APIRouter(prefix="/v1", tags=["tenant and roles"])
 TenantManager = Annotated[Context, authorized("tenant:manage")]
 RoleManager = Annotated[Context, authorized("roles:manage")]
+RoleName = Annotated[str, Path(max_length=40, pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 
 
 @router.get("/tenant", summary="The current tenant", responses=problem_responses(401, 403))
@@ -48,7 +49,7 @@ async def roles(db: DatabaseDep, ctx: RoleManager) -> list[RoleRead]:
     summary="Create or replace a custom role",
     responses=problem_responses(400, 401, 403),
 )
-async def save_role(name: str, body: RoleWrite, db: DatabaseDep, ctx: RoleManager) -> RoleRead:
+async def save_role(name: RoleName, body: RoleWrite, db: DatabaseDep, ctx: RoleManager) -> RoleRead:
     """Permissions come from the policy table; you cannot grant what you do not hold."""
     if body.name != name:
         raise ValidationProblem("The name in the path and the body differ.", field="name")
@@ -61,8 +62,6 @@ async def save_role(name: str, body: RoleWrite, db: DatabaseDep, ctx: RoleManage
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(400, 401, 403, 404, 409),
 )
-async def delete_role(name: str, db: DatabaseDep, ctx: RoleManager) -> None:
+async def delete_role(name: RoleName, db: DatabaseDep, ctx: RoleManager) -> None:
     """Only when no user holds it."""
-    if len(name) > 40:
-        raise NotFound("No such role.")
     await service.role_delete(db, ctx=ctx, name=name)

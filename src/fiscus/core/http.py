@@ -286,6 +286,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
         slug, title = _HTTP_SLUGS.get(error.status_code, ("http-error", "HTTP error"))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
         return problem_response(
             status=error.status_code,
             body={
@@ -295,9 +298,25 @@ def install_error_handlers(app: FastAPI) -> None:
                 "detail": str(error.detail),
                 "instance": request.url.path,
             },
-            headers=dict(error.headers or {}),
+            headers=headers,
         )
 
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path.
+
+    Starlette's 405 names only the first route matching the path, but a path often has
+    several routes (GET and POST on /v1/users), one per method.
+    """
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        for method in getattr(route, "methods", None) or ():
+            if route.matches({**request.scope, "method": method})[0] is Match.FULL:
+                methods.add(method)
+    return ", ".join(sorted(methods))

@@ -20,6 +20,9 @@ class IdentityEnvironment(BaseSettings):
         description="Earlier FISCUS_SECRET_KEY values whose tokens are still accepted (JSON list)",
     )
     rate_limit_prefix: str = Field("fiscus", description="Key prefix in the rate-limit storage")
+    ip_requests_per_minute: int = Field(
+        1200, ge=1, description="Requests per minute one client address may make"
+    )
 
 
 @dataclass
@@ -54,4 +57,5 @@ class IdentityConfig:
         return cls(
             jwt_previous_secrets=list(env.jwt_previous_secrets),
             rate_limit_prefix=env.rate_limit_prefix,
+            ip_requests_per_minute=env.ip_requests_per_minute,
         )

@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+# Free text must not carry NUL (PostgreSQL text cannot hold it); slugs are slug-shaped.
+NO_NUL = r"^[^\x00]*$"
+SLUG = r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$"
 _ID = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00001"
 _WHEN = "2026-11-22T14:05:00.123Z"
 
@@ -25,9 +28,9 @@ class LoginRequest(BaseModel):
         },
     )
 
-    tenant: str = Field(min_length=1, max_length=63)
-    email: str = Field(min_length=3, max_length=320)
-    password: str = Field(min_length=1, max_length=1024)
+    tenant: str = Field(min_length=1, max_length=63, pattern=SLUG)
+    email: str = Field(min_length=3, max_length=320, pattern=NO_NUL)
+    password: str = Field(min_length=1, max_length=1024, pattern=NO_NUL)
 
 
 class TokenPair(BaseModel):
@@ -61,8 +64,8 @@ class MfaVerifyRequest(BaseModel):
         json_schema_extra={"examples": [{"mfa_token": "eyJhbGciOi...", "code": "123456"}]},
     )
 
-    mfa_token: str = Field(max_length=4096)
-    code: str = Field(min_length=6, max_length=32)
+    mfa_token: str = Field(max_length=4096, pattern=NO_NUL)
+    code: str = Field(min_length=6, max_length=32, pattern=NO_NUL)
 
 
 class RefreshRequest(BaseModel):
@@ -72,7 +75,7 @@ class RefreshRequest(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"refresh_token": "fsr_..."}]}
     )
 
-    refresh_token: str = Field(max_length=256)
+    refresh_token: str = Field(max_length=256, pattern=NO_NUL)
 
 
 class PasswordResetRequest(BaseModel):
@@ -83,8 +86,8 @@ class PasswordResetRequest(BaseModel):
         json_schema_extra={"examples": [{"tenant": "acme", "email": "ada@example.com"}]},
     )
 
-    tenant: str = Field(min_length=1, max_length=63)
-    email: str = Field(min_length=3, max_length=320)
+    tenant: str = Field(min_length=1, max_length=63, pattern=SLUG)
+    email: str = Field(min_length=3, max_length=320, pattern=NO_NUL)
 
 
 class PasswordResetConfirm(BaseModel):
@@ -97,9 +100,9 @@ class PasswordResetConfirm(BaseModel):
         },
     )
 
-    token: str = Field(max_length=256)
-    new_password: str = Field(max_length=1024)
-    code: str | None = Field(None, max_length=32)
+    token: str = Field(max_length=256, pattern=NO_NUL)
+    new_password: str = Field(min_length=8, max_length=128, pattern=NO_NUL)
+    code: str | None = Field(None, max_length=32, pattern=NO_NUL)
 
 
 class Accepted(BaseModel):
@@ -142,8 +145,8 @@ class PasswordChange(BaseModel):
         json_schema_extra={"examples": [{"current_password": "•••", "new_password": "•••"}]},
     )
 
-    current_password: str = Field(max_length=1024)
-    new_password: str = Field(max_length=1024)
+    current_password: str = Field(max_length=1024, pattern=NO_NUL)
+    new_password: str = Field(min_length=8, max_length=128, pattern=NO_NUL)
 
 
 class EmailChange(BaseModel):
@@ -163,8 +166,8 @@ class Reauthenticate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"password": "•••", "code": "123456"}]}
     )
 
-    password: str = Field(max_length=1024)
-    code: str | None = Field(None, max_length=32)
+    password: str = Field(max_length=1024, pattern=NO_NUL)
+    code: str | None = Field(None, max_length=32, pattern=NO_NUL)
 
 
 class TotpEnrolment(BaseModel):
@@ -186,7 +189,7 @@ class TotpConfirm(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "123456"}]})
 
-    code: str = Field(min_length=6, max_length=8)
+    code: str = Field(min_length=6, max_length=8, pattern=r"^[0-9]{6,8}$")
 
 
 class BackupCodes(BaseModel):
@@ -259,9 +262,9 @@ class UserCreate(BaseModel):
     )
 
     email: EmailStr
-    display_name: str = Field("", max_length=200)
-    role: str = Field(max_length=40)
-    password: str = Field(max_length=1024)
+    display_name: str = Field("", max_length=200, pattern=NO_NUL)
+    role: str = Field(max_length=40, pattern=NO_NUL)
+    password: str = Field(min_length=8, max_length=128, pattern=NO_NUL)
 
 
 class UserUpdate(BaseModel):
@@ -271,7 +274,7 @@ class UserUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"role": "analyst", "status": "disabled"}]}
     )
 
-    role: str | None = Field(None, max_length=40)
+    role: str | None = Field(None, max_length=40, pattern=NO_NUL)
     status: Literal["active", "disabled"] | None = None
 
 
@@ -309,8 +312,8 @@ class ApiKeyCreate(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=100)
-    role: str = Field(max_length=40)
+    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    role: str = Field(max_length=40, pattern=NO_NUL)
     expires_at: datetime | None = None
 
 

@@ -85,7 +85,6 @@ async def password_reset_confirm(
     client: Client,
 ) -> None:
     """Set a new password with a reset token (and an MFA code when MFA is on)."""
-    checked = password_check(new_password)
     digest = token_hash(token)
     async with db.uow() as lookup:
         found = (
@@ -96,6 +95,7 @@ async def password_reset_confirm(
     if found is None or not token.startswith(RESET_PREFIX):
         raise InvalidToken("The reset link is not valid.")
     tenant_id = found[0]
+    checked = password_check(new_password)
     hashed = await asyncio.to_thread(password_hash, checked)
     async with db.uow(tenant_id=tenant_id) as uow:
         row = (

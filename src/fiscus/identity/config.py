@@ -48,6 +48,14 @@ class IdentityConfig:
     # Requests per minute one IP address may make before authentication is known.
     ip_requests_per_minute: int = 1200
     rate_limit_prefix: str = "fiscus"
+    # Requests per minute and per second (burst) for each plan (a tenant setting).
+    plan_limits: dict[str, tuple[int, int]] = field(
+        default_factory=lambda: {
+            "free": (120, 20),
+            "standard": (600, 50),
+            "enterprise": (6000, 300),
+        }
+    )
     jwt_previous_secrets: list[str] = field(default_factory=list)
 
     @classmethod

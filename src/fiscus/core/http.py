@@ -312,10 +312,13 @@ def _allowed_methods(request: Request) -> str:
     Starlette's 405 names only the first route matching the path, but a path often has
     several routes (GET and POST on /v1/users), one per method.
     """
+    from fastapi.routing import iter_route_contexts
     from starlette.routing import Match
 
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    # Included routers are flattened into their effective routes (prefix applied).
+    for context in iter_route_contexts(request.app.router.routes):
+        route = context.route
         for method in getattr(route, "methods", None) or ():
             if route.matches({**request.scope, "method": method})[0] is Match.FULL:
                 methods.add(method)

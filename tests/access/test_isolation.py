@@ -16,7 +16,7 @@ async def _two_tenants_with_sessions(make_principal):
 async def test_raw_sql_without_a_tenant_filter_sees_only_the_current_tenant(
     app, make_principal
 ) -> None:
-    a, b = await _two_tenants_with_sessions(make_principal)
+    a, _ = await _two_tenants_with_sessions(make_principal)
     db = app.state.db
     async with db.uow() as uow:  # the owner role: every tenant
         everything = (
@@ -45,7 +45,7 @@ async def test_rls_refuses_writing_another_tenants_rows(app, make_principal) -> 
 
 
 async def test_orm_hook_filters_even_without_rls(app, make_principal) -> None:
-    a, b = await _two_tenants_with_sessions(make_principal)
+    a, _ = await _two_tenants_with_sessions(make_principal)
     async with app.state.db.uow(tenant_id=a.tenant_id) as uow:
         # Step out of the RLS role: only the ORM criteria hook is left.
         await uow.session.execute(text("RESET ROLE"))

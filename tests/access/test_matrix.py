@@ -90,9 +90,9 @@ async def _call(client, method: str, url: str, headers: dict[str, str]) -> Any:
 @pytest.mark.parametrize("role", [*BUILTIN_ROLES, "auditor"])
 async def test_role_matrix_follows_the_policy_table(app, client, role) -> None:
     # Generous budgets: this test is about permissions, not rate limits.
-    app.state.identity.config.plan_limits = {
-        p: (10**6, 10**6) for p in ("free", "standard", "enterprise")
-    }
+    app.state.identity.config.plan_limits = dict.fromkeys(
+        ("free", "standard", "enterprise"), (10**6, 10**6)
+    )
     owner = await principal(app, role="owner")
     created = await client.put("/v1/roles/auditor", json=CUSTOM_ROLE, headers=owner.headers)
     assert created.status_code == 200, created.text
@@ -118,9 +118,9 @@ async def test_role_matrix_follows_the_policy_table(app, client, role) -> None:
 
 
 async def test_another_tenants_objects_answer_404(app, client) -> None:
-    app.state.identity.config.plan_limits = {
-        p: (10**6, 10**6) for p in ("free", "standard", "enterprise")
-    }
+    app.state.identity.config.plan_limits = dict.fromkeys(
+        ("free", "standard", "enterprise"), (10**6, 10**6)
+    )
     a = await principal(app, role="owner")
     b = await principal(app, role="owner")
     b_member = await principal(app, role="analyst", tenant_id=b.tenant_id)

@@ -118,6 +118,7 @@ FORGERIES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 @pytest.mark.parametrize("kind", FORGERIES)
 async def test_forged_or_misused_tokens_are_401(app, client, make_principal, kind) -> None:
     p = await make_principal()

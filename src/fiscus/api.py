@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
-        responses=problem_responses(400, 429, 500),  # 429: every route is rate limited
+        responses=problem_responses(400, 413, 429, 500),  # 429: every route is rate limited
     )
     app.state.settings = settings
     app.state.metrics = metrics

@@ -107,7 +107,7 @@ async def test_every_response_carries_rate_limit_headers(throttled) -> None:
     app, client = throttled
     p = await principal(app)
     for response in (
-        await client.get("/healthz"),
+        await client.get("/openapi.json"),
         await client.get("/v1/me", headers=p.headers),
         await client.get("/v1/me"),
     ):
@@ -135,5 +135,8 @@ async def test_plan_budget_spent_is_429_with_retry_after(throttled) -> None:
 async def test_per_address_budget_applies_before_authentication(throttled) -> None:
     app, client = throttled
     app.state.identity.config.ip_requests_per_minute = 5
-    statuses = [(await client.get("/healthz")).status_code for _ in range(6)]
-    assert statuses == [200] * 5 + [429]
+    statuses = [(await client.get("/v1/me")).status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    # Probes are exempt: a load balancer must never see a healthy node refuse them.
+    assert (await client.get("/healthz")).status_code == 200
+    assert "ratelimit-limit" not in (await client.get("/healthz")).headers

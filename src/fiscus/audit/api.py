@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,7 @@ from fiscus.access.context import Context
 from fiscus.access.deps import authorized
 from fiscus.audit import queries
 from fiscus.audit.schemas import AuditEventRead
+from fiscus.core.clock import Timestamp
 from fiscus.core.errors import NotFound
 from fiscus.core.http import problem_responses
 from fiscus.core.pagination import Cursor, Limit, Page
@@ -33,8 +33,8 @@ async def audit_events(
     object_type: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     object_id: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     outcome: Literal["success", "denied", "failure"] | None = None,
-    occurred_after: datetime | None = None,
-    occurred_before: datetime | None = None,
+    occurred_after: Timestamp | None = None,
+    occurred_before: Timestamp | None = None,
 ) -> Page[AuditEventRead]:
     """Newest first; filter by action, actor, object, outcome and time."""
     data, next_cursor = await queries.audit_events_list(

@@ -16,9 +16,12 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from psycopg import errors as pg_errors
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fiscus.core.errors import PROBLEM_BASE, DomainError, PayloadTooLarge
@@ -256,6 +259,21 @@ def internal_error_response() -> Response:
     )
 
 
+def _invalid_data(request: Request) -> Response:
+    # PostgreSQL refused a value the client sent (SQLSTATE class 22: a NUL character, a
+    # number out of range) or Python could not encode it (a lone surrogate): bad input.
+    return problem_response(
+        status=400,
+        body={
+            "type": PROBLEM_BASE + "invalid-data",
+            "title": "Invalid data",
+            "status": 400,
+            "detail": "A value in the request cannot be stored (for example a NUL character).",
+            "instance": request.url.path,
+        },
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map DomainError, validation errors and Starlette HTTP errors to problem+json."""
 
@@ -301,7 +319,18 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=headers,
         )
 
+    async def on_database_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, DBAPIError)
+        if not isinstance(error.orig, pg_errors.DataError):
+            raise error  # a real server fault: the middleware logs it and answers 500
+        return _invalid_data(request)
+
+    async def on_unencodable(request: Request, error: Exception) -> Response:
+        return _invalid_data(request)
+
     app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(UnicodeEncodeError, on_unencodable)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
 
@@ -313,7 +342,6 @@ def _allowed_methods(request: Request) -> str:
     several routes (GET and POST on /v1/users), one per method.
     """
     from fastapi.routing import iter_route_contexts
-    from starlette.routing import Match
 
     methods: set[str] = set()
     # Included routers are flattened into their effective routes (prefix applied).

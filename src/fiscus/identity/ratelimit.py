@@ -21,6 +21,9 @@ from fiscus.identity.throttle import Budget
 
 log = get_logger("fiscus.ratelimit")
 IP_BURST_PER_S = 200
+# Probes and scrapes come from load balancers and Prometheus, many times a minute from one
+# address; limiting them would take a healthy node out of rotation.
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def rate_limit_headers(budget: Budget) -> list[tuple[bytes, bytes]]:
@@ -39,7 +42,7 @@ class RateLimitMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
         identity: Identity | None = getattr(scope["app"].state, "identity", None)

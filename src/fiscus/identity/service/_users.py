@@ -203,7 +203,6 @@ async def password_change(
     db: Database, *, ctx: Context, current_password: str, new_password: str
 ) -> None:
     """Change your password; every other session (in every tenant) ends."""
-    checked = password_check(new_password)
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         stored = (await _me_for_update(uow, ctx)).password_hash
     if not await asyncio.to_thread(password_verify, stored, current_password):
@@ -217,6 +216,8 @@ async def password_change(
                 outcome="failure",
             )
         raise InvalidCredentials("The current password is wrong.")
+    # The new password's policy is checked only after the caller proved the current one.
+    checked = password_check(new_password)
     hashed = await asyncio.to_thread(password_hash, checked)
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         user = await _me_for_update(uow, ctx)

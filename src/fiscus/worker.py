@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from procrastinate import App, PsycopgConnector
 
+from fiscus.core import events
 from fiscus.core import jobs as core_jobs
 from fiscus.core.config import Settings
 from fiscus.core.db import Database, libpq_url
+from fiscus.events import jobs as events_jobs
+from fiscus.webhooks import jobs as webhooks_jobs
+from fiscus.webhooks.service import deliveries_fan_out
 
-QUEUES = ("default", "maintenance")
+QUEUES = ("default", "maintenance", "events", "webhooks")
+
+
+def install_event_subscribers() -> None:
+    """Tell the outbox relay which modules fan committed events out, and how to wake them."""
+    events.subscribe(
+        events.Subscriber(
+            name="webhooks", fan_out=deliveries_fan_out, wake_task=webhooks_jobs.DISPATCH_TASK
+        )
+    )
 
 
 def build_job_app(database_url: str) -> App:
     """The procrastinate app on the same PostgreSQL as everything else."""
     app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4))
     app.add_tasks_from(core_jobs.blueprint, namespace="core")
+    app.add_tasks_from(events_jobs.blueprint, namespace="events")
+    app.add_tasks_from(webhooks_jobs.blueprint, namespace="webhooks")
+    install_event_subscribers()
     return app
 
 
@@ -30,11 +48,23 @@ async def run_worker(
     install_signal_handlers: bool = True,
     **options: Any,
 ) -> None:
-    """Run jobs until stopped (or, with wait=False, until the queue is empty)."""
-    await job_app.run_worker_async(
-        concurrency=concurrency,
-        wait=wait,
-        install_signal_handlers=install_signal_handlers,
-        additional_context={"db": db, "settings": settings},
-        **options,
-    )
+    """Run jobs until stopped (or, with wait=False, until the queue is empty).
+
+    A waiting worker also listens for committed events and wakes the relay at once.
+    """
+    listener: asyncio.Task[None] | None = None
+    if wait:
+        listener = asyncio.create_task(events_jobs.listen_for_events(job_app, libpq_url(db.url)))
+    try:
+        await job_app.run_worker_async(
+            concurrency=concurrency,
+            wait=wait,
+            install_signal_handlers=install_signal_handlers,
+            additional_context={"db": db, "settings": settings},
+            **options,
+        )
+    finally:
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener

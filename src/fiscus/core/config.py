@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = Field(
         4 * 1024 * 1024, description="Largest request body accepted"
     )
+    webhooks_allow_private: bool = Field(
+        False,
+        description="Allow webhook URLs on loopback/private addresses (development and tests only)",
+    )
+    webhooks_secret_overlap_s: Annotated[int, Field(ge=0, le=7 * 86400)] = Field(
+        86400, description="How long a rotated webhook secret keeps signing next to the new one"
+    )
 
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> Settings:

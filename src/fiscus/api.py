@@ -18,7 +18,9 @@ from fiscus.core.http import Metrics, RequestMiddleware, install_error_handlers,
 from fiscus.core.idempotency import IdempotencyStore
 from fiscus.core.logging import configure_logging, get_logger
 from fiscus.core.migrate import script_heads
+from fiscus.events.api import router as events_router
 from fiscus.ops.api import router as ops_router
+from fiscus.webhooks.api import router as webhooks_router
 from fiscus.worker import build_job_app, run_worker
 
 log = get_logger("fiscus.api")
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     app.include_router(ops_router)
+    app.include_router(events_router)
+    app.include_router(webhooks_router)
     return app
 
 

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from fiscus.core.db import Database, libpq_url
+from fiscus.core.errors import ValidationProblem
 from fiscus.core.events import (
     NOTIFY_CHANNEL,
     check_type_patterns,
@@ -18,7 +19,6 @@ from fiscus.core.events import (
     events_relay_batch,
     type_matches,
 )
-from fiscus.core.errors import ValidationProblem
 
 
 async def _emit(db: Database, tenant_id: uuid.UUID, type_: str = "transfer.posted") -> uuid.UUID:
@@ -33,14 +33,20 @@ async def _relay_all(db: Database) -> int:
     return total
 
 
+async def _emit_then_fail(db: Database, tenant: uuid.UUID, emitted: list[uuid.UUID]) -> None:
+    async with db.uow(tenant_id=tenant) as uow:
+        emitted.append(
+            await emit(uow, tenant_id=tenant, type="transfer.posted", subject="t/1", payload={})
+        )
+        raise RuntimeError("the use case failed after emitting")
+
+
 async def test_rolled_back_transaction_emits_nothing(db: Database) -> None:
     tenant = uuid.uuid4()
+    emitted: list[uuid.UUID] = []
     with pytest.raises(RuntimeError):
-        async with db.uow(tenant_id=tenant) as uow:
-            event_id = await emit(
-                uow, tenant_id=tenant, type="transfer.posted", subject="t/1", payload={}
-            )
-            raise RuntimeError("the use case failed after emitting")
+        await _emit_then_fail(db, tenant, emitted)
+    [event_id] = emitted
     assert await events_relay_batch(db) == []
     async with db.uow(tenant_id=tenant) as uow:
         assert await event_get(uow, tenant_id=tenant, event_id=event_id) is None
@@ -96,9 +102,7 @@ async def test_commit_notifies_listeners_and_rollback_does_not(
     ) as listener:
         await listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
         with pytest.raises(RuntimeError):
-            async with db.uow(tenant_id=tenant) as uow:
-                await emit(uow, tenant_id=tenant, type="card.frozen", subject="c/1", payload={})
-                raise RuntimeError("rolled back")
+            await _emit_then_fail(db, tenant, [])
         received = [n async for n in listener.notifies(timeout=0.5)]
         assert received == []
         await _emit(db, tenant)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -169,9 +168,7 @@ async def test_eight_failures_exhaust_the_delivery_and_emit_an_event(
     assert (await endpoint_get(db, ctx, endpoint_id=created.endpoint.id)).enabled
 
 
-async def test_endpoint_failing_for_five_days_is_disabled(
-    db: Database, settings: Settings
-) -> None:
+async def test_endpoint_failing_for_five_days_is_disabled(db: Database, settings: Settings) -> None:
     ctx = admin_context()
     with clock.frozen_clock() as frozen, running(Receiver(default=Reply(500))) as receiver:
         created = await make_endpoint(db, ctx, settings, receiver.url)

@@ -56,9 +56,7 @@ async def test_send_test_event_ignores_the_filter(db: Database, settings: Settin
     ctx = admin_context()
     with running(Receiver()) as receiver:
         created = await make_endpoint(db, ctx, settings, receiver.url, ["card.*"])
-        delivery = await endpoint_send_test(
-            db, ctx, endpoint_id=created.endpoint.id, wake=_nothing
-        )
+        delivery = await endpoint_send_test(db, ctx, endpoint_id=created.endpoint.id, wake=_nothing)
         await deliveries_dispatch(db, settings=settings)
     [request] = receiver.requests
     assert json.loads(request.body)["type"] == "webhook.test"

@@ -1,4 +1,4 @@
-"""SSRF: private, loopback, link-local and metadata addresses are refused, redirects not followed."""
+"""SSRF: loopback, private, link-local and metadata addresses refused; redirects not followed."""
 
 from __future__ import annotations
 

@@ -38,15 +38,17 @@ async def endpoint_list(
 ) -> tuple[list[WebhookEndpoint], str | None]:
     """The tenant's endpoints, oldest first."""
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        return await keyset_page(
+        endpoints: list[WebhookEndpoint]
+        endpoints, next_cursor = await keyset_page(
             uow.session,
             select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == ctx.tenant_id),
-            keys=[WebhookEndpoint.id],
+            keys=[WebhookEndpoint.__table__.c.id],
             cursor=cursor,
             limit=limit,
             key_of=lambda e: [str(e.id)],
             parse=lambda values: [uuid.UUID(values[0])],
         )
+    return endpoints, next_cursor
 
 
 async def deliveries_list(
@@ -68,10 +70,11 @@ async def deliveries_list(
         )
         if status is not None:
             stmt = stmt.where(WebhookDelivery.status == status)
+        deliveries: list[WebhookDelivery]
         deliveries, next_cursor = await keyset_page(
             uow.session,
             stmt,
-            keys=[WebhookDelivery.id],
+            keys=[WebhookDelivery.__table__.c.id],
             cursor=cursor,
             limit=limit,
             key_of=lambda d: [str(d.id)],
@@ -92,6 +95,5 @@ async def deliveries_list(
         for attempt in attempts:
             by_delivery.setdefault(attempt.delivery_id, []).append(attempt)
     return [
-        DeliveryWithAttempts(d, by_delivery.get(d.id, [])[-MAX_ATTEMPTS_SHOWN:])
-        for d in deliveries
+        DeliveryWithAttempts(d, by_delivery.get(d.id, [])[-MAX_ATTEMPTS_SHOWN:]) for d in deliveries
     ], next_cursor

@@ -8,10 +8,17 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from fiscus.core.db import sqlalchemy_url
-from fiscus.core.models import Base
+from fiscus.core.models import Base, import_all_models
+
+import_all_models()
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Leave procrastinate's tables to procrastinate; autogenerate compares only ours."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate"))
 
 
 def _url() -> str:
@@ -33,6 +40,7 @@ def run_migrations_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
+            include_name=include_name,
             on_version_apply=config.attributes.get("on_version_apply"),
         )
         with context.begin_transaction():
@@ -43,6 +51,7 @@ def run_migrations_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
+            include_name=include_name,
             on_version_apply=config.attributes.get("on_version_apply"),
         )
         with context.begin_transaction():

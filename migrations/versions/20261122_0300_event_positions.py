@@ -53,7 +53,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS events_notify ON events")
     op.execute("DROP FUNCTION IF EXISTS fiscus_events_notify()")
-    op.drop_constraint("ck_events_position_positive", "events", type_="check")
+    op.drop_constraint(op.f("ck_events_position_positive"), "events", type_="check")
     op.drop_index("ix_events_tenant_id_created_at", table_name="events")
     op.drop_index("ix_events_unrelayed", table_name="events")
     op.drop_index("uq_events_tenant_id_position", table_name="events")

@@ -21,7 +21,7 @@ from fiscus.core.migrate import script_heads
 from fiscus.events.api import router as events_router
 from fiscus.ops.api import router as ops_router
 from fiscus.webhooks.api import router as webhooks_router
-from fiscus.worker import build_job_app, run_worker
+from fiscus.worker import build_job_app, open_job_pool, run_worker
 
 log = get_logger("fiscus.api")
 
@@ -74,7 +74,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     job_app = build_job_app(url)
     app.state.jobs = job_app
     worker_task: asyncio.Task[None] | None = None
-    async with job_app.open_async():
+    job_pool = await open_job_pool(url)
+    async with job_app.open_async(pool=job_pool):
         if settings.run_worker:
             worker_task = asyncio.create_task(
                 run_worker(job_app, db=db, settings=settings, install_signal_handlers=False)
@@ -88,6 +89,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                     await worker_task
             if app.state.redis is not None:
                 await app.state.redis.aclose()
+            await job_pool.close()
             await db.dispose()
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)

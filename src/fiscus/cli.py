@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
@@ -20,7 +21,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 from fiscus import __version__
 from fiscus.core.config import ConfigError, Settings, load_settings
 from fiscus.core.db import libpq_url, redact_url
-from fiscus.core.embedded import EmbeddedError, EmbeddedPostgres
+from fiscus.core.embedded import EmbeddedError, EmbeddedPostgres, client_bin_dir
 
 app = typer.Typer(
     help="fiscus: a multi-tenant financial platform around one double-entry ledger.",
@@ -59,10 +60,13 @@ def database(settings: Settings) -> Iterator[tuple[str, EmbeddedPostgres | None]
         embedded.stop()
 
 
-def _tool(name: str, embedded: EmbeddedPostgres | None) -> str:
-    """Path of a PostgreSQL client program: the wheel's own, else one on PATH."""
-    probe = embedded or EmbeddedPostgres(Path(".fiscus"))
-    candidate = probe.bin_dir / name
+def _tool(name: str, url: str) -> str:
+    """Path of a PostgreSQL client program suiting the server: the wheel's, else PATH's."""
+    try:
+        candidate = client_bin_dir(libpq_url(url)) / name
+    except psycopg.OperationalError as error:
+        err.print(f"[red]Cannot reach the database:[/red] {error}")
+        raise typer.Exit(1) from None
     if candidate.exists():
         return str(candidate)
     found = shutil.which(name)
@@ -198,8 +202,8 @@ class DumpFormat(StrEnum):
 def db_shell() -> None:
     """Open psql on the database in use."""
     settings = _settings()
-    with database(settings) as (url, embedded):
-        code = subprocess.call([_tool("psql", embedded), libpq_url(url)])  # noqa: S603
+    with database(settings) as (url, _):
+        code = subprocess.call([_tool("psql", url), libpq_url(url)])  # noqa: S603
     raise typer.Exit(code)
 
 
@@ -214,9 +218,9 @@ def db_dump(
 ) -> None:
     """Back up the database in use with pg_dump (plain SQL to stdout by default)."""
     settings = _settings()
-    with database(settings) as (url, embedded):
+    with database(settings) as (url, _):
         args = [
-            _tool("pg_dump", embedded),
+            _tool("pg_dump", url),
             "--dbname",
             libpq_url(url),
             "--no-owner",
@@ -245,12 +249,12 @@ def db_restore(
 ) -> None:
     """Restore a dump made by `fiscus db dump` into the database in use (replaces its contents)."""
     settings = _settings()
-    with database(settings) as (url, embedded):
+    with database(settings) as (url, _):
         with file.open("rb") as handle:
             custom = handle.read(5) == b"PGDMP"
         if custom:
             args = [
-                _tool("pg_restore", embedded),
+                _tool("pg_restore", url),
                 "--dbname",
                 libpq_url(url),
                 "--clean",
@@ -262,7 +266,7 @@ def db_restore(
             ]
         else:
             args = [
-                _tool("psql", embedded),
+                _tool("psql", url),
                 "--dbname",
                 libpq_url(url),
                 "--quiet",
@@ -308,3 +312,7 @@ def _run_with_progress(args: list[str], output: Path, label: str) -> None:
 def main() -> None:
     """Entry point of the `fiscus` command."""
     app()
+
+
+if __name__ == "__main__":
+    main()

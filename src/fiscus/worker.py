@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+import psycopg_pool
 from procrastinate import App, PsycopgConnector
 
 from fiscus.core import events
@@ -36,6 +37,26 @@ def build_job_app(database_url: str) -> App:
     app.add_tasks_from(webhooks_jobs.blueprint, namespace="webhooks")
     install_event_subscribers()
     return app
+
+
+async def open_job_pool(
+    database_url: str, *, max_size: int = 4
+) -> psycopg_pool.AsyncConnectionPool:
+    """A connection pool for the job app that opens without waiting for the database.
+
+    procrastinate's own pool waits for a first connection, which would keep the API from
+    starting (and /readyz from reporting the outage) while PostgreSQL is down.
+    """
+    pool = psycopg_pool.AsyncConnectionPool(
+        libpq_url(database_url),
+        min_size=1,
+        max_size=max_size,
+        open=False,
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        kwargs={"connect_timeout": 5, "application_name": "fiscus-jobs"},
+    )
+    await pool.open(wait=False)
+    return pool
 
 
 async def run_worker(

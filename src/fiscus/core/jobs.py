@@ -23,7 +23,7 @@ def job_database(context: JobContext) -> Database:
 
 
 @blueprint.periodic(cron="*/15 * * * *", periodic_id="purge-idempotency-keys")
-@blueprint.task(name="core.purge_idempotency_keys", queue="maintenance", pass_context=True)
+@blueprint.task(name="purge_idempotency_keys", queue="maintenance", pass_context=True)
 async def purge_idempotency_keys(context: JobContext, timestamp: int) -> int:
     """Every 15 minutes: delete idempotency keys past their 24-hour lifetime."""
     deleted = await IdempotencyStore(job_database(context)).purge_expired()

@@ -31,6 +31,23 @@ class Base(DeclarativeBase):
     }
 
 
+def import_all_models() -> None:
+    """Import every `fiscus.<module>.models` (and core's tables) so metadata is complete."""
+    import importlib
+    import pkgutil
+
+    import fiscus
+
+    importlib.import_module("fiscus.core.events")
+    for module in pkgutil.iter_modules(fiscus.__path__):
+        if module.ispkg:
+            try:
+                importlib.import_module(f"fiscus.{module.name}.models")
+            except ModuleNotFoundError as error:
+                if error.name != f"fiscus.{module.name}.models":
+                    raise
+
+
 class IdempotencyKey(Base):
     """A remembered request and its response, per tenant and key, for 24 hours."""
 

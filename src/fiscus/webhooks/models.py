@@ -6,7 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, LargeBinary, Text
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fiscus.core.models import Base
@@ -16,6 +25,10 @@ class WebhookEndpoint(Base):
     """A tenant's receiver URL and the event types it wants."""
 
     __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        CheckConstraint("length(url) <= 2048", name="url_length"),
+        CheckConstraint("cardinality(event_types) BETWEEN 1 AND 20", name="event_types"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -34,6 +47,15 @@ class WebhookSecret(Base):
     """A signing secret, sealed with the installation key; `expires_at` set once rotated."""
 
     __tablename__ = "webhook_secrets"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "endpoint_id"],
+            ["webhook_endpoints.tenant_id", "webhook_endpoints.id"],
+            name="fk_webhook_secrets_endpoint",
+            ondelete="CASCADE",
+        ),
+        Index("ix_webhook_secrets_tenant_id_endpoint_id", "tenant_id", "endpoint_id"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -47,6 +69,34 @@ class WebhookDelivery(Base):
     """One message to one endpoint; its id is the `webhook-id` every attempt carries."""
 
     __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "endpoint_id"],
+            ["webhook_endpoints.tenant_id", "webhook_endpoints.id"],
+            name="fk_webhook_deliveries_endpoint",
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+        CheckConstraint("origin IN ('event', 'replay', 'test')", name="origin"),
+        CheckConstraint(
+            "(status = 'pending') = (next_attempt_at IS NOT NULL)",
+            name="pending_has_next_attempt",
+        ),
+        Index(
+            "uq_webhook_deliveries_event",
+            "tenant_id",
+            "endpoint_id",
+            "event_id",
+            unique=True,
+            postgresql_where=text("origin = 'event'"),
+        ),
+        Index("ix_webhook_deliveries_tenant_id_endpoint_id_id", "tenant_id", "endpoint_id", "id"),
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -69,6 +119,20 @@ class WebhookAttempt(Base):
     """One HTTP request of a delivery and what came back (the delivery log)."""
 
     __tablename__ = "webhook_attempts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "delivery_id"],
+            ["webhook_deliveries.tenant_id", "webhook_deliveries.id"],
+            name="fk_webhook_attempts_delivery",
+            ondelete="CASCADE",
+        ),
+        Index(
+            "ix_webhook_attempts_tenant_id_delivery_id",
+            "tenant_id",
+            "delivery_id",
+            "attempt_number",
+        ),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -1,0 +1,95 @@
+"""Unit of work, retries and tenant row-level security on the real database."""
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from fiscus.core.db import Database
+from fiscus.core.events import emit
+
+TENANT_A = uuid.UUID("01900000-0000-7000-8000-00000000000a")
+TENANT_B = uuid.UUID("01900000-0000-7000-8000-00000000000b")
+
+
+async def test_unit_of_work_commits_on_success_and_rolls_back_on_error(db: Database) -> None:
+    async with db.uow(tenant_id=TENANT_A) as uow:
+        await emit(uow, tenant_id=TENANT_A, type="thing.created", subject="thing/1", payload={})
+    with pytest.raises(RuntimeError):
+        async with db.uow(tenant_id=TENANT_A) as uow:
+            await emit(uow, tenant_id=TENANT_A, type="thing.created", subject="thing/2", payload={})
+            raise RuntimeError("boom")
+    async with db.uow() as uow:
+        subjects = (await uow.session.execute(text("SELECT subject FROM events"))).scalars().all()
+    assert subjects == ["thing/1"]
+
+
+async def test_after_commit_callbacks_run_only_after_commit(db: Database) -> None:
+    ran: list[str] = []
+
+    async def mark() -> None:
+        ran.append("x")
+
+    async with db.uow() as uow:
+        uow.after_commit(mark)
+        assert ran == []
+    assert ran == ["x"]
+    with pytest.raises(RuntimeError):
+        async with db.uow() as uow:
+            uow.after_commit(mark)
+            raise RuntimeError
+    assert ran == ["x"]
+
+
+async def test_row_level_security_hides_other_tenants_even_without_a_filter(db: Database) -> None:
+    for tenant in (TENANT_A, TENANT_B):
+        async with db.uow(tenant_id=tenant) as uow:
+            await emit(uow, tenant_id=tenant, type="thing.created", subject=str(tenant), payload={})
+    async with db.uow(tenant_id=TENANT_A) as uow:
+        seen = (await uow.session.execute(text("SELECT subject FROM events"))).scalars().all()
+        role = await uow.session.scalar(text("SELECT current_user"))
+    assert seen == [str(TENANT_A)]
+    assert role == "fiscus_app"
+
+
+async def test_a_tenant_cannot_write_rows_for_another_tenant(db: Database) -> None:
+    with pytest.raises(DBAPIError, match="row-level security"):
+        async with db.uow(tenant_id=TENANT_A) as uow:
+            await emit(uow, tenant_id=TENANT_B, type="thing.created", subject="x", payload={})
+
+
+async def test_run_retries_serialization_failures(db: Database) -> None:
+    attempts: list[int] = []
+
+    async def flaky(uow: object) -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            async with db.uow() as other:  # a real serialization failure raised by PostgreSQL
+                await other.session.execute(text("DO $$ BEGIN RAISE serialization_failure; END $$"))
+        return "done"
+
+    assert await db.run(flaky) == "done"
+    assert len(attempts) == 3
+
+
+async def test_run_does_not_retry_other_errors(db: Database) -> None:
+    attempts: list[int] = []
+
+    async def broken(uow: object) -> None:
+        attempts.append(1)
+        async with db.uow() as other:
+            await other.session.execute(text("SELECT 1/0"))
+
+    with pytest.raises(DBAPIError):
+        await db.run(broken)
+    assert attempts == [1]
+
+
+async def test_concurrent_units_of_work_do_not_share_sessions(db: Database) -> None:
+    async def one(index: int) -> int:
+        async with db.uow(tenant_id=TENANT_A) as uow:
+            return int(await uow.session.scalar(text(f"SELECT {index}")) or 0)
+
+    assert await asyncio.gather(*(one(i) for i in range(30))) == list(range(30))

@@ -37,7 +37,7 @@ def _start_worker(database_url: str, tmp_path: Path) -> subprocess.Popen[bytes]:
         "FISCUS_DATA_DIR": str(tmp_path),
     }
     log = (tmp_path / "worker.log").open("ab")
-    return subprocess.Popen(  # noqa: S603 -- our own entry point, fixed arguments
+    return subprocess.Popen(
         [str(Path(sys.executable).parent / "fiscus"), "worker", "--concurrency", "4"],
         env=env,
         cwd=ROOT,

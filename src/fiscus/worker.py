@@ -14,10 +14,13 @@ from fiscus.core import jobs as core_jobs
 from fiscus.core.config import Settings
 from fiscus.core.db import Database, libpq_url
 from fiscus.events import jobs as events_jobs
+from fiscus.messaging import jobs as messaging_jobs
+from fiscus.messaging._recipients import install_builtin_resolvers
+from fiscus.messaging.service import messages_fan_out
 from fiscus.webhooks import jobs as webhooks_jobs
 from fiscus.webhooks.service import deliveries_fan_out
 
-QUEUES = ("default", "maintenance", "events", "webhooks")
+QUEUES = ("default", "maintenance", "events", "webhooks", "messaging")
 
 
 def install_event_subscribers() -> None:
@@ -27,6 +30,12 @@ def install_event_subscribers() -> None:
             name="webhooks", fan_out=deliveries_fan_out, wake_task=webhooks_jobs.DISPATCH_TASK
         )
     )
+    events.subscribe(
+        events.Subscriber(
+            name="messaging", fan_out=messages_fan_out, wake_task=messaging_jobs.DISPATCH_TASK
+        )
+    )
+    install_builtin_resolvers()
 
 
 def build_job_app(database_url: str) -> App:
@@ -35,6 +44,7 @@ def build_job_app(database_url: str) -> App:
     app.add_tasks_from(core_jobs.blueprint, namespace="core")
     app.add_tasks_from(events_jobs.blueprint, namespace="events")
     app.add_tasks_from(webhooks_jobs.blueprint, namespace="webhooks")
+    app.add_tasks_from(messaging_jobs.blueprint, namespace="messaging")
     install_event_subscribers()
     return app
 

@@ -79,7 +79,7 @@ class StaticDirectory:
 
     def add(self, email: str, role: str = "member") -> uuid.UUID:
         user_id = uuid.uuid4()
-        self.contacts_by_id[user_id] = Contact(user_id, email, email.split("@")[0])
+        self.contacts_by_id[user_id] = Contact(user_id, email, email.partition("@")[0])
         self.roles[user_id] = role
         return user_id
 

@@ -16,6 +16,7 @@ from fiscus.core.errors import NotAuthenticated
 
 TENANT_HEADER = "X-Test-Tenant"
 PERMISSIONS_HEADER = "X-Test-Permissions"
+USER_HEADER = "X-Test-User"
 
 
 async def _authenticate(request: Request) -> Context:
@@ -26,7 +27,7 @@ async def _authenticate(request: Request) -> Context:
     return Context(
         tenant_id=uuid.UUID(tenant),
         actor_type="user",
-        actor_id=uuid.uuid4(),
+        actor_id=uuid.UUID(request.headers.get(USER_HEADER) or str(uuid.uuid4())),
         role="admin",
         permissions=frozenset(p for p in permissions.split(",") if p),
     )
@@ -37,6 +38,11 @@ def install(app: FastAPI) -> None:
     app.state.authenticator = _authenticate
 
 
-def headers(tenant_id: uuid.UUID, *permissions: str) -> dict[str, str]:
-    """Request headers acting in `tenant_id` with `permissions`."""
-    return {TENANT_HEADER: str(tenant_id), PERMISSIONS_HEADER: ",".join(permissions)}
+def headers(
+    tenant_id: uuid.UUID, *permissions: str, user_id: uuid.UUID | None = None
+) -> dict[str, str]:
+    """Request headers acting in `tenant_id` with `permissions` (as `user_id` if given)."""
+    values = {TENANT_HEADER: str(tenant_id), PERMISSIONS_HEADER: ",".join(permissions)}
+    if user_id is not None:
+        values[USER_HEADER] = str(user_id)
+    return values

@@ -278,3 +278,25 @@ async def test_without_an_smtp_host_email_goes_to_the_maildir(
     stored = list((Path(str(tmp_path)) / "mail" / "new").iterdir())
     assert len(stored) == 1
     assert "Subject: Transfer posted: 12.50 EUR" in stored[0].read_text()
+
+
+async def test_announcement_reaches_members_of_the_chosen_roles_in_app(
+    db: Database, settings: Settings, directory: StaticDirectory
+) -> None:
+    from fiscus.messaging.service import announcement_publish
+
+    tenant = uuid.uuid4()
+    admin = directory.add("a@example.com", role="admin")
+    member = directory.add("m@example.com", role="member")
+    ctx = user_context(tenant, admin, "messages:send")
+    install_event_subscribers()
+    await announcement_publish(db, ctx, title="Maintenance", body="Tonight.", roles=["admin"])
+    while await events_relay_batch(db):
+        pass
+    [message] = await messages_of(db, admin)
+    assert (message.channel, message.subject, message.body_text) == (
+        "in_app",
+        "Maintenance",
+        "Tonight.",
+    )
+    assert await messages_of(db, member) == []

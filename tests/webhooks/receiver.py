@@ -58,16 +58,21 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
+            if len(body) < length:
+                return  # the sender died mid-request (the crash tests): nothing was received
             headers = {k.lower(): v for k, v in self.headers.items()}
             reply = receiver.next_reply(Received(self.path, headers, body))
             if reply.delay_s:
                 time.sleep(reply.delay_s)
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
+            try:
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the sender is gone (killed worker, timeout): nothing to answer
 
         def log_message(self, format: str, *args: object) -> None:
             return

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
                     "the embedded database is for development only."
                 )
             check_secret(self.secret_key)
+            if self.webhooks_allow_private:
+                raise ConfigError(
+                    "FISCUS_WEBHOOKS_ALLOW_PRIVATE is for development and tests; "
+                    "production webhooks only go to public addresses."
+                )
         elif self.secret_key is not None:
             check_secret(self.secret_key)
         return self

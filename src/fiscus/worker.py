@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 from typing import Any
 
 import psycopg_pool
-from procrastinate import App, PsycopgConnector
+from procrastinate import App, Blueprint, PsycopgConnector
 
 from fiscus.core import events
 from fiscus.core import jobs as core_jobs
@@ -38,13 +39,38 @@ def install_event_subscribers() -> None:
     install_builtin_resolvers()
 
 
+def _copy_of(blueprint: Blueprint) -> Blueprint:
+    """A fresh copy of a module's blueprint, for one App.
+
+    procrastinate's `add_tasks_from` renames the blueprint's tasks in place (adds the
+    namespace), so a second App built in the same process (tests, `serve --reload`) would
+    get `core:core:...` names; copying first keeps every App's task names right.
+    """
+    fresh = Blueprint()
+    copies = {id(task): copy.copy(task) for task in blueprint.tasks.values()}
+    for task in copies.values():
+        task.blueprint = fresh
+    fresh.tasks = {name: copies[id(task)] for name, task in blueprint.tasks.items()}
+    for periodic in blueprint.periodic_registry.periodic_tasks.values():
+        fresh.periodic_registry.register_task(
+            task=copies[id(periodic.task)],
+            cron=periodic.cron,
+            periodic_id=periodic.periodic_id,
+            configure_kwargs=periodic.configure_kwargs,
+        )
+    return fresh
+
+
 def build_job_app(database_url: str) -> App:
     """The procrastinate app on the same PostgreSQL as everything else."""
     app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4))
-    app.add_tasks_from(core_jobs.blueprint, namespace="core")
-    app.add_tasks_from(events_jobs.blueprint, namespace="events")
-    app.add_tasks_from(webhooks_jobs.blueprint, namespace="webhooks")
-    app.add_tasks_from(messaging_jobs.blueprint, namespace="messaging")
+    for namespace, blueprint in (
+        ("core", core_jobs.blueprint),
+        ("events", events_jobs.blueprint),
+        ("webhooks", webhooks_jobs.blueprint),
+        ("messaging", messaging_jobs.blueprint),
+    ):
+        app.add_tasks_from(_copy_of(blueprint), namespace=namespace)
     install_event_subscribers()
     return app
 

@@ -36,7 +36,9 @@ MAX_RETRY_AFTER = timedelta(hours=24)
 RETRY_AFTER_STATUSES = frozenset({429, 502, 504})
 MAX_LOGGED_BODY_CHARS = 2048
 MAX_READ_BYTES = 8192
-DISPATCH_CONCURRENCY = 8
+# Each lane holds a pooled connection while its request is in flight (up to 15 s), so
+# lanes stay below the worker's pool size (`fiscus worker` sizes it to its concurrency).
+DISPATCH_CONCURRENCY = 4
 MAX_ATTEMPTS_PER_RUN = 1000
 USER_AGENT = "fiscus-webhooks/1"
 

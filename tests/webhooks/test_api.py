@@ -116,3 +116,24 @@ async def test_bad_input_is_a_problem(app: FastAPI, client: httpx.AsyncClient) -
     assert unsafe.json()["type"].endswith("/unsafe-webhook-url")
     assert (await client.get("/v1/events?after=-1", headers=auth)).status_code == 400
     assert (await client.get("/v1/events?types=a..b", headers=auth)).status_code == 400
+
+
+async def test_a_retried_rotation_returns_the_same_secret(
+    app: FastAPI, client: httpx.AsyncClient, random_key: str
+) -> None:
+    stub_auth.install(app)
+    auth = stub_auth.headers(uuid.uuid4(), *MANAGE)
+    created = await client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/x", "event_types": ["*"]},
+        headers=auth,
+    )
+    path = f"/v1/webhook-endpoints/{created.json()['id']}/rotate-secret"
+    keyed = {**auth, "Idempotency-Key": random_key}
+    first = await client.post(path, json={"overlap_s": 60}, headers=keyed)
+    again = await client.post(path, json={"overlap_s": 60}, headers=keyed)
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert first.json()["secret"] == again.json()["secret"]
+    other = await client.post(path, json={"overlap_s": 60}, headers=auth)
+    assert other.json()["secret"] != first.json()["secret"]

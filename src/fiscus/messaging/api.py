@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from fiscus.access.context import Context
 from fiscus.access.deps import authorized
 from fiscus.core.http import problem_responses
+from fiscus.core.idempotency import idempotent, model_response
 from fiscus.core.pagination import Cursor, Limit
-from fiscus.deps import DatabaseDep, SettingsDep
+from fiscus.deps import DatabaseDep, IdempotencyDep, SettingsDep
 from fiscus.messaging import queries, service
 from fiscus.messaging._templates import Body
 from fiscus.messaging.models import Message
@@ -176,14 +177,22 @@ async def preview_template(
 )
 async def announce(
     body: AnnouncementCreate,
+    request: Request,
     ctx: Annotated[Context, authorized("messages:send")],
     db: DatabaseDep,
-) -> AnnouncementQueued:
+    store: IdempotencyDep,
+) -> Response:
     """Emits `announcement.published`; each member gets an in-app message."""
-    event_id = await service.announcement_publish(
-        db, ctx, title=body.title, body=body.body, roles=body.roles
+
+    async def handler() -> Response:
+        event_id = await service.announcement_publish(
+            db, ctx, title=body.title, body=body.body, roles=body.roles
+        )
+        return model_response(AnnouncementQueued(event_id=event_id), status_code=202)
+
+    return await idempotent(
+        request, store=store, tenant_id=ctx.tenant_id, required=False, handler=handler
     )
-    return AnnouncementQueued(event_id=event_id)
 
 
 @router.get(

@@ -168,21 +168,35 @@ async def delete_endpoint(endpoint_id: uuid.UUID, ctx: Manager, db: DatabaseDep)
 )
 async def rotate_secret(
     endpoint_id: uuid.UUID,
+    request: Request,
     ctx: Manager,
     db: DatabaseDep,
     settings: SettingsDep,
+    store: IdempotencyDep,
     body: SecretRotate | None = None,
-) -> SecretRotated:
-    """The new secret is shown once; during the overlap both secrets sign every message."""
-    rotated = await service.endpoint_rotate_secret(
-        db,
-        ctx,
-        settings=settings,
-        endpoint_id=endpoint_id,
-        overlap_s=body.overlap_s if body is not None else None,
-    )
-    return SecretRotated(
-        secret=rotated.secret, previous_secret_expires_at=rotated.previous_expires_at
+) -> Response:
+    """The new secret is shown once; during the overlap both secrets sign every message.
+
+    With an Idempotency-Key, a retried rotation returns the same new secret instead of
+    rotating twice (which would end the overlap of the secret receivers still use).
+    """
+
+    async def handler() -> Response:
+        rotated = await service.endpoint_rotate_secret(
+            db,
+            ctx,
+            settings=settings,
+            endpoint_id=endpoint_id,
+            overlap_s=body.overlap_s if body is not None else None,
+        )
+        return model_response(
+            SecretRotated(
+                secret=rotated.secret, previous_secret_expires_at=rotated.previous_expires_at
+            )
+        )
+
+    return await idempotent(
+        request, store=store, tenant_id=ctx.tenant_id, required=False, handler=handler
     )
 
 
@@ -247,12 +261,19 @@ async def replay(
     request: Request,
     ctx: Manager,
     db: DatabaseDep,
-) -> ReplayQueued:
+    store: IdempotencyDep,
+) -> Response:
     """Queue new deliveries (new webhook-ids) of the events since `since` (at most 10 000)."""
-    count = await service.endpoint_replay(
-        db, ctx, endpoint_id=endpoint_id, since=body.since, wake=_waker(request)
+
+    async def handler() -> Response:
+        count = await service.endpoint_replay(
+            db, ctx, endpoint_id=endpoint_id, since=body.since, wake=_waker(request)
+        )
+        return model_response(ReplayQueued(deliveries_queued=count), status_code=202)
+
+    return await idempotent(
+        request, store=store, tenant_id=ctx.tenant_id, required=False, handler=handler
     )
-    return ReplayQueued(deliveries_queued=count)
 
 
 @router.post(
@@ -263,10 +284,20 @@ async def replay(
     responses=problem_responses(401, 403, 404),
 )
 async def send_test(
-    endpoint_id: uuid.UUID, request: Request, ctx: Manager, db: DatabaseDep
-) -> DeliveryRead:
+    endpoint_id: uuid.UUID,
+    request: Request,
+    ctx: Manager,
+    db: DatabaseDep,
+    store: IdempotencyDep,
+) -> Response:
     """Queue a test message; watch its result in the delivery log."""
-    delivery = await service.endpoint_send_test(
-        db, ctx, endpoint_id=endpoint_id, wake=_waker(request)
+
+    async def handler() -> Response:
+        delivery = await service.endpoint_send_test(
+            db, ctx, endpoint_id=endpoint_id, wake=_waker(request)
+        )
+        return model_response(_delivery(delivery), status_code=202)
+
+    return await idempotent(
+        request, store=store, tenant_id=ctx.tenant_id, required=False, handler=handler
     )
-    return _delivery(delivery)

@@ -124,3 +124,56 @@ async def test_sigkilled_worker_loses_no_event_and_restart_delivers_all(
 async def _event_ids(db: Database) -> list[object]:
     async with db.uow() as uow:
         return list((await uow.session.execute(select(Event.id))).scalars())
+
+
+async def test_worker_killed_at_random_moments_while_events_flow_loses_nothing(
+    db: Database, settings: Settings, clean_database: str, tmp_path: Path
+) -> None:
+    import random
+
+    ctx = admin_context()
+    with running(Receiver(default=Reply(200, delay_s=0.05))) as receiver:
+        await make_endpoint(db, ctx, settings, receiver.url)
+        emitting = asyncio.create_task(_emit_many(db, ctx.tenant_id, 60))
+        worker = _start_worker(clean_database, tmp_path)
+        try:
+            for _ in range(3):
+                # Somewhere in start-up, relaying or delivering: any moment will do.
+                await asyncio.sleep(random.uniform(1.0, 3.0))
+                worker.send_signal(signal.SIGKILL)
+                worker.wait(timeout=10)
+                worker = _start_worker(clean_database, tmp_path)
+            await emitting
+
+            async def all_delivered() -> bool:
+                async with db.uow() as uow:
+                    done = await uow.session.scalar(
+                        select(func.count())
+                        .select_from(WebhookDelivery)
+                        .where(WebhookDelivery.status == "succeeded")
+                    )
+                return done == 60
+
+            assert await _wait_until(all_delivered, 90), (tmp_path / "worker.log").read_text()
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+    received = {json.loads(r.body)["id"] for r in receiver.requests}
+    assert received == {str(e) for e in await _event_ids(db) if e is not None} - {
+        str(e) for e in await _non_transfer_event_ids(db)
+    }
+    async with db.uow() as uow:
+        positions = sorted(
+            (
+                await uow.session.execute(
+                    select(Event.position).where(Event.tenant_id == ctx.tenant_id)
+                )
+            ).scalars()
+        )
+    assert positions == list(range(1, len(positions) + 1)) and len(positions) >= 60
+
+
+async def _non_transfer_event_ids(db: Database) -> list[object]:
+    async with db.uow() as uow:
+        rows = await uow.session.execute(select(Event.id).where(Event.type != "transfer.posted"))
+        return list(rows.scalars())

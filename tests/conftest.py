@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -25,6 +26,7 @@ from fiscus.core.config import Environment, Settings
 from fiscus.core.db import Database, libpq_url
 from fiscus.core.embedded import EmbeddedPostgres
 from fiscus.core.migrate import upgrade
+from tests.factories import Principal, principal
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -150,3 +152,13 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def random_key() -> str:
     """A fresh idempotency key."""
     return secrets.token_hex(16)
+
+
+@pytest.fixture
+def make_principal(app: FastAPI) -> Callable[..., Awaitable[Principal]]:
+    """`await make_principal(role="operator", tenant_id=None)`: a signed-in user + headers."""
+
+    async def make(**options: Any) -> Principal:
+        return await principal(app, **options)
+
+    return make

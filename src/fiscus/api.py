@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from fiscus import __version__
+from fiscus.access.api import router as access_router
+from fiscus.audit.api import router as audit_router
 from fiscus.core.config import Settings, load_settings
 from fiscus.core.db import Database
 from fiscus.core.embedded import EmbeddedPostgres
@@ -19,6 +21,8 @@ from fiscus.core.idempotency import IdempotencyStore
 from fiscus.core.logging import configure_logging, get_logger
 from fiscus.core.migrate import script_heads
 from fiscus.events.api import router as events_router
+from fiscus.identity.api import router as identity_router
+from fiscus.identity.install import install_identity
 from fiscus.messaging.api import router as messaging_router
 from fiscus.ops.api import router as ops_router
 from fiscus.webhooks.api import router as webhooks_router
@@ -46,13 +50,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
-        responses=problem_responses(400, 500) | {},
+        responses=problem_responses(400, 413, 429, 500),
     )
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_identity(app, settings)  # authenticator + rate limits (inside RequestMiddleware)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     app.include_router(ops_router)
+    app.include_router(identity_router)
+    app.include_router(access_router)
+    app.include_router(audit_router)
     app.include_router(events_router)
     app.include_router(webhooks_router)
     app.include_router(messaging_router)

@@ -314,5 +314,12 @@ def main() -> None:
     app()
 
 
+# Sub-commands of the identity/access/audit modules (they import the helpers above lazily).
+from fiscus.cli_identity import admin_app, audit_app  # noqa: E402
+
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
+
+
 if __name__ == "__main__":
     main()

@@ -10,13 +10,19 @@ from typing import Any
 import psycopg_pool
 from procrastinate import App, Blueprint, PsycopgConnector
 
+from fiscus.audit import jobs as audit_jobs
 from fiscus.core import events
 from fiscus.core import jobs as core_jobs
 from fiscus.core.config import Settings
 from fiscus.core.db import Database, libpq_url
 from fiscus.events import jobs as events_jobs
 from fiscus.messaging import jobs as messaging_jobs
-from fiscus.messaging._recipients import install_builtin_resolvers
+from fiscus.messaging._directory import IdentityDirectory
+from fiscus.messaging._recipients import (
+    directory,
+    install_builtin_resolvers,
+    install_directory,
+)
 from fiscus.messaging.service import messages_fan_out
 from fiscus.webhooks import jobs as webhooks_jobs
 from fiscus.webhooks.service import deliveries_fan_out
@@ -66,6 +72,7 @@ def build_job_app(database_url: str) -> App:
     app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4))
     for namespace, blueprint in (
         ("core", core_jobs.blueprint),
+        ("audit", audit_jobs.blueprint),
         ("events", events_jobs.blueprint),
         ("webhooks", webhooks_jobs.blueprint),
         ("messaging", messaging_jobs.blueprint),
@@ -109,6 +116,8 @@ async def run_worker(
 
     A waiting worker also listens for committed events and wakes the relay at once.
     """
+    previous_directory = directory()
+    install_directory(IdentityDirectory(db))
     listener: asyncio.Task[None] | None = None
     if wait:
         listener = asyncio.create_task(events_jobs.listen_for_events(job_app, libpq_url(db.url)))
@@ -121,6 +130,7 @@ async def run_worker(
             **options,
         )
     finally:
+        install_directory(previous_directory)
         if listener is not None:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

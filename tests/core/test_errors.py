@@ -128,3 +128,29 @@ async def test_unsafe_request_id_is_replaced(http: httpx.AsyncClient) -> None:
     response = await http.get("/nope", headers={"X-Request-ID": "bad\x1bid with spaces"})
     assert response.headers["x-request-id"] != "bad\x1bid with spaces"
     assert len(response.headers["x-request-id"]) == 36
+
+
+async def test_values_the_database_cannot_store_are_400_not_500(db: object) -> None:
+    from sqlalchemy import text
+
+    from fiscus.core.db import Database
+
+    assert isinstance(db, Database)
+    app = _app()
+
+    @app.post("/store")
+    async def store(payload: dict[str, str]) -> dict[str, str]:
+        async with db.uow() as uow:
+            await uow.session.execute(text("SELECT CAST(:v AS text)"), {"v": payload["value"]})
+        return {"ok": "yes"}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        headers = {"content-type": "application/json"}
+        # JSON escapes that decode to a NUL character and to a lone surrogate.
+        for raw in (b'{"value": "nul\\u0000byte"}', b'{"value": "lone\\udcf9surrogate"}'):
+            response = await client.post("/store", content=raw, headers=headers)
+            assert response.status_code == 400, response.text
+            assert response.json()["type"] == PROBLEM_BASE + "invalid-data"
+        fine = await client.post("/store", content=b'{"value": "fine"}', headers=headers)
+        assert fine.status_code == 200

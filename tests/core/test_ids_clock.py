@@ -31,3 +31,17 @@ def test_frozen_clock_stands_still_and_advances() -> None:
 def test_rfc3339_is_utc_with_milliseconds_and_z() -> None:
     moment = datetime(2026, 11, 22, 14, 5, 0, 123456, tzinfo=UTC)
     assert clock.rfc3339(moment) == "2026-11-22T14:05:00.123Z"
+
+
+def test_timestamp_type_accepts_rfc3339_only() -> None:
+    import pytest
+    from pydantic import TypeAdapter, ValidationError
+
+    adapter = TypeAdapter(clock.Timestamp)
+    assert adapter.validate_python("2026-11-22T14:05:00Z") == datetime(
+        2026, 11, 22, 14, 5, tzinfo=UTC
+    )
+    assert adapter.validate_python("2026-11-22T15:05:00.5+01:00").hour == 15
+    for bad in ["0.5", "1700000000", "2026-11-22", "yesterday", 12]:
+        with pytest.raises(ValidationError):
+            adapter.validate_python(bad)

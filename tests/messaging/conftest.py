@@ -102,4 +102,4 @@ def directory() -> Iterator[StaticDirectory]:
     try:
         yield found
     finally:
-        _recipients._directory.clear()
+        _recipients.install_directory(None)

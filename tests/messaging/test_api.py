@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from fiscus.core.db import Database
+from fiscus.messaging._directory import IdentityDirectory
+from fiscus.messaging._recipients import install_directory
 from fiscus.messaging.dispatch import messages_dispatch
-from tests import stub_auth
-from tests.messaging.conftest import StaticDirectory
+from tests.factories import Principal
 from tests.messaging.test_messages import emit_relayed, transfer_payload
 
-SELF = ("self:read", "self:manage")
+MakePrincipal = Callable[..., Awaitable[Principal]]
 
 
+@pytest.fixture
+async def identity_directory(db: Database) -> AsyncIterator[None]:
+    """Messaging reads users from identity, as in the worker."""
+    install_directory(IdentityDirectory(db))
+    yield
+    install_directory(None)
+
+
+@pytest.mark.usefixtures("identity_directory")
 async def test_inbox_read_receipts_and_preferences_over_http(
-    app: FastAPI, client: httpx.AsyncClient, db: Database, directory: StaticDirectory
+    app: FastAPI, client: httpx.AsyncClient, db: Database, make_principal: MakePrincipal
 ) -> None:
-    stub_auth.install(app)
-    tenant = uuid.uuid4()
-    holder = directory.add("ada@example.com")
-    me = stub_auth.headers(tenant, *SELF, user_id=holder)
-    await emit_relayed(db, tenant, "transfer.posted", transfer_payload(holder))
+    admin = await make_principal(role="admin")
+    holder = await make_principal(role="customer", tenant_id=admin.tenant_id)
+    tenant, me = holder.tenant_id, holder.headers
+    await emit_relayed(db, tenant, "transfer.posted", transfer_payload(holder.user_id))
     await messages_dispatch(db, settings=app.state.settings)
 
     inbox = (await client.get("/v1/me/messages", headers=me)).json()
@@ -33,7 +43,7 @@ async def test_inbox_read_receipts_and_preferences_over_http(
     assert read.status_code == 200 and read.json()["read_at"].endswith("Z")
     unread = (await client.get("/v1/me/messages?unread=true", headers=me)).json()
     assert unread["data"] == []
-    stranger = stub_auth.headers(tenant, *SELF, user_id=uuid.uuid4())
+    stranger = (await make_principal(role="customer", tenant_id=tenant)).headers
     assert (
         await client.post(f"/v1/me/messages/{message['id']}/read", headers=stranger)
     ).status_code == 404
@@ -55,17 +65,15 @@ async def test_inbox_read_receipts_and_preferences_over_http(
     )
     assert refused.status_code == 400
 
-    admin = stub_auth.headers(tenant, "messages:read_all", "templates:manage")
-    log = (await client.get(f"/v1/messages?user_id={holder}", headers=admin)).json()
+    log = (await client.get(f"/v1/messages?user_id={holder.user_id}", headers=admin.headers)).json()
     statuses = {m["channel"]: [h["status"] for h in m["history"]] for m in log["data"]}
     assert statuses == {"email": ["queued", "sent"], "in_app": ["queued", "delivered", "read"]}
 
 
 async def test_templates_preview_and_refuse_missing_variables(
-    app: FastAPI, client: httpx.AsyncClient
+    client: httpx.AsyncClient, make_principal: MakePrincipal
 ) -> None:
-    stub_auth.install(app)
-    admin = stub_auth.headers(uuid.uuid4(), "templates:manage")
+    admin = (await make_principal(role="admin")).headers
     preview = await client.post(
         "/v1/message-templates/preview",
         json={

@@ -11,11 +11,13 @@ from standardwebhooks import Webhook
 
 from fiscus.core.db import Database
 from fiscus.core.events import emit
+from fiscus.identity.service import user_provision
 from fiscus.messaging.queries import inbox_list
 from fiscus.webhooks.queries import deliveries_list
 from fiscus.worker import build_job_app, run_worker
+from tests import factories
 from tests.conftest import make_settings
-from tests.messaging.conftest import Inbox, StaticDirectory
+from tests.messaging.conftest import Inbox
 from tests.messaging.test_messages import transfer_payload, user_context
 from tests.webhooks.factories import admin_context, make_endpoint
 from tests.webhooks.receiver import Receiver, running
@@ -34,7 +36,6 @@ async def test_transfer_event_reaches_webhook_email_and_inbox_through_the_worker
     db: Database,
     clean_database: str,
     smtp: tuple[Inbox, int],
-    directory: StaticDirectory,
     tmp_path: object,
 ) -> None:
     settings = make_settings(
@@ -45,9 +46,17 @@ async def test_transfer_event_reaches_webhook_email_and_inbox_through_the_worker
         webhooks_allow_private=True,
         data_dir=tmp_path,
     )
-    admin = admin_context()
-    tenant = admin.tenant_id
-    holder = directory.add("holder@example.com")
+    # Real tenant and user from identity: the worker's directory reads them from there.
+    tenant = await factories.tenant(db)
+    admin = admin_context(tenant)
+    async with db.uow(tenant_id=tenant) as uow:
+        holder, _ = await user_provision(
+            uow,
+            tenant_id=tenant,
+            email="holder@example.com",
+            password=factories.PASSWORD,
+            role="customer",
+        )
     job_app = build_job_app(clean_database)
     with running(Receiver()) as receiver:
         endpoint = await make_endpoint(db, admin, settings, receiver.url)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Awaitable, Callable
 
 import httpx
 from fastapi import FastAPI
@@ -11,18 +11,17 @@ from standardwebhooks import Webhook
 from fiscus.core.db import Database
 from fiscus.core.events import emit, events_relay_batch
 from fiscus.webhooks.delivery import deliveries_dispatch
-from tests import stub_auth
+from tests.factories import Principal
 from tests.webhooks.receiver import Receiver, running
 
-MANAGE = ("webhooks:read", "webhooks:manage", "events:read")
+MakePrincipal = Callable[..., Awaitable[Principal]]
 
 
 async def test_endpoint_lifecycle_over_http(
-    app: FastAPI, client: httpx.AsyncClient, db: Database
+    app: FastAPI, client: httpx.AsyncClient, db: Database, make_principal: MakePrincipal
 ) -> None:
-    stub_auth.install(app)
-    tenant = uuid.uuid4()
-    auth = stub_auth.headers(tenant, *MANAGE)
+    admin = await make_principal(role="admin")
+    tenant, auth = admin.tenant_id, admin.headers
     with running(Receiver()) as receiver:
         created = await client.post(
             "/v1/webhook-endpoints",
@@ -73,28 +72,30 @@ async def test_endpoint_lifecycle_over_http(
 
 
 async def test_permissions_and_tenants_are_enforced(
-    app: FastAPI, client: httpx.AsyncClient
+    client: httpx.AsyncClient, make_principal: MakePrincipal
 ) -> None:
-    stub_auth.install(app)
-    tenant = uuid.uuid4()
-    reader = stub_auth.headers(tenant, "webhooks:read")
+    admin = await make_principal(role="admin")
+    analyst = await make_principal(role="analyst", tenant_id=admin.tenant_id)
+    customer = await make_principal(role="customer", tenant_id=admin.tenant_id)
+    reader = analyst.headers
     body = {"url": "http://127.0.0.1:9/x", "event_types": ["*"]}
     refused = await client.post("/v1/webhook-endpoints", json=body, headers=reader)
     assert refused.status_code == 403
     assert refused.headers["content-type"].startswith("application/problem+json")
-    assert (await client.get("/v1/events", headers=reader)).status_code == 403
+    assert (await client.get("/v1/events", headers=customer.headers)).status_code == 403
+    assert (await client.get("/v1/events", headers=reader)).status_code == 200
     assert (await client.get("/v1/webhook-endpoints")).status_code == 401
 
-    manager = stub_auth.headers(tenant, *MANAGE)
-    created = (await client.post("/v1/webhook-endpoints", json=body, headers=manager)).json()
-    stranger = stub_auth.headers(uuid.uuid4(), *MANAGE)
+    created = (await client.post("/v1/webhook-endpoints", json=body, headers=admin.headers)).json()
+    stranger = (await make_principal(role="owner")).headers
     missing = await client.get(f"/v1/webhook-endpoints/{created['id']}", headers=stranger)
     assert missing.status_code == 404
 
 
-async def test_bad_input_is_a_problem(app: FastAPI, client: httpx.AsyncClient) -> None:
-    stub_auth.install(app)
-    auth = stub_auth.headers(uuid.uuid4(), *MANAGE)
+async def test_bad_input_is_a_problem(
+    client: httpx.AsyncClient, make_principal: MakePrincipal
+) -> None:
+    auth = (await make_principal(role="admin")).headers
     bad_types = await client.post(
         "/v1/webhook-endpoints",
         json={"url": "http://127.0.0.1:9/x", "event_types": ["Transfer"]},
@@ -119,10 +120,9 @@ async def test_bad_input_is_a_problem(app: FastAPI, client: httpx.AsyncClient) -
 
 
 async def test_a_retried_rotation_returns_the_same_secret(
-    app: FastAPI, client: httpx.AsyncClient, random_key: str
+    client: httpx.AsyncClient, random_key: str, make_principal: MakePrincipal
 ) -> None:
-    stub_auth.install(app)
-    auth = stub_auth.headers(uuid.uuid4(), *MANAGE)
+    auth = (await make_principal(role="admin")).headers
     created = await client.post(
         "/v1/webhook-endpoints",
         json={"url": "http://127.0.0.1:9/x", "event_types": ["*"]},

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from pydantic import BeforeValidator, WithJsonSchema
 
 
 @dataclass
@@ -50,3 +54,25 @@ def rfc3339(moment: datetime) -> str:
     """Render as RFC 3339 UTC with milliseconds and a Z: 2026-11-22T14:05:00.123Z."""
     assert moment.tzinfo is not None, "naive datetimes are programmer errors"
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def _strict_rfc3339(value: object) -> object:
+    # pydantic's lax mode reads numbers as Unix seconds ("0.5" is a date); the API promises
+    # RFC 3339 with an explicit offset, so anything else is refused before parsing.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("expected an RFC 3339 timestamp with offset, e.g. 2026-11-22T14:05:00Z")
+    return value
+
+
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_strict_rfc3339),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-22T14:05:00Z"]}),
+]

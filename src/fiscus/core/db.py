@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from fiscus.core.tenancy import TENANT_INFO_KEY
+
 T = TypeVar("T")
 
 # Failures that say "try the same transaction again", never "the request was wrong".
@@ -131,6 +133,8 @@ class UnitOfWork:
         self._session = self._sessions()
         await self._session.begin()
         if self.tenant_id is not None:
+            # The ORM criteria hook (core.tenancy) filters TenantScoped tables on this.
+            self._session.info[TENANT_INFO_KEY] = self.tenant_id
             # One round trip: the tenant for the RLS policies, and the role they apply to.
             await self._session.execute(
                 text(

@@ -16,9 +16,12 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from psycopg import errors as pg_errors
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fiscus.core.errors import PROBLEM_BASE, DomainError, PayloadTooLarge
@@ -256,6 +259,31 @@ def internal_error_response() -> Response:
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods.update(route_methods)
+    return sorted(methods)
+
+
+def _invalid_data(request: Request) -> Response:
+    # PostgreSQL refused a value the client sent (SQLSTATE class 22: a NUL character, a
+    # number out of range) or Python could not encode it (a lone surrogate): bad input.
+    return problem_response(
+        status=400,
+        body={
+            "type": PROBLEM_BASE + "invalid-data",
+            "title": "Invalid data",
+            "status": 400,
+            "detail": "A value in the request cannot be stored (for example a NUL character).",
+            "instance": request.url.path,
+        },
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map DomainError, validation errors and Starlette HTTP errors to problem+json."""
 
@@ -286,6 +314,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
         slug, title = _HTTP_SLUGS.get(error.status_code, ("http-error", "HTTP error"))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names only the first route matching the path; list every method.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(
             status=error.status_code,
             body={
@@ -295,9 +327,20 @@ def install_error_handlers(app: FastAPI) -> None:
                 "detail": str(error.detail),
                 "instance": request.url.path,
             },
-            headers=dict(error.headers or {}),
+            headers=headers,
         )
 
+    async def on_database_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, DBAPIError)
+        if not isinstance(error.orig, pg_errors.DataError):
+            raise error  # a real server fault: the middleware logs it and answers 500
+        return _invalid_data(request)
+
+    async def on_unencodable(request: Request, error: Exception) -> Response:
+        return _invalid_data(request)
+
     app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(UnicodeEncodeError, on_unencodable)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

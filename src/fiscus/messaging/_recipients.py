@@ -62,9 +62,9 @@ def register_resolver(pattern: str, resolver: Resolver) -> None:
         _resolvers.append((pattern, resolver))
 
 
-def install_directory(directory: Directory) -> None:
-    """Set the user directory (the worker does this once at start)."""
-    _directory[:] = [directory]
+def install_directory(directory: Directory | None) -> None:
+    """Set (or, with None, remove) the user directory; the worker sets it at start."""
+    _directory[:] = [directory] if directory is not None else []
 
 
 def directory() -> Directory | None:

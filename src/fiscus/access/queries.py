@@ -1,0 +1,159 @@
+"""Reads of the access module: tenants, memberships, role permissions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from fiscus.access.errors import TenantNotFound
+from fiscus.access.models import Membership, Role, Tenant
+from fiscus.access.policy import BUILTIN_ROLES, builtin_permissions
+from fiscus.access.schemas import RoleRead, TenantRead, TenantSettings
+from fiscus.core.db import Database, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class TenantInfo:
+    """A tenant's identity and settings."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    status: str
+    settings: TenantSettings
+    created_at: Any
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipInfo:
+    """A user's role and status in one tenant."""
+
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    role: str
+    status: str
+
+
+def _tenant_info(row: Tenant) -> TenantInfo:
+    return TenantInfo(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        status=row.status,
+        settings=TenantSettings.model_validate(row.settings),
+        created_at=row.created_at,
+    )
+
+
+async def tenant_by_slug(uow: UnitOfWork, *, slug: str) -> TenantInfo | None:
+    """The tenant with this slug, or None."""
+    row = (await uow.session.execute(select(Tenant).where(Tenant.slug == slug))).scalar()
+    return _tenant_info(row) if row is not None else None
+
+
+async def tenant_get(uow: UnitOfWork, *, tenant_id: uuid.UUID) -> TenantInfo:
+    """The tenant with this id, or TenantNotFound."""
+    row = await uow.session.get(Tenant, tenant_id)
+    if row is None:
+        raise TenantNotFound("No such tenant.")
+    return _tenant_info(row)
+
+
+async def membership_get(
+    uow: UnitOfWork, *, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> MembershipInfo | None:
+    """The user's membership in the tenant, or None."""
+    row = (
+        await uow.session.execute(
+            select(Membership).where(
+                Membership.tenant_id == tenant_id, Membership.user_id == user_id
+            )
+        )
+    ).scalar()
+    if row is None:
+        return None
+    return MembershipInfo(row.tenant_id, row.user_id, row.role, row.status)
+
+
+async def memberships_of(
+    uow: UnitOfWork, *, tenant_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, MembershipInfo]:
+    """Memberships of several users in the tenant, by user id."""
+    rows = await uow.session.execute(
+        select(Membership).where(
+            Membership.tenant_id == tenant_id, Membership.user_id.in_(user_ids)
+        )
+    )
+    return {
+        m.user_id: MembershipInfo(m.tenant_id, m.user_id, m.role, m.status) for m in rows.scalars()
+    }
+
+
+async def role_permissions(
+    uow: UnitOfWork, *, tenant_id: uuid.UUID, role: str
+) -> frozenset[str] | None:
+    """Permissions of a built-in or tenant-defined role; None if the role does not exist."""
+    builtin = builtin_permissions(role)
+    if builtin is not None:
+        return builtin
+    row = (
+        await uow.session.execute(
+            select(Role.permissions).where(Role.tenant_id == tenant_id, Role.name == role)
+        )
+    ).scalar()
+    return frozenset(row) if row is not None else None
+
+
+async def roles_list(uow: UnitOfWork, *, tenant_id: uuid.UUID) -> list[RoleRead]:
+    """Built-in roles, then the tenant's custom roles by name."""
+    roles = [
+        RoleRead(
+            name=r.name, description=r.description, builtin=True, permissions=sorted(r.permissions)
+        )
+        for r in BUILTIN_ROLES.values()
+    ]
+    rows = await uow.session.execute(
+        select(Role).where(Role.tenant_id == tenant_id).order_by(Role.name)
+    )
+    roles.extend(
+        RoleRead(
+            name=r.name,
+            description=r.description,
+            builtin=False,
+            permissions=sorted(r.permissions),
+            updated_at=r.updated_at,
+        )
+        for r in rows.scalars()
+    )
+    return roles
+
+
+async def role_holders(uow: UnitOfWork, *, tenant_id: uuid.UUID, role: str) -> int:
+    """How many memberships hold `role` in the tenant."""
+    rows = await uow.session.execute(
+        select(Membership.user_id).where(Membership.tenant_id == tenant_id, Membership.role == role)
+    )
+    return len(rows.all())
+
+
+async def tenant_view(db: Database, *, tenant_id: uuid.UUID) -> TenantRead:
+    """The tenant as its owners see it."""
+    async with db.uow(tenant_id=tenant_id) as uow:
+        info = await tenant_get(uow, tenant_id=tenant_id)
+    return TenantRead(
+        id=str(info.id),
+        slug=info.slug,
+        name=info.name,
+        status=info.status,
+        settings=info.settings,
+        created_at=info.created_at,
+    )
+
+
+async def roles_view(db: Database, *, tenant_id: uuid.UUID) -> list[RoleRead]:
+    """Built-in and custom roles of the tenant."""
+    async with db.uow(tenant_id=tenant_id) as uow:
+        return await roles_list(uow, tenant_id=tenant_id)

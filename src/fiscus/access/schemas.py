@@ -1,0 +1,130 @@
+"""API contract of the access module: tenant settings and roles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Plan = Literal["free", "standard", "enterprise"]
+
+
+# Custom role names: lower-case words, so they never clash with ids or built-in names.
+ROLE_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
+
+
+class TenantSettings(BaseModel):
+    """A tenant's policy knobs."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "plan": "standard",
+                    "mfa_required_roles": ["owner", "admin"],
+                    "max_sessions_per_user": 5,
+                }
+            ]
+        },
+    )
+
+    plan: Plan = Field("standard", description="Rate-limit tier")
+    mfa_required_roles: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Roles that must use MFA; until enrolled they may only manage themselves",
+    )
+    max_sessions_per_user: int | None = Field(
+        None, ge=1, le=100, description="Oldest sessions end when a login passes this"
+    )
+
+
+class TenantRead(BaseModel):
+    """A tenant as its owners see it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "019a9f0e-3c1e-7f60-a1b2-6c0ffee00001",
+                    "slug": "acme",
+                    "name": "Acme",
+                    "status": "active",
+                    "settings": {"plan": "standard"},
+                    "created_at": "2026-11-22T14:05:00.123Z",
+                }
+            ]
+        }
+    )
+
+    id: str
+    slug: str
+    name: str
+    status: str
+    settings: TenantSettings
+    created_at: datetime
+
+
+class RoleWrite(BaseModel):
+    """A custom role: a name and permissions from the policy table."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "auditor",
+                    "description": "Reads the audit trail",
+                    "permissions": ["audit:read", "self:read", "self:manage"],
+                }
+            ]
+        },
+    )
+
+    name: str = Field(pattern=ROLE_NAME_PATTERN)
+    description: str = Field("", max_length=500)
+    permissions: list[str] = Field(max_length=100)
+
+
+class RoleBody(BaseModel):
+    """The body of `PUT /v1/roles/{name}`: the path names the role."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "description": "Reads the audit trail",
+                    "permissions": ["audit:read", "self:read", "self:manage"],
+                }
+            ]
+        },
+    )
+
+    description: str = Field("", max_length=500)
+    permissions: list[str] = Field(max_length=100)
+
+
+class RoleRead(BaseModel):
+    """A role (built-in or custom) and its permissions."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "analyst",
+                    "description": "Read-only",
+                    "builtin": True,
+                    "permissions": ["audit:read", "self:read"],
+                }
+            ]
+        }
+    )
+
+    name: str
+    description: str
+    builtin: bool
+    permissions: list[str]
+    updated_at: datetime | None = None

@@ -1,0 +1,121 @@
+"""Public authentication routes: login, MFA step, refresh, logout, password reset."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, status
+
+from fiscus.access.context import Context
+from fiscus.access.deps import authorized
+from fiscus.core.http import problem_responses
+from fiscus.deps import DatabaseDep
+from fiscus.identity import service
+from fiscus.identity.api._deps import ClientDep, IdentityDep
+from fiscus.identity.schemas import (
+    Accepted,
+    LoginRequest,
+    MfaChallenge,
+    MfaVerifyRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    TokenPair,
+)
+
+router = APIRouter(prefix="/v1/auth", tags=["authentication"])
+
+
+@router.post(
+    "/login",
+    summary="Log in with tenant, email and password",
+    response_model=TokenPair | MfaChallenge,
+    responses=problem_responses(400, 401, 429),
+)
+async def login(
+    body: LoginRequest, db: DatabaseDep, identity: IdentityDep, client: ClientDep
+) -> TokenPair | MfaChallenge:
+    """A token pair, or `{"mfa_required": true, "mfa_token"}` when MFA is on.
+
+    After 10 consecutive failures the account is locked for 30 minutes (429, Retry-After).
+    """
+    return await service.auth_login(
+        db,
+        identity,
+        tenant_slug=body.tenant,
+        email=body.email,
+        password=body.password,
+        client=client,
+    )
+
+
+@router.post(
+    "/mfa/verify",
+    summary="Second login step: a TOTP or backup code",
+    responses=problem_responses(400, 401, 422, 429),
+)
+async def mfa_verify(
+    body: MfaVerifyRequest, db: DatabaseDep, identity: IdentityDep, client: ClientDep
+) -> TokenPair:
+    """Exchange the MFA challenge token and a code for a token pair."""
+    return await service.auth_mfa_verify(
+        db, identity, mfa_token=body.mfa_token, code=body.code, client=client
+    )
+
+
+@router.post(
+    "/refresh",
+    summary="Rotate a refresh token for a new token pair",
+    responses=problem_responses(400, 401),
+)
+async def refresh(body: RefreshRequest, db: DatabaseDep, identity: IdentityDep) -> TokenPair:
+    """Each refresh token works once; reusing one ends the whole session."""
+    return await service.session_refresh(db, identity, refresh_token=body.refresh_token)
+
+
+@router.post(
+    "/logout",
+    summary="End the current session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403),
+)
+async def logout(db: DatabaseDep, ctx: Annotated[Context, authorized("self:manage")]) -> None:
+    """The access and refresh tokens of this session stop working at once."""
+    if ctx.session_id is not None:
+        await service.session_end(db, ctx=ctx, session_id=ctx.session_id, reason="logout")
+
+
+@router.post(
+    "/password-reset",
+    summary="Ask for a password reset email",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(400),
+)
+async def password_reset(
+    body: PasswordResetRequest, db: DatabaseDep, identity: IdentityDep, client: ClientDep
+) -> Accepted:
+    """Always 202: whether the account exists is not revealed."""
+    await service.password_reset_request(
+        db, identity, tenant_slug=body.tenant, email=body.email, client=client
+    )
+    return Accepted()
+
+
+@router.post(
+    "/password-reset/confirm",
+    summary="Set a new password with the emailed token",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(400, 401, 422),
+)
+async def password_reset_confirm(
+    body: PasswordResetConfirm, db: DatabaseDep, identity: IdentityDep, client: ClientDep
+) -> None:
+    """The token works once within 30 minutes; with MFA on, a code is required too."""
+    await service.password_reset_confirm(
+        db,
+        identity,
+        token=body.token,
+        new_password=body.new_password,
+        code=body.code,
+        client=client,
+    )

@@ -1,0 +1,162 @@
+"""Routes for the signed-in user: profile, password, MFA, sessions, login history."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, status
+
+from fiscus.access.context import Context
+from fiscus.access.deps import authorized
+from fiscus.core.errors import NotFound
+from fiscus.core.http import problem_responses
+from fiscus.core.pagination import Cursor, Limit, Page
+from fiscus.deps import DatabaseDep
+from fiscus.identity import queries, service
+from fiscus.identity.api._deps import IdentityDep
+from fiscus.identity.schemas import (
+    BackupCodes,
+    EmailChange,
+    LoginEventRead,
+    MeRead,
+    PasswordChange,
+    Reauthenticate,
+    SessionRead,
+    TotpConfirm,
+    TotpEnrolment,
+)
+
+router = APIRouter(prefix="/v1/me", tags=["me"])
+Reader = Annotated[Context, authorized("self:read")]
+Manager = Annotated[Context, authorized("self:manage")]
+NO_CONTENT = status.HTTP_204_NO_CONTENT
+
+
+@router.get("", summary="Who am I", responses=problem_responses(401, 403))
+async def me(db: DatabaseDep, ctx: Reader) -> MeRead:
+    """The signed-in user, their role and permissions in this tenant."""
+    return await queries.me_get(db, ctx=ctx)
+
+
+@router.post(
+    "/password",
+    summary="Change your password",
+    status_code=NO_CONTENT,
+    responses=problem_responses(400, 401, 403),
+)
+async def change_password(body: PasswordChange, db: DatabaseDep, ctx: Manager) -> None:
+    """Needs the current password; every other session ends."""
+    await service.password_change(
+        db, ctx=ctx, current_password=body.current_password, new_password=body.new_password
+    )
+
+
+@router.post(
+    "/email",
+    summary="Change your email",
+    status_code=NO_CONTENT,
+    responses=problem_responses(400, 401, 403, 409),
+)
+async def change_email(
+    body: EmailChange, db: DatabaseDep, identity: IdentityDep, ctx: Manager
+) -> None:
+    """Needs a re-authentication within the last 10 minutes."""
+    await service.email_change(db, identity, ctx=ctx, email=str(body.email))
+
+
+@router.post(
+    "/reauthenticate",
+    summary="Confirm your password (and MFA) again",
+    status_code=NO_CONTENT,
+    responses=problem_responses(400, 401, 403),
+)
+async def reauthenticate(
+    body: Reauthenticate, db: DatabaseDep, identity: IdentityDep, ctx: Manager
+) -> None:
+    """Opens a 10-minute window for changing email or MFA."""
+    await service.reauthenticate(db, identity, ctx=ctx, password=body.password, code=body.code)
+
+
+@router.post(
+    "/mfa/totp", summary="Start TOTP enrolment", responses=problem_responses(401, 403, 409)
+)
+async def totp_start(db: DatabaseDep, identity: IdentityDep, ctx: Manager) -> TotpEnrolment:
+    """A new secret with its otpauth URI and QR code (SVG); confirm with a first code."""
+    return await service.totp_enroll_start(db, identity, ctx=ctx)
+
+
+@router.post(
+    "/mfa/totp/confirm",
+    summary="Confirm TOTP with a first code",
+    responses=problem_responses(400, 401, 403, 409, 422),
+)
+async def totp_confirm(
+    body: TotpConfirm, db: DatabaseDep, identity: IdentityDep, ctx: Manager
+) -> BackupCodes:
+    """Turns MFA on and returns ten single-use backup codes (shown once)."""
+    return await service.totp_enroll_confirm(db, identity, ctx=ctx, code=body.code)
+
+
+@router.delete(
+    "/mfa/totp",
+    summary="Turn TOTP off",
+    status_code=NO_CONTENT,
+    responses=problem_responses(401, 403, 409),
+)
+async def totp_off(db: DatabaseDep, identity: IdentityDep, ctx: Manager) -> None:
+    """Needs a recent re-authentication; the backup codes are dropped too."""
+    await service.totp_disable(db, identity, ctx=ctx)
+
+
+@router.post(
+    "/mfa/backup-codes",
+    summary="Regenerate backup codes",
+    responses=problem_responses(401, 403, 409),
+)
+async def backup_codes(db: DatabaseDep, identity: IdentityDep, ctx: Manager) -> BackupCodes:
+    """Ten new codes; the old ones stop working. Needs a recent re-authentication."""
+    return await service.backup_codes_regenerate(db, identity, ctx=ctx)
+
+
+@router.get("/sessions", summary="List your sessions", responses=problem_responses(401, 403))
+async def sessions(db: DatabaseDep, ctx: Reader) -> list[SessionRead]:
+    """Live sessions in this tenant; `current` marks the one making this request."""
+    return await queries.sessions_list(db, ctx=ctx)
+
+
+@router.delete(
+    "/sessions",
+    summary="End all your other sessions",
+    status_code=NO_CONTENT,
+    responses=problem_responses(401, 403),
+)
+async def end_other_sessions(db: DatabaseDep, ctx: Manager) -> None:
+    """Every session but the current one ends at once."""
+    await service.sessions_end_others(db, ctx=ctx)
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    summary="End one of your sessions",
+    status_code=NO_CONTENT,
+    responses=problem_responses(401, 403, 404),
+)
+async def end_session(session_id: str, db: DatabaseDep, ctx: Manager) -> None:
+    """Its tokens stop working at once."""
+    try:
+        parsed = uuid.UUID(session_id)
+    except ValueError:
+        raise NotFound("No such session.") from None
+    await service.session_end(db, ctx=ctx, session_id=parsed, reason="revoked_by_user")
+
+
+@router.get(
+    "/login-history", summary="Your login history", responses=problem_responses(400, 401, 403)
+)
+async def login_history(
+    db: DatabaseDep, ctx: Reader, limit: Limit = 50, cursor: Cursor = None
+) -> Page[LoginEventRead]:
+    """Time, IP, user agent and outcome of each login attempt, newest first."""
+    data, next_cursor = await queries.login_history(db, ctx=ctx, limit=limit, cursor=cursor)
+    return Page(data=data, next_cursor=next_cursor)

@@ -1,0 +1,201 @@
+"""The authenticator installed on `app.state.authenticator`: request -> Context.
+
+`Authorization: Bearer <access JWT>` or `Authorization: Bearer fsk_...` (API key); the
+query string is never read for credentials. Every request re-checks the server-side
+session, so logout, password change and account disable take effect at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from fastapi import Request
+from sqlalchemy import select
+
+from fiscus.access.context import Context
+from fiscus.access.policy import SELF
+from fiscus.access.queries import TenantInfo, membership_get, role_permissions, tenant_get
+from fiscus.audit.service import audit_record
+from fiscus.core import clock
+from fiscus.core.db import Database, UnitOfWork
+from fiscus.core.errors import RateLimited
+from fiscus.core.http import request_id_var
+from fiscus.identity.crypto import token_hash
+from fiscus.identity.errors import InvalidToken
+from fiscus.identity.models import ApiKey, AuthSession, User
+from fiscus.identity.runtime import Identity
+from fiscus.identity.service._api_keys import API_KEY_PREFIX
+from fiscus.identity.throttle import PLAN_LIMITS, Budget
+from fiscus.identity.tokens import access_token_verify
+
+# last_seen_at / last_used_at are written at most this often, not on every request.
+TOUCH_EVERY = timedelta(seconds=60)
+STATE_CONTEXT = "fiscus_context"
+STATE_BUDGET = "fiscus_rate_budget"
+
+
+def _bearer(request: Request) -> str:
+    for value in request.query_params.values():
+        if value.startswith(API_KEY_PREFIX):
+            raise InvalidToken("API keys are accepted only in the Authorization header.")
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("Send `Authorization: Bearer <access token or API key>`.")
+    return token.strip()
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _permissions(
+    tenant: TenantInfo, role: str, granted: frozenset[str] | None, *, mfa_done: bool
+) -> frozenset[str]:
+    if granted is None:
+        return frozenset()
+    if role in tenant.settings.mfa_required_roles and not mfa_done:
+        # Until this person enrols MFA they may only manage themselves (and so enrol).
+        return granted & SELF
+    return granted
+
+
+async def _user_context(
+    uow: UnitOfWork, identity: Identity, *, token: str, request: Request
+) -> Context:
+    config = identity.config
+    claims = access_token_verify(
+        identity.ring, token, issuer=config.issuer, audience=config.audience
+    )
+    if claims.tenant_id != uow.tenant_id:
+        raise InvalidToken("The token is not valid.")
+    session = await uow.session.get(AuthSession, (claims.tenant_id, claims.session_id))
+    now = clock.now()
+    if (
+        session is None
+        or session.user_id != claims.user_id
+        or session.revoked_at is not None
+        or session.expires_at <= now
+    ):
+        raise InvalidToken("The session has ended; log in again.")
+    if now - session.last_seen_at > timedelta(seconds=config.session_idle_timeout_s):
+        raise InvalidToken("The session timed out; log in again.")
+    user = await uow.session.get(User, claims.user_id)
+    membership = await membership_get(uow, tenant_id=claims.tenant_id, user_id=claims.user_id)
+    if (
+        user is None
+        or membership is None
+        or user.status != "active"
+        or membership.status != "active"
+        or session.authenticated_at < user.password_changed_at
+    ):
+        raise InvalidToken("The session has ended; log in again.")
+    tenant = await tenant_get(uow, tenant_id=claims.tenant_id)
+    if tenant.status != "active":
+        raise InvalidToken("The tenant is suspended.")
+    if now - session.last_seen_at > TOUCH_EVERY:
+        session.last_seen_at = now
+    granted = await role_permissions(uow, tenant_id=tenant.id, role=membership.role)
+    request.state.fiscus_plan = tenant.settings.plan
+    return Context(
+        tenant_id=tenant.id,
+        actor_type="user",
+        actor_id=user.id,
+        role=membership.role,
+        permissions=_permissions(
+            tenant, membership.role, granted, mfa_done=session.mfa or user.totp_enabled
+        ),
+        request_id=request_id_var.get(),
+        client_ip=_client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+        session_id=session.id,
+    )
+
+
+async def _api_key_context(db: Database, *, token: str, request: Request) -> Context:
+    digest = token_hash(token)
+    async with db.uow() as lookup:
+        key = (
+            await lookup.session.execute(select(ApiKey).where(ApiKey.key_hash == digest))
+        ).scalar()
+        now = clock.now()
+        if (
+            key is None
+            or key.revoked_at is not None
+            or (key.expires_at is not None and key.expires_at <= now)
+        ):
+            raise InvalidToken("The API key is not valid.")
+        tenant = await tenant_get(lookup, tenant_id=key.tenant_id)
+        if tenant.status != "active":
+            raise InvalidToken("The tenant is suspended.")
+        granted = await role_permissions(lookup, tenant_id=tenant.id, role=key.role)
+        if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
+            key.last_used_at = now
+    request.state.fiscus_plan = tenant.settings.plan
+    return Context(
+        tenant_id=tenant.id,
+        actor_type="api_key",
+        actor_id=None,
+        role=key.role,
+        permissions=granted or frozenset(),
+        request_id=request_id_var.get(),
+        client_ip=_client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+        api_key_id=key.id,
+    )
+
+
+def _tenant_hint(identity: Identity, token: str) -> uuid.UUID:
+    """The tenant a verified access token names (for opening the right unit of work)."""
+    config = identity.config
+    return access_token_verify(
+        identity.ring, token, issuer=config.issuer, audience=config.audience
+    ).tenant_id
+
+
+async def _spend(identity: Identity, request: Request, ctx: Context) -> None:
+    plan = getattr(request.state, "fiscus_plan", "standard")
+    per_minute, burst = PLAN_LIMITS.get(plan, PLAN_LIMITS["standard"])
+    who = f"k:{ctx.api_key_id}" if ctx.api_key_id else f"u:{ctx.actor_id}"
+    budget: Budget = await identity.throttle.spend(
+        identity=who, per_minute=per_minute, burst_per_s=burst
+    )
+    setattr(request.state, STATE_BUDGET, budget)
+    if not budget.allowed:
+        raise RateLimited(
+            "The request budget of your plan is spent; slow down.", retry_after_s=budget.reset_s
+        )
+
+
+async def authenticate(request: Request) -> Context:
+    """`app.state.authenticator`: the Context of the request's credentials, or 401."""
+    cached = getattr(request.state, STATE_CONTEXT, None)
+    if isinstance(cached, Context):
+        return cached
+    identity: Identity = request.app.state.identity
+    db: Database = request.app.state.db
+    token = _bearer(request)
+    if token.startswith(API_KEY_PREFIX):
+        ctx = await _api_key_context(db, token=token, request=request)
+    else:
+        async with db.uow(tenant_id=_tenant_hint(identity, token)) as uow:
+            ctx = await _user_context(uow, identity, token=token, request=request)
+    setattr(request.state, STATE_CONTEXT, ctx)
+    await _spend(identity, request, ctx)
+    return ctx
+
+
+async def record_denied(request: Request, ctx: Context, permission: str) -> None:
+    """`app.state.on_denied`: every refused authorisation goes into the audit trail."""
+    db: Database = request.app.state.db
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await audit_record(
+            uow,
+            ctx=ctx,
+            action="access.denied",
+            object_type="route",
+            object_id=f"{request.method} {request.url.path}",
+            outcome="denied",
+            details={"permission": permission},
+        )

@@ -1,0 +1,57 @@
+"""Identity settings: token lifetimes, session timeouts, throttling and the JWT key ring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IdentityEnvironment(BaseSettings):
+    """FISCUS_* variables that only the identity module reads."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FISCUS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    jwt_previous_secrets: list[str] = Field(
+        default_factory=list,
+        description="Earlier FISCUS_SECRET_KEY values whose tokens are still accepted (JSON list)",
+    )
+    rate_limit_prefix: str = Field("fiscus", description="Key prefix in the rate-limit storage")
+
+
+@dataclass
+class IdentityConfig:
+    """Knobs of authentication; defaults follow NIST SP 800-63B and PCI DSS 8.3.4."""
+
+    issuer: str = "fiscus"
+    audience: str = "fiscus-api"
+    access_token_ttl_s: int = 15 * 60
+    mfa_token_ttl_s: int = 5 * 60
+    session_idle_timeout_s: int = 30 * 60
+    session_absolute_s: int = 12 * 3600
+    reauth_window_s: int = 10 * 60
+    password_reset_ttl_s: int = 30 * 60
+    lockout_threshold: int = 10
+    lockout_s: int = 30 * 60
+    # From the 5th consecutive failure, the next attempt must wait base * 2**(n - 5) seconds.
+    backoff_after: int = 5
+    backoff_base_s: float = 1.0
+    backoff_max_s: int = 60
+    # Failed logins one IP address may make in 15 minutes, across all accounts.
+    ip_failures_per_15_min: int = 100
+    # Requests per minute one IP address may make before authentication is known.
+    ip_requests_per_minute: int = 1200
+    rate_limit_prefix: str = "fiscus"
+    jwt_previous_secrets: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_environment(cls) -> IdentityConfig:
+        """Defaults, with the key ring and storage prefix from the environment."""
+        env = IdentityEnvironment()
+        return cls(
+            jwt_previous_secrets=list(env.jwt_previous_secrets),
+            rate_limit_prefix=env.rate_limit_prefix,
+        )

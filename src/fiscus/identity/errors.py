@@ -1,0 +1,79 @@
+"""Errors of the identity module, each with a stable problem type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fiscus.core.errors import (
+    BusinessRuleViolation,
+    Conflict,
+    NotAuthenticated,
+    PermissionDenied,
+    RateLimited,
+    ValidationProblem,
+)
+
+
+class WeakPassword(ValidationProblem):
+    """The new password breaks a rule: length, or it is a commonly used one."""
+
+    type_slug = "weak-password"
+    title = "Password refused"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, field="password")
+
+
+class InvalidCredentials(NotAuthenticated):
+    """Tenant, email and password (or MFA code) do not match an active account."""
+
+    type_slug = "invalid-credentials"
+    title = "Invalid credentials"
+
+
+class InvalidToken(NotAuthenticated):
+    """The access, refresh, MFA or reset token is missing, malformed, expired or revoked."""
+
+    type_slug = "invalid-token"
+    title = "Invalid or expired token"
+
+
+class AccountLocked(RateLimited):
+    """Too many failed logins: the account is locked for a while (see Retry-After)."""
+
+    type_slug = "account-locked"
+    title = "Account temporarily locked"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 60, **kwargs: Any) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s, **kwargs)
+
+
+class LoginThrottled(RateLimited):
+    """Login attempts arrive too fast after failures; wait Retry-After seconds."""
+
+    type_slug = "login-throttled"
+    title = "Too many login attempts"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 60, **kwargs: Any) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s, **kwargs)
+
+
+class ReauthenticationRequired(PermissionDenied):
+    """This change needs a password (and MFA) proof from the last few minutes."""
+
+    type_slug = "reauthentication-required"
+    title = "Recent re-authentication required"
+
+
+class MfaState(Conflict):
+    """MFA is not in the state this step needs (e.g. confirming without enrolling)."""
+
+    type_slug = "mfa-state"
+    title = "MFA not in the expected state"
+
+
+class InvalidMfaCode(BusinessRuleViolation):
+    """The TOTP or backup code is wrong or was already used."""
+
+    type_slug = "invalid-mfa-code"
+    title = "Invalid MFA code"

@@ -1,0 +1,130 @@
+"""Tables of the identity module: users, sessions, refresh tokens, API keys, MFA, history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, LargeBinary, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fiscus.core.models import Base
+from fiscus.core.tenancy import TenantScoped
+
+
+class User(Base):
+    """A person. Global (one login identity across tenants); memberships place them in tenants.
+
+    Row-level security still applies: a tenant-scoped transaction sees only users that
+    hold a membership in its tenant (see migration 0101).
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(Text, unique=True)  # stored lower-cased
+    display_name: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)  # active | disabled
+    # TOTP secret sealed with AES-GCM (identity.crypto); null until enrolment is started.
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled: Mapped[bool]
+    # The last accepted TOTP time-step: a code is accepted only for a later step (no replay).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    password_changed_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class BackupCode(Base):
+    """One single-use MFA backup code, stored as a keyed hash."""
+
+    __tablename__ = "mfa_backup_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class AuthSession(TenantScoped, Base):
+    """A server-side login session: one family of rotating refresh tokens."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_tenant_id_user_id", "tenant_id", "user_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    authenticated_at: Mapped[datetime]  # last password/MFA proof: "recent re-authentication"
+    expires_at: Mapped[datetime]  # absolute lifetime
+    mfa: Mapped[bool]
+    ip: Mapped[str | None] = mapped_column(Text)
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RefreshToken(TenantScoped, Base):
+    """One refresh token of a session, stored as its SHA-256; used at most once."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_tenant_id_session_id", "tenant_id", "session_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    session_id: Mapped[uuid.UUID]
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ApiKey(TenantScoped, Base):
+    """An API key of a service account: a role in one tenant; the key itself is never stored."""
+
+    __tablename__ = "api_keys"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(Text)  # first characters, to recognise a key in lists
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class LoginEvent(TenantScoped, Base):
+    """One login attempt in a tenant: when, from where, and how it ended."""
+
+    __tablename__ = "login_events"
+    __table_args__ = (Index("ix_login_events_tenant_id_user_id_id", "tenant_id", "user_id", "id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID | None]
+    occurred_at: Mapped[datetime]
+    ip: Mapped[str | None] = mapped_column(Text)
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)  # success | failure | mfa_required | locked
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PasswordResetToken(TenantScoped, Base):
+    """A single-use password reset token (SHA-256 stored), valid for 30 minutes."""
+
+    __tablename__ = "password_reset_tokens"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID]
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

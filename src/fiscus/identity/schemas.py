@@ -1,0 +1,358 @@
+"""API contract of the identity module."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import email_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+# email-validator refuses syntactically valid addresses under special-use names (.test,
+# .local, .invalid ...). fiscus checks syntax only (deliverability is proven by the emailed
+# link), and staging installations legitimately use such domains, so they are accepted;
+# this also keeps the validation identical to the `format: email` the OpenAPI document states.
+email_validator.SPECIAL_USE_DOMAIN_NAMES.clear()
+
+_ID = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00001"
+_WHEN = "2026-11-22T14:05:00.123Z"
+
+
+def _example(**values: Any) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [values]})
+
+
+class LoginRequest(BaseModel):
+    """Tenant slug, email and password."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"tenant": "acme", "email": "ada@example.com", "password": "•••"}]
+        },
+    )
+
+    tenant: str = Field(min_length=1, max_length=63)
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenPair(BaseModel):
+    """A 15-minute access token and a single-use refresh token."""
+
+    model_config = _example(
+        access_token="eyJhbGciOi...", refresh_token="fsr_...", token_type="bearer", expires_in=900
+    )
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class MfaChallenge(BaseModel):
+    """Password accepted; send a TOTP or backup code with this token to /v1/auth/mfa/verify."""
+
+    model_config = _example(mfa_required=True, mfa_token="eyJhbGciOi...", expires_in=300)
+
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    expires_in: int
+
+
+class MfaVerifyRequest(BaseModel):
+    """The MFA challenge token and a TOTP code or a backup code."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"mfa_token": "eyJhbGciOi...", "code": "123456"}]},
+    )
+
+    mfa_token: str = Field(max_length=4096)
+    code: str = Field(min_length=6, max_length=32)
+
+
+class RefreshRequest(BaseModel):
+    """A refresh token from the last login or refresh."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"refresh_token": "fsr_..."}]}
+    )
+
+    refresh_token: str = Field(max_length=256)
+
+
+class PasswordResetRequest(BaseModel):
+    """Ask for a reset link; the answer is the same whether or not the account exists."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"tenant": "acme", "email": "ada@example.com"}]},
+    )
+
+    tenant: str = Field(min_length=1, max_length=63)
+    email: str = Field(min_length=3, max_length=320)
+
+
+class PasswordResetConfirm(BaseModel):
+    """The emailed token, the new password, and an MFA code when MFA is on."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"token": "fsp_...", "new_password": "•••", "code": "123456"}]
+        },
+    )
+
+    token: str = Field(max_length=256)
+    # The schema states the length policy so clients can check it before sending.
+    new_password: str = Field(min_length=8, max_length=128)
+    code: str | None = Field(None, max_length=32)
+
+
+class Accepted(BaseModel):
+    """The request was taken; nothing more is revealed."""
+
+    model_config = _example(status="accepted")
+
+    status: Literal["accepted"] = "accepted"
+
+
+class MeRead(BaseModel):
+    """The signed-in user in the current tenant."""
+
+    model_config = _example(
+        id=_ID,
+        email="ada@example.com",
+        display_name="Ada",
+        tenant_id=_ID,
+        role="admin",
+        permissions=["self:read"],
+        mfa_enabled=True,
+        session_id=_ID,
+    )
+
+    id: str
+    email: str
+    display_name: str
+    tenant_id: str
+    role: str
+    permissions: list[str]
+    mfa_enabled: bool
+    session_id: str | None
+
+
+class PasswordChange(BaseModel):
+    """Current password (re-authentication) and the new one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"current_password": "•••", "new_password": "•••"}]},
+    )
+
+    current_password: str = Field(max_length=1024)
+    # The schema states the length policy so clients can check it before sending.
+    new_password: str = Field(min_length=8, max_length=128)
+
+
+class EmailChange(BaseModel):
+    """A new email address; needs a recent re-authentication."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"email": "ada@example.org"}]}
+    )
+
+    email: EmailStr
+
+
+class Reauthenticate(BaseModel):
+    """Prove presence again: the password, and a code when MFA is on."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"password": "•••", "code": "123456"}]}
+    )
+
+    password: str = Field(max_length=1024)
+    code: str | None = Field(None, max_length=32)
+
+
+class TotpEnrolment(BaseModel):
+    """The TOTP secret to add to an authenticator app (shown during enrolment only)."""
+
+    model_config = _example(
+        secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+        otpauth_uri="otpauth://totp/fiscus:ada%40example.com?secret=...&issuer=fiscus",
+        qr_svg="<svg ...>",
+    )
+
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+class TotpConfirm(BaseModel):
+    """The first code from the authenticator app."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "123456"}]})
+
+    code: str = Field(min_length=6, max_length=8)
+
+
+class BackupCodes(BaseModel):
+    """Ten single-use backup codes, shown once."""
+
+    model_config = _example(backup_codes=["ABCD-EFGH-JKLM"])
+
+    backup_codes: list[str]
+
+
+class SessionRead(BaseModel):
+    """One of your sessions."""
+
+    model_config = _example(
+        id=_ID,
+        created_at=_WHEN,
+        last_seen_at=_WHEN,
+        expires_at=_WHEN,
+        ip="203.0.113.5",
+        user_agent="curl/8",
+        mfa=True,
+        current=True,
+    )
+
+    id: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    ip: str | None
+    user_agent: str | None
+    mfa: bool
+    current: bool
+
+
+class LoginEventRead(BaseModel):
+    """One login attempt on your account."""
+
+    model_config = _example(
+        id=_ID,
+        occurred_at=_WHEN,
+        ip="203.0.113.5",
+        user_agent="curl/8",
+        outcome="failure",
+        reason="bad_password",
+    )
+
+    id: str
+    occurred_at: datetime
+    ip: str | None
+    user_agent: str | None
+    outcome: str
+    reason: str | None
+
+
+class UserCreate(BaseModel):
+    """A user to add to the tenant (an existing person gets a membership)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "bob@example.com",
+                    "display_name": "Bob",
+                    "role": "operator",
+                    "password": "•••",
+                }
+            ]
+        },
+    )
+
+    email: EmailStr
+    display_name: str = Field("", max_length=200)
+    role: str = Field(max_length=40)
+    password: str = Field(min_length=8, max_length=128)
+
+
+class UserUpdate(BaseModel):
+    """Change a user's role or status in this tenant."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"role": "analyst", "status": "disabled"}]}
+    )
+
+    role: str | None = Field(None, max_length=40)
+    status: Literal["active", "disabled"] | None = None
+
+
+class UserRead(BaseModel):
+    """A user of the tenant."""
+
+    model_config = _example(
+        id=_ID,
+        email="bob@example.com",
+        display_name="Bob",
+        role="operator",
+        status="active",
+        mfa_enabled=False,
+        created_at=_WHEN,
+    )
+
+    id: str
+    email: str
+    display_name: str
+    role: str
+    status: str
+    mfa_enabled: bool
+    created_at: datetime
+
+
+class ApiKeyCreate(BaseModel):
+    """A service account key: a name, a role, an optional expiry."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "payroll-sync", "role": "operator", "expires_at": "2027-11-22T00:00:00Z"}
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=100)
+    role: str = Field(max_length=40)
+    expires_at: datetime | None = None
+
+
+class ApiKeyCreated(BaseModel):
+    """The new key: `key` is shown this once and never again."""
+
+    model_config = _example(id=_ID, key="fsk_...", name="payroll-sync", role="operator")
+
+    id: str
+    key: str
+    name: str
+    role: str
+
+
+class ApiKeyRead(BaseModel):
+    """An API key without its secret."""
+
+    model_config = _example(
+        id=_ID,
+        name="payroll-sync",
+        role="operator",
+        prefix="fsk_Ab12",
+        created_at=_WHEN,
+        expires_at=None,
+        revoked_at=None,
+        last_used_at=_WHEN,
+    )
+
+    id: str
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None

@@ -1,0 +1,209 @@
+"""MFA: TOTP enrolment with a QR code, code checks without replay, backup codes."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from datetime import timedelta
+
+import pyotp
+import segno
+from sqlalchemy import delete, insert, select, update
+
+from fiscus.access.context import Context
+from fiscus.audit.service import audit_record
+from fiscus.core import clock
+from fiscus.core.db import Database, UnitOfWork
+from fiscus.core.errors import PermissionDenied
+from fiscus.identity.crypto import keyed_hash, seal, unseal
+from fiscus.identity.errors import InvalidMfaCode, MfaState, ReauthenticationRequired
+from fiscus.identity.models import AuthSession, BackupCode, User
+from fiscus.identity.runtime import Identity
+from fiscus.identity.schemas import BackupCodes, TotpEnrolment
+
+TOTP_STEP_S = 30
+TOTP_DIGITS = 6
+SECRET_BASE32_CHARS = 32  # 160 bits, RFC 4226's recommended secret length
+BACKUP_CODE_COUNT = 10
+# Crockford-style alphabet without look-alikes; 12 characters carry 60 bits.
+_BACKUP_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+BACKUP_CODE_CHARS = 12
+# Codes from one step before and after now are accepted (clock drift, RFC 6238 section 6).
+DRIFT_STEPS = 1
+
+
+def _totp(secret: str) -> pyotp.TOTP:
+    return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_S)
+
+
+def _normalise_backup(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def _backup_code() -> str:
+    raw = "".join(secrets.choice(_BACKUP_ALPHABET) for _ in range(BACKUP_CODE_CHARS))
+    return "-".join(raw[i : i + 4] for i in range(0, BACKUP_CODE_CHARS, 4))
+
+
+def totp_matching_step(secret: str, code: str, *, after_step: int | None) -> int | None:
+    """The time-step `code` belongs to (now +- drift), if later than `after_step`."""
+    totp = _totp(secret)
+    now_step = int(clock.now().timestamp()) // TOTP_STEP_S
+    for step in range(now_step - DRIFT_STEPS, now_step + DRIFT_STEPS + 1):
+        if after_step is not None and step <= after_step:
+            continue  # that step's code was already used: replay
+        if hmac.compare_digest(totp.at(step * TOTP_STEP_S), code):
+            return step
+    return None
+
+
+def _secret_of(identity: Identity, user: User) -> str:
+    assert user.totp_secret_sealed is not None
+    return unseal(identity.seal_key, user.totp_secret_sealed, context=user.id.bytes).decode()
+
+
+async def mfa_code_accept(uow: UnitOfWork, identity: Identity, *, user: User, code: str) -> str:
+    """Spend a TOTP or backup code of `user` (row locked by the caller); 'totp' or 'backup'."""
+    assert uow.active
+    digits = code.strip().replace(" ", "")
+    if user.totp_secret_sealed is not None and digits.isdigit() and len(digits) == TOTP_DIGITS:
+        step = totp_matching_step(
+            _secret_of(identity, user), digits, after_step=user.totp_last_step
+        )
+        if step is not None:
+            user.totp_last_step = step
+            return "totp"
+        raise InvalidMfaCode("The code is wrong or was already used.")
+    digest = keyed_hash(identity.backup_code_key, _normalise_backup(code))
+    result = await uow.session.execute(
+        update(BackupCode)
+        .where(
+            BackupCode.user_id == user.id,
+            BackupCode.code_hash == digest,
+            BackupCode.used_at.is_(None),
+        )
+        .values(used_at=clock.now())
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise InvalidMfaCode("The code is wrong or was already used.")
+    return "backup"
+
+
+async def _user_for_update(uow: UnitOfWork, ctx: Context) -> User:
+    if ctx.actor_type != "user" or ctx.actor_id is None:
+        raise PermissionDenied("Only people have MFA settings; API keys do not.")
+    user = (
+        await uow.session.execute(select(User).where(User.id == ctx.actor_id).with_for_update())
+    ).scalar_one()
+    return user
+
+
+async def require_recent_auth(uow: UnitOfWork, identity: Identity, *, ctx: Context) -> None:
+    """Refuse unless the session proved a password (and MFA) within the re-auth window."""
+    if ctx.session_id is None:
+        raise ReauthenticationRequired("This change needs a signed-in session.")
+    proved = (
+        await uow.session.execute(
+            select(AuthSession.authenticated_at).where(
+                AuthSession.tenant_id == ctx.tenant_id, AuthSession.id == ctx.session_id
+            )
+        )
+    ).scalar()
+    window = timedelta(seconds=identity.config.reauth_window_s)
+    if proved is None or clock.now() - proved > window:
+        raise ReauthenticationRequired(
+            "Confirm your password at POST /v1/me/reauthenticate, then try again."
+        )
+
+
+async def totp_enroll_start(db: Database, identity: Identity, *, ctx: Context) -> TotpEnrolment:
+    """Start TOTP enrolment: a fresh 160-bit secret, its otpauth URI and a QR code."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await require_recent_auth(uow, identity, ctx=ctx)
+        user = await _user_for_update(uow, ctx)
+        if user.totp_enabled:
+            raise MfaState("TOTP is already on; turn it off first to enrol a new device.")
+        secret = pyotp.random_base32(length=SECRET_BASE32_CHARS)
+        user.totp_secret_sealed = seal(identity.seal_key, secret.encode(), context=user.id.bytes)
+        user.totp_last_step = None
+        user.updated_at = clock.now()
+        await audit_record(
+            uow, ctx=ctx, action="mfa.totp_enrolment_started", object_type="user", object_id=user.id
+        )
+        email = user.email
+    uri = _totp(secret).provisioning_uri(name=email, issuer_name=identity.config.issuer)
+    svg = segno.make(uri, error="m").svg_inline(scale=4)
+    return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_svg=svg)
+
+
+async def _replace_backup_codes(
+    uow: UnitOfWork, identity: Identity, *, user_id: uuid.UUID
+) -> list[str]:
+    codes = [_backup_code() for _ in range(BACKUP_CODE_COUNT)]
+    await uow.session.execute(delete(BackupCode).where(BackupCode.user_id == user_id))
+    now = clock.now()
+    await uow.session.execute(
+        insert(BackupCode),
+        [
+            {
+                "user_id": user_id,
+                "code_hash": keyed_hash(identity.backup_code_key, _normalise_backup(c)),
+                "created_at": now,
+            }
+            for c in codes
+        ],
+    )
+    return codes
+
+
+async def totp_enroll_confirm(
+    db: Database, identity: Identity, *, ctx: Context, code: str
+) -> BackupCodes:
+    """Turn TOTP on with the first code from the app; return ten fresh backup codes."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        user = await _user_for_update(uow, ctx)
+        if user.totp_enabled or user.totp_secret_sealed is None:
+            raise MfaState("Start enrolment with POST /v1/me/mfa/totp first.")
+        step = totp_matching_step(_secret_of(identity, user), code.strip(), after_step=None)
+        if step is None:
+            raise InvalidMfaCode("The code does not match; check the device's clock.")
+        user.totp_enabled, user.totp_last_step, user.updated_at = True, step, clock.now()
+        codes = await _replace_backup_codes(uow, identity, user_id=user.id)
+        await audit_record(
+            uow, ctx=ctx, action="mfa.totp_enabled", object_type="user", object_id=user.id
+        )
+    return BackupCodes(backup_codes=codes)
+
+
+async def totp_disable(db: Database, identity: Identity, *, ctx: Context) -> None:
+    """Turn TOTP off and drop the backup codes (needs recent re-authentication)."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await require_recent_auth(uow, identity, ctx=ctx)
+        user = await _user_for_update(uow, ctx)
+        if not user.totp_enabled:
+            raise MfaState("TOTP is not on.")
+        user.totp_enabled, user.totp_secret_sealed, user.totp_last_step = False, None, None
+        user.updated_at = clock.now()
+        await uow.session.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
+        await audit_record(
+            uow, ctx=ctx, action="mfa.totp_disabled", object_type="user", object_id=user.id
+        )
+
+
+async def backup_codes_regenerate(db: Database, identity: Identity, *, ctx: Context) -> BackupCodes:
+    """Replace the backup codes (the old ones stop working); needs recent re-authentication."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await require_recent_auth(uow, identity, ctx=ctx)
+        user = await _user_for_update(uow, ctx)
+        if not user.totp_enabled:
+            raise MfaState("Backup codes exist only while TOTP is on.")
+        codes = await _replace_backup_codes(uow, identity, user_id=user.id)
+        await audit_record(
+            uow,
+            ctx=ctx,
+            action="mfa.backup_codes_regenerated",
+            object_type="user",
+            object_id=user.id,
+        )
+    return BackupCodes(backup_codes=codes)

@@ -1,0 +1,156 @@
+"""Signed tokens: JWT access tokens (`at+jwt`) and short-lived MFA challenge tokens.
+
+HS256 only (pinned: `alg=none` and RS/HS confusion are refused by construction), keys
+from a ring: the first key signs, every key verifies, and `kid` names the key. Keys are
+derived from FISCUS_SECRET_KEY (and earlier secrets kept in FISCUS_JWT_PREVIOUS_SECRETS
+while their tokens may still be alive), so rotating the secret rotates the signing key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from fiscus.identity.crypto import derive_key
+from fiscus.identity.errors import InvalidToken
+
+ALGORITHM = "HS256"
+ACCESS_TYP = "at+jwt"
+MFA_TYP = "mfa+jwt"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRing:
+    """Signing keys by `kid`; `current` signs."""
+
+    current: str
+    keys: dict[str, bytes]
+
+    @classmethod
+    def from_secrets(cls, secrets: list[str]) -> KeyRing:
+        """The ring for these root secrets, newest first."""
+        assert secrets, "a key ring needs at least one secret"
+        keys: dict[str, bytes] = {}
+        for secret in secrets:
+            key = derive_key(secret, "jwt-signing")
+            keys.setdefault(hashlib.sha256(b"kid:" + key).hexdigest()[:16], key)
+        return cls(current=next(iter(keys)), keys=keys)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What an access token says: user, tenant, session."""
+
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    session_id: uuid.UUID
+
+
+def _encode(ring: KeyRing, *, typ: str, claims: dict[str, Any]) -> str:
+    return jwt.encode(
+        claims,
+        ring.keys[ring.current],
+        algorithm=ALGORITHM,
+        headers={"kid": ring.current, "typ": typ},
+    )
+
+
+def _decode(ring: KeyRing, token: str, *, typ: str, issuer: str, audience: str) -> dict[str, Any]:
+    try:
+        header = jwt.get_unverified_header(token)
+        key = ring.keys.get(str(header.get("kid")))
+        if key is None or header.get("typ") != typ or header.get("alg") != ALGORITHM:
+            raise InvalidToken("The token is not valid.")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            options={"require": ["exp", "iat", "nbf", "sub", "tid", "jti"]},
+        )
+    except jwt.PyJWTError:
+        raise InvalidToken("The token is not valid.") from None
+    return claims
+
+
+def access_token_issue(
+    ring: KeyRing,
+    *,
+    issuer: str,
+    audience: str,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    session_id: uuid.UUID,
+    now: datetime,
+    ttl_s: int,
+) -> str:
+    """A signed access token for one session."""
+    return _encode(
+        ring,
+        typ=ACCESS_TYP,
+        claims={
+            "iss": issuer,
+            "aud": audience,
+            "sub": str(user_id),
+            "tid": str(tenant_id),
+            "sid": str(session_id),
+            "jti": str(uuid.uuid4()),
+            "iat": now,
+            "nbf": now,
+            "exp": now + timedelta(seconds=ttl_s),
+        },
+    )
+
+
+def access_token_verify(ring: KeyRing, token: str, *, issuer: str, audience: str) -> AccessClaims:
+    """The claims of a valid access token, or InvalidToken."""
+    claims = _decode(ring, token, typ=ACCESS_TYP, issuer=issuer, audience=audience)
+    try:
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            tenant_id=uuid.UUID(claims["tid"]),
+            session_id=uuid.UUID(claims["sid"]),
+        )
+    except (KeyError, ValueError, TypeError):
+        raise InvalidToken("The token is not valid.") from None
+
+
+def mfa_token_issue(
+    ring: KeyRing,
+    *,
+    issuer: str,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    now: datetime,
+    ttl_s: int,
+) -> str:
+    """The short-lived token that says "password checked, MFA code still due"."""
+    return _encode(
+        ring,
+        typ=MFA_TYP,
+        claims={
+            "iss": issuer,
+            "aud": issuer + "-mfa",
+            "sub": str(user_id),
+            "tid": str(tenant_id),
+            "jti": str(uuid.uuid4()),
+            "iat": now,
+            "nbf": now,
+            "exp": now + timedelta(seconds=ttl_s),
+        },
+    )
+
+
+def mfa_token_verify(ring: KeyRing, token: str, *, issuer: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """(user_id, tenant_id) of a valid MFA challenge token, or InvalidToken."""
+    claims = _decode(ring, token, typ=MFA_TYP, issuer=issuer, audience=issuer + "-mfa")
+    try:
+        return uuid.UUID(claims["sub"]), uuid.UUID(claims["tid"])
+    except (KeyError, ValueError, TypeError):
+        raise InvalidToken("The token is not valid.") from None

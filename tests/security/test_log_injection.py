@@ -1,0 +1,27 @@
+"""Logs cannot be forged: control characters are escaped and secrets never written."""
+
+import json
+
+import pytest
+
+from fiscus.core.logging import configure_logging, get_logger
+
+
+def test_crlf_and_ansi_in_logged_values_are_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(level="INFO", json=True)
+    get_logger("test").info("login_failed", email='eve@example.com\r\n{"forged": true}\x1b[31m')
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1
+    event = json.loads(lines[0])
+    assert "\n" not in event["email"]
+    assert "\x1b" not in event["email"]
+    assert "\\x0d\\x0a" in event["email"]
+
+
+@pytest.mark.parametrize("key", ["password", "token", "refresh_token", "authorization", "api_key"])
+def test_sensitive_keys_are_redacted(key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(level="INFO", json=True)
+    get_logger("test").info("something", **{key: "hunter2-very-secret"})
+    output = capsys.readouterr().err
+    assert "hunter2-very-secret" not in output
+    assert "[redacted]" in output

@@ -1,11 +1,11 @@
-"""Messaging test harness: a real SMTP server (aiosmtpd) and a user directory stand-in."""
+"""Messaging test harness: a real SMTP server (aiosmtpd) and real users from identity."""
 
 from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -13,9 +13,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from fiscus.core.config import Settings
-from fiscus.core.db import UnitOfWork
+from fiscus.core.db import Database
+from fiscus.identity.service import user_provision
 from fiscus.messaging import _recipients
-from fiscus.messaging._recipients import Contact
+from fiscus.messaging._directory import IdentityDirectory
+from tests import factories
 from tests.conftest import make_settings
 
 
@@ -71,35 +73,31 @@ def settings(clean_database: str, smtp: tuple[Inbox, int], tmp_path: object) -> 
 
 
 @dataclass
-class StaticDirectory:
-    """Stand-in for identity's directory until identity is on main: fixed users and roles."""
+class Users:
+    """Real users of one real tenant, created through identity (the directory reads them)."""
 
-    contacts_by_id: dict[uuid.UUID, Contact] = field(default_factory=dict)
-    roles: dict[uuid.UUID, str] = field(default_factory=dict)
+    db: Database
+    tenant_id: uuid.UUID
 
-    def add(self, email: str, role: str = "member") -> uuid.UUID:
-        user_id = uuid.uuid4()
-        self.contacts_by_id[user_id] = Contact(user_id, email, email.partition("@")[0])
-        self.roles[user_id] = role
+    async def add(self, email: str, role: str = "customer") -> uuid.UUID:
+        """A new active member with `role`; returns the user id."""
+        async with self.db.uow(tenant_id=self.tenant_id) as uow:
+            user_id, _ = await user_provision(
+                uow,
+                tenant_id=self.tenant_id,
+                email=email,
+                password=factories.PASSWORD,
+                role=role,
+            )
         return user_id
-
-    async def contacts(
-        self, uow: UnitOfWork, *, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, Contact]:
-        return {u: self.contacts_by_id[u] for u in user_ids if u in self.contacts_by_id}
-
-    async def members(
-        self, uow: UnitOfWork, *, tenant_id: uuid.UUID, roles: Sequence[str] | None
-    ) -> list[uuid.UUID]:
-        return [u for u, r in self.roles.items() if roles is None or r in roles]
 
 
 @pytest.fixture
-def directory() -> Iterator[StaticDirectory]:
-    """A directory installed for the test and removed after it."""
-    found = StaticDirectory()
-    _recipients.install_directory(found)
+async def directory(db: Database) -> AsyncIterator[Users]:
+    """A tenant whose users messaging finds through identity, as the worker wires it."""
+    tenant_id = await factories.tenant(db)
+    _recipients.install_directory(IdentityDirectory(db))
     try:
-        yield found
+        yield Users(db, tenant_id)
     finally:
         _recipients.install_directory(None)

@@ -28,7 +28,7 @@ from fiscus.messaging.service import (
 )
 from fiscus.worker import install_event_subscribers
 from tests.conftest import make_settings
-from tests.messaging.conftest import Inbox, StaticDirectory
+from tests.messaging.conftest import Inbox, Users
 
 
 def user_context(tenant_id: uuid.UUID, user_id: uuid.UUID, *permissions: str) -> Context:
@@ -36,7 +36,7 @@ def user_context(tenant_id: uuid.UUID, user_id: uuid.UUID, *permissions: str) ->
         tenant_id=tenant_id,
         actor_type="user",
         actor_id=user_id,
-        role="member",
+        role="customer",
         permissions=frozenset(permissions),
     )
 
@@ -88,10 +88,10 @@ async def messages_of(db: Database, user: uuid.UUID) -> list[Message]:
 
 
 async def test_posted_transfer_emails_and_notifies_the_holder_once(
-    db: Database, settings: Settings, smtp: tuple[Inbox, int], directory: StaticDirectory
+    db: Database, settings: Settings, smtp: tuple[Inbox, int], directory: Users
 ) -> None:
-    tenant = uuid.uuid4()
-    holder = directory.add("ada@example.com")
+    tenant = directory.tenant_id
+    holder = await directory.add("ada@example.com")
     relayed = await emit_relayed(db, tenant, "transfer.posted", transfer_payload(holder))
     # The relay may run again after a crash: fan-out is idempotent per (event, user, channel).
     async with db.uow() as uow:
@@ -126,10 +126,10 @@ async def test_posted_transfer_emails_and_notifies_the_holder_once(
 
 
 async def test_preferences_choose_channels_but_security_is_always_sent(
-    db: Database, settings: Settings, smtp: tuple[Inbox, int], directory: StaticDirectory
+    db: Database, settings: Settings, smtp: tuple[Inbox, int], directory: Users
 ) -> None:
-    tenant = uuid.uuid4()
-    admin = directory.add("root@example.com", role="admin")
+    tenant = directory.tenant_id
+    admin = await directory.add("root@example.com", role="admin")
     me = user_context(tenant, admin)
     await preferences_set(db, me, category="transactions", channels=["in_app"])
     with pytest.raises(ValidationProblem):
@@ -155,10 +155,10 @@ async def test_preferences_choose_channels_but_security_is_always_sent(
 
 
 async def test_templates_are_checked_at_save_and_tenant_overrides_apply(
-    db: Database, settings: Settings, smtp: tuple[Inbox, int], directory: StaticDirectory
+    db: Database, settings: Settings, smtp: tuple[Inbox, int], directory: Users
 ) -> None:
-    tenant = uuid.uuid4()
-    holder = directory.add("bob@example.com")
+    tenant = directory.tenant_id
+    holder = await directory.add("bob@example.com")
     admin = user_context(tenant, uuid.uuid4(), "templates:manage")
     with pytest.raises(ValidationProblem, match="undefined"):
         await template_save(
@@ -205,10 +205,11 @@ async def test_templates_are_checked_at_save_and_tenant_overrides_apply(
 
 
 async def test_marketing_needs_opt_in_and_carries_one_click_unsubscribe(
-    db: Database, settings: Settings, smtp: tuple[Inbox, int], directory: StaticDirectory
+    db: Database, settings: Settings, smtp: tuple[Inbox, int], directory: Users
 ) -> None:
-    tenant = uuid.uuid4()
-    fan, other = directory.add("fan@example.com"), directory.add("quiet@example.com")
+    tenant = directory.tenant_id
+    fan = await directory.add("fan@example.com")
+    other = await directory.add("quiet@example.com")
     await preferences_set(db, user_context(tenant, fan), category="marketing", channels=["email"])
     campaign = {"subject": "Rates", "body": "Up.", "user_ids": [str(fan), str(other)]}
     await emit_relayed(db, tenant, "marketing.campaign_sent", campaign)
@@ -229,7 +230,7 @@ async def test_marketing_needs_opt_in_and_carries_one_click_unsubscribe(
 
 
 async def test_quiet_hours_and_hourly_cap_hold_messages_back(
-    db: Database, clean_database: str, smtp: tuple[Inbox, int], directory: StaticDirectory
+    db: Database, clean_database: str, smtp: tuple[Inbox, int], directory: Users
 ) -> None:
     settings = make_settings(
         clean_database,
@@ -238,8 +239,9 @@ async def test_quiet_hours_and_hourly_cap_hold_messages_back(
         smtp_security="none",
         messages_per_user_hour=2,
     )
-    tenant = uuid.uuid4()
-    night_owl, busy = directory.add("owl@example.com"), directory.add("busy@example.com")
+    tenant = directory.tenant_id
+    night_owl = await directory.add("owl@example.com")
+    busy = await directory.add("busy@example.com")
     await profile_set(
         db,
         user_context(tenant, night_owl),
@@ -266,13 +268,13 @@ async def test_quiet_hours_and_hourly_cap_hold_messages_back(
 
 
 async def test_without_an_smtp_host_email_goes_to_the_maildir(
-    db: Database, clean_database: str, tmp_path: object, directory: StaticDirectory
+    db: Database, clean_database: str, tmp_path: object, directory: Users
 ) -> None:
     from pathlib import Path
 
     settings = make_settings(clean_database, data_dir=tmp_path)
-    tenant = uuid.uuid4()
-    holder = directory.add("dev@example.com")
+    tenant = directory.tenant_id
+    holder = await directory.add("dev@example.com")
     await emit_relayed(db, tenant, "transfer.posted", transfer_payload(holder))
     assert await messages_dispatch(db, settings=settings) == 1
     stored = list((Path(str(tmp_path)) / "mail" / "new").iterdir())
@@ -281,13 +283,13 @@ async def test_without_an_smtp_host_email_goes_to_the_maildir(
 
 
 async def test_announcement_reaches_members_of_the_chosen_roles_in_app(
-    db: Database, settings: Settings, directory: StaticDirectory
+    db: Database, settings: Settings, directory: Users
 ) -> None:
     from fiscus.messaging.service import announcement_publish
 
-    tenant = uuid.uuid4()
-    admin = directory.add("a@example.com", role="admin")
-    member = directory.add("m@example.com", role="member")
+    tenant = directory.tenant_id
+    admin = await directory.add("a@example.com", role="admin")
+    member = await directory.add("m@example.com", role="customer")
     ctx = user_context(tenant, admin, "messages:send")
     install_event_subscribers()
     await announcement_publish(db, ctx, title="Maintenance", body="Tonight.", roles=["admin"])

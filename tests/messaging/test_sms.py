@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from urllib.parse import parse_qs
 
 from sqlalchemy import select
@@ -14,7 +13,7 @@ from fiscus.messaging.dispatch import messages_dispatch
 from fiscus.messaging.models import Message
 from fiscus.messaging.service import preferences_set, profile_set
 from tests.conftest import make_settings
-from tests.messaging.conftest import StaticDirectory
+from tests.messaging.conftest import Users
 from tests.messaging.test_messages import emit_relayed, transfer_payload, user_context
 from tests.webhooks.receiver import Receiver, Reply, running
 
@@ -53,10 +52,11 @@ INVALID_TO = {
 
 
 async def test_sms_goes_through_the_twilio_api_and_a_bad_number_fails_for_good(
-    db: Database, clean_database: str, directory: StaticDirectory
+    db: Database, clean_database: str, directory: Users
 ) -> None:
-    tenant = uuid.uuid4()
-    good, bad = directory.add("g@example.com"), directory.add("b@example.com")
+    tenant = directory.tenant_id
+    good = await directory.add("g@example.com")
+    bad = await directory.add("b@example.com")
     for user, phone in ((good, "+33612345678"), (bad, "+000")):
         ctx = user_context(tenant, user)
         await profile_set(db, ctx, phone=phone, timezone="UTC", quiet_start=None, quiet_end=None)

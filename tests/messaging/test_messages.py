@@ -302,3 +302,14 @@ async def test_announcement_reaches_members_of_the_chosen_roles_in_app(
         "Tonight.",
     )
     assert await messages_of(db, member) == []
+
+
+async def test_email_to_someone_who_is_not_a_member_fails_visibly(
+    db: Database, settings: Settings, smtp: tuple[Inbox, int], directory: Users
+) -> None:
+    stranger = uuid.uuid4()
+    await emit_relayed(db, directory.tenant_id, "transfer.posted", transfer_payload(stranger))
+    assert await messages_dispatch(db, settings=settings) == 1
+    assert smtp[0].messages == []
+    [email] = [m for m in await messages_of(db, stranger) if m.channel == "email"]
+    assert email.status == "failed" and "no e-mail address" in (email.last_error or "")

@@ -24,6 +24,7 @@ from fiscus.messaging._channels import (
     email_transport,
     sms_provider,
 )
+from fiscus.messaging._recipients import directory
 from fiscus.messaging._templates import SMS_MAX_CHARS
 from fiscus.messaging._unsubscribe import Unsubscribe, token_make
 from fiscus.messaging.models import Message, MessageProfile, MessageStatusChange
@@ -76,6 +77,8 @@ async def message_send_next(
             message.next_attempt_at = until
             await _history(uow, message, "queued", f"{reason} until {clock.rfc3339(until)}")
             return True
+        if message.address is None and not await _resolve_email(uow, message):
+            return True
         try:
             await _send(message, settings=settings, email=email, sms=sms)
         except ChannelError as error:
@@ -85,6 +88,24 @@ async def message_send_next(
         message.attempt_count += 1
         message.status, message.sent_at, message.next_attempt_at = "sent", now, None
         await _history(uow, message, "sent")
+    return True
+
+
+async def _resolve_email(uow: UnitOfWork, message: Message) -> bool:
+    """Fill in the recipient's current e-mail address from the directory; fail without one."""
+    found = directory()
+    contacts = (
+        await found.contacts(uow, tenant_id=message.tenant_id, user_ids=[message.user_id])
+        if found is not None
+        else {}
+    )
+    contact = contacts.get(message.user_id)
+    if contact is None or not contact.email:
+        message.status, message.next_attempt_at = "failed", None
+        message.last_error = "the user has no e-mail address (or is no longer a member)"
+        await _history(uow, message, "failed", message.last_error)
+        return False
+    message.address = contact.email
     return True
 
 

@@ -18,7 +18,7 @@ from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.errors import NotFound, ValidationProblem
 from fiscus.core.events import RelayedEvent, emit
 from fiscus.core.ids import new_id
-from fiscus.messaging._recipients import Contact, directory, recipients_resolve
+from fiscus.messaging._recipients import Recipient, recipients_resolve
 from fiscus.messaging._templates import (
     CHANNELS,
     DEFAULTS,
@@ -47,9 +47,12 @@ DEFAULT_CHANNELS: dict[str, tuple[Channel, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class Audience:
-    """Per-user facts the fan-out needs: address, phone, channel choices."""
+    """Per-user facts the fan-out needs from messaging's own tables: phone, channel choices.
 
-    contacts: dict[uuid.UUID, Contact]
+    E-mail addresses are looked up when the message is sent, not here: the fan-out runs in
+    the relay's critical section and must not call other modules per recipient.
+    """
+
     profiles: dict[uuid.UUID, MessageProfile]
     choices: dict[tuple[uuid.UUID, str], list[str]]
 
@@ -77,10 +80,6 @@ def channels_for(category: Category, user_id: uuid.UUID, audience: Audience) -> 
 
 
 async def _audience(uow: UnitOfWork, tenant_id: uuid.UUID, users: list[uuid.UUID]) -> Audience:
-    found = directory()
-    contacts = (
-        await found.contacts(uow, tenant_id=tenant_id, user_ids=users) if found is not None else {}
-    )
     profiles = (
         await uow.session.execute(
             select(MessageProfile).where(
@@ -96,7 +95,6 @@ async def _audience(uow: UnitOfWork, tenant_id: uuid.UUID, users: list[uuid.UUID
         )
     ).scalars()
     return Audience(
-        contacts=contacts,
         profiles={p.user_id: p for p in profiles},
         choices={(c.user_id, c.category): c.channels for c in choices},
     )
@@ -118,38 +116,59 @@ async def _templates(uow: UnitOfWork, tenant_id: uuid.UUID, event_type: str) -> 
 
 
 async def messages_fan_out(uow: UnitOfWork, events: Sequence[RelayedEvent]) -> None:
-    """Relay subscriber: the messages each event means, one per (event, user, channel)."""
+    """Relay subscriber: the messages each event means, one per (event, user, channel).
+
+    Work is batched per relay batch: one audience load per tenant and one template load
+    per (tenant, event type), whatever the number of events.
+    """
     assert uow.active
+    plans: list[tuple[RelayedEvent, list[Recipient]]] = []
+    users_by_tenant: dict[uuid.UUID, set[uuid.UUID]] = {}
     for event in events:
         if event.type not in DEFAULTS:
             continue
         recipients = await recipients_resolve(uow, event)
-        if not recipients:
-            continue
-        audience = await _audience(uow, event.tenant_id, [r.user_id for r in recipients])
-        bodies = await _templates(uow, event.tenant_id, event.type)
-        category = DEFAULTS[event.type].category
-        base = {"event": {"id": str(event.id), "type": event.type}, "data": event.payload}
-        for recipient in recipients:
-            for channel in channels_for(category, recipient.user_id, audience):
-                body = bodies.get(channel)
-                if body is not None:
-                    await _queue(
-                        uow,
-                        event=event,
-                        user_id=recipient.user_id,
-                        channel=channel,
-                        category=category,
-                        body=body,
-                        variables={**base, **recipient.variables},
-                        audience=audience,
-                    )
+        if recipients:
+            plans.append((event, recipients))
+            users_by_tenant.setdefault(event.tenant_id, set()).update(r.user_id for r in recipients)
+    audiences = {
+        tenant_id: await _audience(uow, tenant_id, sorted(users))
+        for tenant_id, users in users_by_tenant.items()
+    }
+    templates: dict[tuple[uuid.UUID, str], dict[str, Body]] = {}
+    for event, recipients in plans:
+        key = (event.tenant_id, event.type)
+        if key not in templates:
+            templates[key] = await _templates(uow, event.tenant_id, event.type)
+        await _queue_event(uow, event, recipients, templates[key], audiences[event.tenant_id])
+
+
+async def _queue_event(
+    uow: UnitOfWork,
+    event: RelayedEvent,
+    recipients: list[Recipient],
+    bodies: dict[str, Body],
+    audience: Audience,
+) -> None:
+    category = DEFAULTS[event.type].category
+    base = {"event": {"id": str(event.id), "type": event.type}, "data": event.payload}
+    for recipient in recipients:
+        for channel in channels_for(category, recipient.user_id, audience):
+            body = bodies.get(channel)
+            if body is not None:
+                await _queue(
+                    uow,
+                    event=event,
+                    user_id=recipient.user_id,
+                    channel=channel,
+                    category=category,
+                    body=body,
+                    variables={**base, **recipient.variables},
+                    audience=audience,
+                )
 
 
 def _address(channel: Channel, user_id: uuid.UUID, audience: Audience) -> str | None:
-    if channel == "email":
-        contact = audience.contacts.get(user_id)
-        return contact.email if contact else None
     if channel == "sms":
         profile = audience.profiles.get(user_id)
         return profile.phone if profile else None
@@ -176,8 +195,6 @@ async def _queue(
         rendered = render(body, variables)
     except Exception as error:
         rendered, problem = Rendered(None, "", None), f"template error: {error}"
-    if problem is None and channel != "in_app" and address is None:
-        problem = f"the user has no {'e-mail address' if channel == 'email' else 'phone'}"
     message = Message(
         tenant_id=event.tenant_id,
         id=new_id(),

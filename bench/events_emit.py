@@ -23,11 +23,11 @@ import time
 import uuid
 
 from sqlalchemy import text
-from tests.conftest import recreate_database
 
 from fiscus.core.db import Database
 from fiscus.core.events import emit, events_relay_batch
 from fiscus.core.migrate import upgrade
+from tests.conftest import recreate_database
 
 VARIANTS = os.environ.get("BENCH_VARIANTS", "outbox,counter").split(",")
 SERVER = os.environ.get(

@@ -11,6 +11,13 @@ an advisory lock, numbers the rows it can see, in the order their transactions b
 visible to it (ties inside one batch by emit time, the UUIDv7 id). Because numbering and
 fan-out commit together and relays never overlap, readers of the change feed only ever
 see a prefix of the stream that grows at its end: no gaps, no late inserts in the middle.
+
+Wake-up. A statement trigger on `events` calls pg_notify in the emitting transaction, so
+the relay hears about an event exactly when it commits. The price: PostgreSQL takes a
+database-wide lock from the pre-commit of a notifying transaction to the end of its
+commit, so notifying commits queue behind each other. `bench/events_emit.py` measures it
+(BENCH_NO_NOTIFY=1); if it ever caps the ledger, drop the trigger and let the listener
+poll every few milliseconds instead: correctness does not depend on the notification.
 """
 
 from __future__ import annotations

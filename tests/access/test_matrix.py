@@ -29,6 +29,8 @@ PUBLIC = {
     ("POST", "/v1/auth/refresh"),
     ("POST", "/v1/auth/password-reset"),
     ("POST", "/v1/auth/password-reset/confirm"),
+    # RFC 8058 one-click unsubscribe: the signed token in the link is the credential.
+    ("POST", "/v1/messaging/unsubscribe"),
 }
 CUSTOM_ROLE = {
     "name": "auditor",

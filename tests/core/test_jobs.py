@@ -66,7 +66,7 @@ async def test_periodic_purge_runs_through_a_real_worker(db: Database, settings:
     await pool.close()
 
     # One job for the tick, however often it was deferred, and it succeeded (other
-    # modules' periodic tasks run in the same tick; only the purge matters here).
+    # modules' periodic tasks ran in the same tick and are not counted here).
     jobs = [job for job in jobs if job.task_name.endswith("purge_idempotency_keys")]
     assert [job.status for job in jobs] == ["succeeded"]
     async with db.uow() as uow:

@@ -27,6 +27,7 @@ from fiscus.core.db import Database, libpq_url
 from fiscus.core.embedded import EmbeddedPostgres
 from fiscus.core.migrate import upgrade
 from tests.factories import Principal, principal
+from tests.secrets_scan import ResponseLog, leaks, stored_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -142,10 +143,15 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the app in-process."""
+    """An HTTP client talking to the app in-process; its responses are scanned for secrets."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    responses = ResponseLog()
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", event_hooks={"response": [responses.record]}
+    ) as http:
         yield http
+    never, totp = await stored_secrets(app.state.db, app.state.identity)
+    assert not leaks(responses, never, totp), leaks(responses, never, totp)
 
 
 @pytest.fixture

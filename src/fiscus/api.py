@@ -20,10 +20,13 @@ from fiscus.core.http import Metrics, RequestMiddleware, install_error_handlers,
 from fiscus.core.idempotency import IdempotencyStore
 from fiscus.core.logging import configure_logging, get_logger
 from fiscus.core.migrate import script_heads
+from fiscus.events.api import router as events_router
 from fiscus.identity.api import router as identity_router
 from fiscus.identity.install import install_identity
 from fiscus.ledger.api import router as ledger_router
+from fiscus.messaging.api import router as messaging_router
 from fiscus.ops.api import router as ops_router
+from fiscus.webhooks.api import router as webhooks_router
 from fiscus.worker import build_job_app, open_job_pool, run_worker
 
 log = get_logger("fiscus.api")
@@ -48,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
-        responses=problem_responses(400, 413, 429, 500),
+        responses=problem_responses(400, 413, 429, 500),  # 429: every route is rate limited
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -59,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_router)
     app.include_router(access_router)
     app.include_router(audit_router)
+    app.include_router(events_router)
+    app.include_router(webhooks_router)
+    app.include_router(messaging_router)
     app.include_router(ledger_router)
     return app
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
 from fiscus import __version__
+from fiscus.cli_identity import admin_app, audit_app
 from fiscus.core.config import ConfigError, Settings, load_settings
 from fiscus.core.db import libpq_url, redact_url
 from fiscus.core.embedded import EmbeddedError, EmbeddedPostgres, client_bin_dir
@@ -31,6 +32,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database tools: shell, dump and restore.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
 app.add_typer(ledger_cli, name="ledger")
 err = Console(stderr=True)
 
@@ -314,13 +317,6 @@ def _run_with_progress(args: list[str], output: Path, label: str) -> None:
 def main() -> None:
     """Entry point of the `fiscus` command."""
     app()
-
-
-# Sub-commands of the identity/access/audit modules (they import the helpers above lazily).
-from fiscus.cli_identity import admin_app, audit_app  # noqa: E402
-
-app.add_typer(admin_app, name="admin")
-app.add_typer(audit_app, name="audit")
 
 
 if __name__ == "__main__":

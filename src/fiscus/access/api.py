@@ -9,21 +9,15 @@ from fastapi import APIRouter, Path, status
 from fiscus.access import queries, service
 from fiscus.access.context import Context
 from fiscus.access.deps import authorized
-from fiscus.access.schemas import (
-    ROLE_NAME_PATTERN,
-    RoleBody,
-    RoleRead,
-    RoleWrite,
-    TenantRead,
-    TenantSettings,
-)
-from fiscus.core.errors import NotFound
+from fiscus.access.schemas import RoleRead, RoleWrite, TenantRead, TenantSettings
+from fiscus.core.errors import ValidationProblem
 from fiscus.core.http import problem_responses
 from fiscus.deps import DatabaseDep
 
 router = APIRouter(prefix="/v1", tags=["tenant and roles"])
 TenantManager = Annotated[Context, authorized("tenant:manage")]
 RoleManager = Annotated[Context, authorized("roles:manage")]
+RoleName = Annotated[str, Path(max_length=40, pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 
 
 @router.get("/tenant", summary="The current tenant", responses=problem_responses(401, 403))
@@ -55,15 +49,11 @@ async def roles(db: DatabaseDep, ctx: RoleManager) -> list[RoleRead]:
     summary="Create or replace a custom role",
     responses=problem_responses(400, 401, 403),
 )
-async def save_role(
-    name: Annotated[str, Path(pattern=ROLE_NAME_PATTERN)],
-    body: RoleBody,
-    db: DatabaseDep,
-    ctx: RoleManager,
-) -> RoleRead:
+async def save_role(name: RoleName, body: RoleWrite, db: DatabaseDep, ctx: RoleManager) -> RoleRead:
     """Permissions come from the policy table; you cannot grant what you do not hold."""
-    payload = RoleWrite(name=name, description=body.description, permissions=body.permissions)
-    return await service.role_save(db, ctx=ctx, payload=payload)
+    if body.name != name:
+        raise ValidationProblem("The name in the path and the body differ.", field="name")
+    return await service.role_save(db, ctx=ctx, payload=body)
 
 
 @router.delete(
@@ -72,8 +62,6 @@ async def save_role(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(400, 401, 403, 404, 409),
 )
-async def delete_role(name: str, db: DatabaseDep, ctx: RoleManager) -> None:
+async def delete_role(name: RoleName, db: DatabaseDep, ctx: RoleManager) -> None:
     """Only when no user holds it."""
-    if len(name) > 40:
-        raise NotFound("No such role.")
     await service.role_delete(db, ctx=ctx, name=name)

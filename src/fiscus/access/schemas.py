@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Plan = Literal["free", "standard", "enterprise"]
-
-
-# Custom role names: lower-case words, so they never clash with ids or built-in names.
-ROLE_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
 
 
 class TenantSettings(BaseModel):
@@ -31,7 +27,9 @@ class TenantSettings(BaseModel):
     )
 
     plan: Plan = Field("standard", description="Rate-limit tier")
-    mfa_required_roles: list[str] = Field(
+    mfa_required_roles: list[
+        Annotated[str, Field(max_length=40, pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+    ] = Field(
         default_factory=list,
         max_length=50,
         description="Roles that must use MFA; until enrolled they may only manage themselves",
@@ -83,28 +81,11 @@ class RoleWrite(BaseModel):
         },
     )
 
-    name: str = Field(pattern=ROLE_NAME_PATTERN)
-    description: str = Field("", max_length=500)
-    permissions: list[str] = Field(max_length=100)
-
-
-class RoleBody(BaseModel):
-    """The body of `PUT /v1/roles/{name}`: the path names the role."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "description": "Reads the audit trail",
-                    "permissions": ["audit:read", "self:read", "self:manage"],
-                }
-            ]
-        },
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")
+    description: str = Field("", max_length=500, pattern=r"^[^\x00]*$")
+    permissions: list[Annotated[str, Field(max_length=80, pattern=r"^[a-z_]+:[a-z_]+$")]] = Field(
+        max_length=100
     )
-
-    description: str = Field("", max_length=500)
-    permissions: list[str] = Field(max_length=100)
 
 
 class RoleRead(BaseModel):

@@ -17,6 +17,7 @@ from fiscus.core.http import problem_responses
 from fiscus.core.pagination import Cursor, Limit, Page
 from fiscus.deps import DatabaseDep
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 router = APIRouter(prefix="/v1/audit-events", tags=["audit"])
 Reader = Annotated[Context, authorized("audit:read")]
 
@@ -27,10 +28,10 @@ async def audit_events(
     ctx: Reader,
     limit: Limit = 50,
     cursor: Cursor = None,
-    action: Annotated[str | None, Query(max_length=100)] = None,
+    action: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     actor_id: uuid.UUID | None = None,
-    object_type: Annotated[str | None, Query(max_length=100)] = None,
-    object_id: Annotated[str | None, Query(max_length=200)] = None,
+    object_type: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+    object_id: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     outcome: Literal["success", "denied", "failure"] | None = None,
     occurred_after: Timestamp | None = None,
     occurred_before: Timestamp | None = None,

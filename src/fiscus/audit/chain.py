@@ -84,6 +84,9 @@ async def _seal_batch(uow: UnitOfWork, tenant_id: uuid.UUID) -> int:
             )
         ).scalars()
     )
+    # Detached: the chain columns are set below by one guarded UPDATE per row, not by a
+    # flush of these objects (which the append-only trigger would rightly refuse).
+    uow.session.expunge_all()
     for row in rows:
         seq += 1
         row.chain_seq = seq

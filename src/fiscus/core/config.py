@@ -7,7 +7,7 @@ import secrets
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -66,6 +66,39 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = Field(
         4 * 1024 * 1024, description="Largest request body accepted"
     )
+    webhooks_allow_private: bool = Field(
+        False,
+        description="Allow webhook URLs on loopback/private addresses (development and tests only)",
+    )
+    webhooks_secret_overlap_s: Annotated[int, Field(ge=0, le=7 * 86400)] = Field(
+        86400, description="How long a rotated webhook secret keeps signing next to the new one"
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server; unset sends email to a Maildir in the data folder"
+    )
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = Field(587, description="SMTP port")
+    smtp_username: str | None = Field(None, description="SMTP login (optional)")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (optional)")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls (port 587), tls (implicit, port 465) or none"
+    )
+    smtp_from: str = Field("fiscus <no-reply@localhost>", description="From address of emails")
+    smtp_timeout_s: Annotated[float, Field(gt=0, le=120)] = Field(
+        15.0, description="SMTP and SMS provider timeout"
+    )
+    sms_provider: Literal["console", "twilio"] = Field(
+        "console", description="console (log + data folder) or twilio (any compatible API)"
+    )
+    twilio_base_url: str = Field("https://api.twilio.com", description="Twilio-compatible API")
+    twilio_account_sid: str | None = Field(None, description="Twilio account SID")
+    twilio_auth_token: SecretStr | None = Field(None, description="Twilio auth token")
+    twilio_from: str | None = Field(None, description="Sender number or messaging service")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Public base URL, for links in messages"
+    )
+    messages_per_user_hour: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        20, description="Email + SMS per user per hour before messages wait (security exempt)"
+    )
 
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> Settings:
@@ -76,6 +109,11 @@ class Settings(BaseSettings):
                     "the embedded database is for development only."
                 )
             check_secret(self.secret_key)
+            if self.webhooks_allow_private:
+                raise ConfigError(
+                    "FISCUS_WEBHOOKS_ALLOW_PRIVATE is for development and tests; "
+                    "production webhooks only go to public addresses."
+                )
         elif self.secret_key is not None:
             check_secret(self.secret_key)
         return self

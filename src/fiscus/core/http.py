@@ -259,16 +259,6 @@ def internal_error_response() -> Response:
     )
 
 
-def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        route_methods = getattr(route, "methods", None)
-        if match is not Match.NONE and route_methods:
-            methods.update(route_methods)
-    return sorted(methods)
-
-
 def _invalid_data(request: Request) -> Response:
     # PostgreSQL refused a value the client sent (SQLSTATE class 22: a NUL character, a
     # number out of range) or Python could not encode it (a lone surrogate): bad input.
@@ -316,8 +306,7 @@ def install_error_handlers(app: FastAPI) -> None:
         slug, title = _HTTP_SLUGS.get(error.status_code, ("http-error", "HTTP error"))
         headers = dict(error.headers or {})
         if error.status_code == 405:
-            # Starlette names only the first route matching the path; list every method.
-            headers["Allow"] = ", ".join(_allowed_methods(request))
+            headers["Allow"] = _allowed_methods(request)
         return problem_response(
             status=error.status_code,
             body={
@@ -344,3 +333,21 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnicodeEncodeError, on_unencodable)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path.
+
+    Starlette's 405 names only the first route matching the path, but a path often has
+    several routes (GET and POST on /v1/users), one per method.
+    """
+    from fastapi.routing import iter_route_contexts
+
+    methods: set[str] = set()
+    # Included routers are flattened into their effective routes (prefix applied).
+    for context in iter_route_contexts(request.app.router.routes):
+        route = context.route
+        for method in getattr(route, "methods", None) or ():
+            if route.matches({**request.scope, "method": method})[0] is Match.FULL:
+                methods.add(method)
+    return ", ".join(sorted(methods))

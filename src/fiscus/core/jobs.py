@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from procrastinate import Blueprint, JobContext
+import contextlib
+
+from procrastinate import App, Blueprint, JobContext
+from procrastinate.exceptions import AlreadyEnqueued
 
 from fiscus.core.db import Database
 from fiscus.core.idempotency import IdempotencyStore
@@ -26,3 +29,13 @@ async def purge_idempotency_keys(context: JobContext, timestamp: int) -> int:
     deleted = await IdempotencyStore(job_database(context)).purge_expired()
     log.info("idempotency_keys_purged", deleted=deleted, scheduled_at=timestamp)
     return deleted
+
+
+async def defer_once(app: App, task_name: str) -> None:
+    """Queue `task_name` unless a run of it is already waiting (a queueing lock of its name).
+
+    Waking a worker this way is idempotent: a burst of wake-ups leaves one queued job,
+    and a wake-up while the task runs queues exactly one follow-up run.
+    """
+    with contextlib.suppress(AlreadyEnqueued):
+        await app.configure_task(task_name, queueing_lock=task_name).defer_async()

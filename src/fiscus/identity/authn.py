@@ -26,7 +26,7 @@ from fiscus.identity.errors import InvalidToken
 from fiscus.identity.models import ApiKey, AuthSession, User
 from fiscus.identity.runtime import Identity
 from fiscus.identity.service._api_keys import API_KEY_PREFIX
-from fiscus.identity.throttle import PLAN_LIMITS, Budget
+from fiscus.identity.throttle import Budget
 from fiscus.identity.tokens import access_token_verify
 
 # last_seen_at / last_used_at are written at most this often, not on every request.
@@ -156,7 +156,8 @@ def _tenant_hint(identity: Identity, token: str) -> uuid.UUID:
 
 async def _spend(identity: Identity, request: Request, ctx: Context) -> None:
     plan = getattr(request.state, "fiscus_plan", "standard")
-    per_minute, burst = PLAN_LIMITS.get(plan, PLAN_LIMITS["standard"])
+    limits = identity.config.plan_limits
+    per_minute, burst = limits.get(plan, limits["standard"])
     who = f"k:{ctx.api_key_id}" if ctx.api_key_id else f"u:{ctx.actor_id}"
     budget: Budget = await identity.throttle.spend(
         identity=who, per_minute=per_minute, burst_per_s=burst

@@ -20,6 +20,9 @@ class IdentityEnvironment(BaseSettings):
         description="Earlier FISCUS_SECRET_KEY values whose tokens are still accepted (JSON list)",
     )
     rate_limit_prefix: str = Field("fiscus", description="Key prefix in the rate-limit storage")
+    ip_requests_per_minute: int = Field(
+        1200, ge=1, description="Requests per minute one client address may make"
+    )
 
 
 @dataclass
@@ -45,6 +48,14 @@ class IdentityConfig:
     # Requests per minute one IP address may make before authentication is known.
     ip_requests_per_minute: int = 1200
     rate_limit_prefix: str = "fiscus"
+    # Requests per minute and per second (burst) for each plan (a tenant setting).
+    plan_limits: dict[str, tuple[int, int]] = field(
+        default_factory=lambda: {
+            "free": (120, 20),
+            "standard": (600, 50),
+            "enterprise": (6000, 300),
+        }
+    )
     jwt_previous_secrets: list[str] = field(default_factory=list)
 
     @classmethod
@@ -54,4 +65,5 @@ class IdentityConfig:
         return cls(
             jwt_previous_secrets=list(env.jwt_previous_secrets),
             rate_limit_prefix=env.rate_limit_prefix,
+            ip_requests_per_minute=env.ip_requests_per_minute,
         )

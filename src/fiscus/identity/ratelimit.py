@@ -55,7 +55,7 @@ class RateLimitMiddleware:
             ip_budget: Budget | None = await identity.throttle.spend(
                 identity=f"ip:{ip}",
                 per_minute=identity.config.ip_requests_per_minute,
-                burst_per_s=IP_BURST_PER_S,
+                burst_per_s=max(IP_BURST_PER_S, identity.config.ip_requests_per_minute // 6),
             )
         except Exception:  # a limiter outage must not take the API down with it
             log.warning("rate_limit_storage_unavailable", exc_info=True)

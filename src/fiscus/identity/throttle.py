@@ -11,17 +11,11 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import FixedWindowRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from fiscus.identity.config import IdentityConfig
 from fiscus.identity.errors import AccountLocked, LoginThrottled
 
-# Requests per minute and per second (burst) for each plan.
-PLAN_LIMITS: dict[str, tuple[int, int]] = {
-    "free": (120, 20),
-    "standard": (600, 50),
-    "enterprise": (6000, 300),
-}
 IP_FAILURE_WINDOW_S = 15 * 60
 
 
@@ -49,7 +43,8 @@ class Throttle:
     def __init__(self, storage: Storage, config: IdentityConfig) -> None:
         self.storage = storage
         self.config = config
-        self.limiter = FixedWindowRateLimiter(storage)
+        # A moving window: no burst of twice the limit around a window boundary.
+        self.limiter = MovingWindowRateLimiter(storage)
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.config.rate_limit_prefix, *parts))

@@ -89,12 +89,12 @@ async def _failure(
     *,
     tenant: TenantInfo,
     account: str,
-    user: User | None,
+    user_id: uuid.UUID | None,
+    email: str,
     client: Client,
     reason: str,
 ) -> None:
     locked = await identity.throttle.login_failed(account=account, ip=client.ip)
-    user_id = user.id if user is not None else None
     async with db.uow(tenant_id=tenant.id) as uow:
         await login_event_record(
             uow,
@@ -104,7 +104,7 @@ async def _failure(
             outcome="failure",
             reason=reason,
         )
-        if locked and user is not None:
+        if locked and user_id is not None:
             await login_event_record(
                 uow,
                 tenant_id=tenant.id,
@@ -121,7 +121,7 @@ async def _failure(
                 subject=f"user/{user_id}",
                 payload={
                     "user_id": str(user_id),
-                    "email": user.email,
+                    "email": email,
                     "locked_for_s": identity.config.lockout_s,
                     "ip": client.ip,
                 },
@@ -196,7 +196,8 @@ async def auth_login(
             identity,
             tenant=tenant,
             account=account,
-            user=user,
+            user_id=user.id if user is not None else None,
+            email=email,
             client=client,
             reason="unknown_account" if user is None else "bad_password",
         )
@@ -271,7 +272,8 @@ async def auth_mfa_verify(
             identity,
             tenant=tenant,
             account=account,
-            user=user,
+            user_id=user_id,
+            email=email,
             client=client,
             reason="bad_mfa_code",
         )

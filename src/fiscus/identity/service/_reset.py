@@ -95,7 +95,6 @@ async def password_reset_confirm(
     if found is None or not token.startswith(RESET_PREFIX):
         raise InvalidToken("The reset link is not valid.")
     tenant_id = found[0]
-    # The policy is checked only for holders of a real link, so it tells strangers nothing.
     checked = password_check(new_password)
     hashed = await asyncio.to_thread(password_hash, checked)
     async with db.uow(tenant_id=tenant_id) as uow:

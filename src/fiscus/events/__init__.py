@@ -1,0 +1,1 @@
+"""The event stream: the relay that fans committed events out, and the change-feed API."""

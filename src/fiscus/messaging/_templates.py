@@ -1,0 +1,204 @@
+"""Message templates: built-in defaults per event type and channel, rendered in a sandbox.
+
+Templates are Jinja2 in a `SandboxedEnvironment` (no attribute access to internals, no
+imports) with `StrictUndefined`, so a missing variable is an error. Every event type
+declares sample variables; a template is rendered against them when it is saved, which
+is how a misspelt or missing variable is refused at save time instead of at send time.
+HTML bodies are rendered with autoescaping on; text bodies and subjects without.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from fiscus.core.errors import ValidationProblem
+from fiscus.core.money import currency_exponent
+
+Channel = Literal["email", "sms", "in_app"]
+Category = Literal["security", "transactions", "marketing"]
+CHANNELS: tuple[Channel, ...] = ("email", "sms", "in_app")
+MAX_TEMPLATE_CHARS = 20_000
+SMS_MAX_CHARS = 1600
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """One channel's template: subject (email, in-app), text, and HTML (email)."""
+
+    text: str
+    subject: str | None = None
+    html: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A rendered message."""
+
+    subject: str | None
+    text: str
+    html: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventTemplates:
+    """What an event type sends by default, in which category, with which sample data."""
+
+    event_type: str
+    category: Category
+    sample: dict[str, Any]
+    bodies: dict[Channel, Body] = field(default_factory=dict)
+
+
+def _money(amount: int, currency: str) -> str:
+    """`1250, "EUR"` -> `12.50 EUR` (exact: minor units scaled by the ISO 4217 exponent)."""
+    exponent = currency_exponent(currency)
+    value = (Decimal(amount) / (Decimal(10) ** exponent)).quantize(
+        Decimal(1).scaleb(-exponent), rounding=ROUND_HALF_EVEN
+    )
+    return f"{value} {currency}"
+
+
+def _environment(*, html: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=html)
+    env.filters["money"] = _money
+    return env
+
+
+_TEXT = _environment(html=False)
+_HTML = _environment(html=True)
+
+_TRANSFER_SAMPLE: dict[str, Any] = {
+    "event": {"id": "019a9f0e-3c1e-7f60-a1b2-6c0ffee00001", "type": "transfer.posted"},
+    "data": {
+        "transfer_id": "019a9f0e-3c1e-7f60-a1b2-6c0ffee00002",
+        "status": "posted",
+        "currency": "EUR",
+        "legs": [],
+    },
+    "leg": {
+        "account_id": "019a9f0e-3c1e-7f60-a1b2-6c0ffee00003",
+        "direction": "credit",
+        "amount": 1250,
+        "currency": "EUR",
+    },
+}
+
+
+def _transfer(event_type: str, verb: str) -> EventTemplates:
+    return EventTemplates(
+        event_type=event_type,
+        category="transactions",
+        sample=_TRANSFER_SAMPLE,
+        bodies={
+            "email": Body(
+                subject=f"Transfer {verb}: {{{{ leg.amount | money(leg.currency) }}}}",
+                text=(
+                    f"A transfer was {verb} on your account {{{{ leg.account_id }}}}:\n"
+                    "{{ leg.direction }} of {{ leg.amount | money(leg.currency) }}.\n"
+                    "Reference: {{ data.transfer_id }}\n"
+                ),
+                html=(
+                    f"<p>A transfer was {verb} on your account "
+                    "<code>{{ leg.account_id }}</code>: {{ leg.direction }} of "
+                    "<strong>{{ leg.amount | money(leg.currency) }}</strong>.</p>"
+                    "<p>Reference: {{ data.transfer_id }}</p>"
+                ),
+            ),
+            "in_app": Body(
+                subject=f"Transfer {verb}",
+                text="{{ leg.direction | capitalize }} of {{ leg.amount | money(leg.currency) }}.",
+            ),
+            "sms": Body(
+                text=f"fiscus: transfer {verb}, {{{{ leg.direction }}}} "
+                "{{ leg.amount | money(leg.currency) }}."
+            ),
+        },
+    )
+
+
+DEFAULTS: dict[str, EventTemplates] = {
+    t.event_type: t
+    for t in (
+        _transfer("transfer.posted", "posted"),
+        _transfer("transfer.voided", "voided"),
+        _transfer("transfer.reversed", "reversed"),
+        EventTemplates(
+            event_type="webhook.endpoint_disabled",
+            category="security",
+            sample={
+                "event": {"id": "019a9f0e-0000-7000-8000-000000000001", "type": "x.y"},
+                "data": {
+                    "endpoint_id": "019a9f0e-0000-7000-8000-000000000002",
+                    "url": "https://hooks.example.com/fiscus",
+                    "reason": "the endpoint answered 410 Gone",
+                },
+            },
+            bodies={
+                "email": Body(
+                    subject="Webhook endpoint disabled",
+                    text="The webhook endpoint {{ data.url }} was disabled: {{ data.reason }}.",
+                    html="<p>The webhook endpoint <code>{{ data.url }}</code> was disabled: "
+                    "{{ data.reason }}.</p>",
+                ),
+                "in_app": Body(
+                    subject="Webhook endpoint disabled",
+                    text="{{ data.url }} was disabled: {{ data.reason }}.",
+                ),
+            },
+        ),
+        EventTemplates(
+            event_type="announcement.published",
+            category="transactions",
+            sample={
+                "event": {"id": "019a9f0e-0000-7000-8000-000000000001", "type": "x.y"},
+                "data": {"title": "Maintenance", "body": "Saturday 02:00-03:00 UTC."},
+            },
+            bodies={"in_app": Body(subject="{{ data.title }}", text="{{ data.body }}")},
+        ),
+        EventTemplates(
+            event_type="marketing.campaign_sent",
+            category="marketing",
+            sample={
+                "event": {"id": "019a9f0e-0000-7000-8000-000000000001", "type": "x.y"},
+                "data": {"subject": "New savings rates", "body": "Our rates went up."},
+            },
+            bodies={
+                "email": Body(
+                    subject="{{ data.subject }}",
+                    text="{{ data.body }}",
+                    html="<p>{{ data.body }}</p>",
+                ),
+                "in_app": Body(subject="{{ data.subject }}", text="{{ data.body }}"),
+            },
+        ),
+    )
+}
+
+
+def render(body: Body, variables: dict[str, Any]) -> Rendered:
+    """Render a body; raise TemplateError on a missing variable or a sandbox violation."""
+    subject = _TEXT.from_string(body.subject).render(variables) if body.subject else None
+    text = _TEXT.from_string(body.text).render(variables)
+    html = _HTML.from_string(body.html).render(variables) if body.html else None
+    return Rendered(subject=subject.strip() if subject else None, text=text, html=html)
+
+
+def template_check(event_type: str, channel: Channel, body: Body) -> Rendered:
+    """Render a template against its event type's sample data; refuse it if that fails."""
+    spec = DEFAULTS.get(event_type)
+    if spec is None:
+        raise ValidationProblem(f"No messages are sent for {event_type!r}.", field="event_type")
+    for name, value in (("subject", body.subject), ("text", body.text), ("html", body.html)):
+        if value is not None and len(value) > MAX_TEMPLATE_CHARS:
+            raise ValidationProblem(f"The {name} is too long.", field=name)
+    if channel == "email" and not body.subject:
+        raise ValidationProblem("Email templates need a subject.", field="subject")
+    try:
+        return render(body, spec.sample)
+    except TemplateError as error:
+        raise ValidationProblem(f"The template does not render: {error}", field="text") from None

@@ -1,0 +1,411 @@
+"""Messaging use cases: fan events out to messages, templates, preferences, read receipts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from fiscus.access.context import Context
+from fiscus.core import clock
+from fiscus.core.db import Database, UnitOfWork
+from fiscus.core.errors import NotFound, ValidationProblem
+from fiscus.core.events import RelayedEvent, emit
+from fiscus.core.ids import new_id
+from fiscus.messaging._recipients import Recipient, recipients_resolve
+from fiscus.messaging._templates import (
+    CHANNELS,
+    DEFAULTS,
+    Body,
+    Category,
+    Channel,
+    Rendered,
+    render,
+    template_check,
+)
+from fiscus.messaging._unsubscribe import token_read
+from fiscus.messaging.models import (
+    Message,
+    MessagePreference,
+    MessageProfile,
+    MessageStatusChange,
+    MessageTemplate,
+)
+
+# Without a saved choice: transactions by email and in-app; marketing needs an opt-in.
+DEFAULT_CHANNELS: dict[str, tuple[Channel, ...]] = {
+    "transactions": ("email", "in_app"),
+    "marketing": (),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Per-user facts the fan-out needs from messaging's own tables: phone, channel choices.
+
+    E-mail addresses are looked up when the message is sent, not here: the fan-out runs in
+    the relay's critical section and must not call other modules per recipient.
+    """
+
+    profiles: dict[uuid.UUID, MessageProfile]
+    choices: dict[tuple[uuid.UUID, str], list[str]]
+
+
+def status_change(message: Message, status: str, *, detail: str | None = None) -> dict[str, Any]:
+    """A row for the message's status history."""
+    return {
+        "tenant_id": message.tenant_id,
+        "id": new_id(),
+        "message_id": message.id,
+        "status": status,
+        "detail": detail,
+        "at": clock.now(),
+    }
+
+
+def channels_for(category: Category, user_id: uuid.UUID, audience: Audience) -> tuple[Channel, ...]:
+    """The channels this user receives `category` on (security: every channel, always)."""
+    if category == "security":
+        return CHANNELS
+    chosen = audience.choices.get((user_id, category))
+    if chosen is None:
+        return DEFAULT_CHANNELS[category]
+    return tuple(c for c in CHANNELS if c in chosen)
+
+
+async def _audience(uow: UnitOfWork, tenant_id: uuid.UUID, users: list[uuid.UUID]) -> Audience:
+    profiles = (
+        await uow.session.execute(
+            select(MessageProfile).where(
+                MessageProfile.tenant_id == tenant_id, MessageProfile.user_id.in_(users)
+            )
+        )
+    ).scalars()
+    choices = (
+        await uow.session.execute(
+            select(MessagePreference).where(
+                MessagePreference.tenant_id == tenant_id, MessagePreference.user_id.in_(users)
+            )
+        )
+    ).scalars()
+    return Audience(
+        profiles={p.user_id: p for p in profiles},
+        choices={(c.user_id, c.category): c.channels for c in choices},
+    )
+
+
+async def _templates(uow: UnitOfWork, tenant_id: uuid.UUID, event_type: str) -> dict[str, Body]:
+    spec = DEFAULTS[event_type]
+    bodies: dict[str, Body] = {str(channel): body for channel, body in spec.bodies.items()}
+    overrides = (
+        await uow.session.execute(
+            select(MessageTemplate).where(
+                MessageTemplate.tenant_id == tenant_id, MessageTemplate.event_type == event_type
+            )
+        )
+    ).scalars()
+    for row in overrides:
+        bodies[row.channel] = Body(text=row.body_text, subject=row.subject, html=row.body_html)
+    return bodies
+
+
+async def messages_fan_out(uow: UnitOfWork, events: Sequence[RelayedEvent]) -> None:
+    """Relay subscriber: the messages each event means, one per (event, user, channel).
+
+    Work is batched per relay batch: one audience load per tenant and one template load
+    per (tenant, event type), whatever the number of events.
+    """
+    assert uow.active
+    plans: list[tuple[RelayedEvent, list[Recipient]]] = []
+    users_by_tenant: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for event in events:
+        if event.type not in DEFAULTS:
+            continue
+        recipients = await recipients_resolve(uow, event)
+        if recipients:
+            plans.append((event, recipients))
+            users_by_tenant.setdefault(event.tenant_id, set()).update(r.user_id for r in recipients)
+    audiences = {
+        tenant_id: await _audience(uow, tenant_id, sorted(users))
+        for tenant_id, users in users_by_tenant.items()
+    }
+    templates: dict[tuple[uuid.UUID, str], dict[str, Body]] = {}
+    for event, recipients in plans:
+        key = (event.tenant_id, event.type)
+        if key not in templates:
+            templates[key] = await _templates(uow, event.tenant_id, event.type)
+        await _queue_event(uow, event, recipients, templates[key], audiences[event.tenant_id])
+
+
+async def _queue_event(
+    uow: UnitOfWork,
+    event: RelayedEvent,
+    recipients: list[Recipient],
+    bodies: dict[str, Body],
+    audience: Audience,
+) -> None:
+    category = DEFAULTS[event.type].category
+    base = {"event": {"id": str(event.id), "type": event.type}, "data": event.payload}
+    for recipient in recipients:
+        for channel in channels_for(category, recipient.user_id, audience):
+            body = bodies.get(channel)
+            if body is not None:
+                await _queue(
+                    uow,
+                    event=event,
+                    user_id=recipient.user_id,
+                    channel=channel,
+                    category=category,
+                    body=body,
+                    variables={**base, **recipient.variables},
+                    audience=audience,
+                )
+
+
+def _address(channel: Channel, user_id: uuid.UUID, audience: Audience) -> str | None:
+    if channel == "sms":
+        profile = audience.profiles.get(user_id)
+        return profile.phone if profile else None
+    return None
+
+
+async def _queue(
+    uow: UnitOfWork,
+    *,
+    event: RelayedEvent,
+    user_id: uuid.UUID,
+    channel: Channel,
+    category: Category,
+    body: Body,
+    variables: dict[str, Any],
+    audience: Audience,
+) -> None:
+    address = _address(channel, user_id, audience)
+    if channel == "sms" and address is None:
+        return  # no number, no SMS: not a failure worth recording
+    now = clock.now()
+    problem: str | None = None
+    try:
+        rendered = render(body, variables)
+    except Exception as error:
+        rendered, problem = Rendered(None, "", None), f"template error: {error}"
+    message = Message(
+        tenant_id=event.tenant_id,
+        id=new_id(),
+        user_id=user_id,
+        event_id=event.id,
+        event_type=event.type,
+        channel=channel,
+        category=category,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        address=address,
+        status="queued",
+        attempt_count=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    history = [status_change(message, "queued")]
+    if problem is not None:
+        message.status, message.next_attempt_at, message.last_error = "failed", None, problem
+        history.append(status_change(message, "failed", detail=problem))
+    elif channel == "in_app":
+        # Committed means it is in the user's inbox: sent and delivered at once.
+        message.status, message.next_attempt_at = "delivered", None
+        message.sent_at = message.delivered_at = now
+        history.append(status_change(message, "delivered"))
+    row = {c.key: getattr(message, c.key) for c in Message.__table__.columns}
+    inserted = await uow.session.execute(
+        insert(Message)
+        .values(row)
+        .on_conflict_do_nothing(
+            index_elements=["tenant_id", "event_id", "user_id", "channel"],
+            index_where=Message.event_id.is_not(None),
+        )
+        .returning(Message.id)
+    )
+    if inserted.first() is not None:
+        await uow.session.execute(insert(MessageStatusChange).values(history))
+
+
+async def template_save(
+    db: Database,
+    ctx: Context,
+    *,
+    event_type: str,
+    channel: Channel,
+    body: Body,
+) -> Rendered:
+    """Save the tenant's template after rendering it against sample data; return the preview."""
+    preview = template_check(event_type, channel, body)
+    values = {
+        "tenant_id": ctx.tenant_id,
+        "event_type": event_type,
+        "channel": channel,
+        "subject": body.subject,
+        "body_text": body.text,
+        "body_html": body.html,
+        "updated_at": clock.now(),
+    }
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await uow.session.execute(
+            insert(MessageTemplate)
+            .values(values)
+            .on_conflict_do_update(
+                index_elements=["tenant_id", "event_type", "channel"],
+                set_={k: v for k, v in values.items() if k not in ("tenant_id",)},
+            )
+        )
+    return preview
+
+
+def template_preview(*, event_type: str, channel: Channel, body: Body) -> Rendered:
+    """Render a template with the event type's sample data (nothing is saved)."""
+    return template_check(event_type, channel, body)
+
+
+async def preferences_set(
+    db: Database, ctx: Context, *, category: str, channels: Sequence[str]
+) -> None:
+    """Choose the caller's channels for a category; security cannot be changed."""
+    user_id = _me(ctx)
+    if category == "security":
+        raise ValidationProblem("Security messages are always sent.", field="category")
+    if category not in DEFAULT_CHANNELS:
+        raise ValidationProblem(f"Unknown category {category!r}.", field="category")
+    chosen = [c for c in CHANNELS if c in channels]
+    if len(chosen) != len(set(channels)):
+        raise ValidationProblem("Channels are email, sms and in_app.", field="channels")
+    values = {
+        "tenant_id": ctx.tenant_id,
+        "user_id": user_id,
+        "category": category,
+        "channels": chosen,
+        "updated_at": clock.now(),
+    }
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await uow.session.execute(
+            insert(MessagePreference)
+            .values(values)
+            .on_conflict_do_update(
+                index_elements=["tenant_id", "user_id", "category"],
+                set_={"channels": chosen, "updated_at": values["updated_at"]},
+            )
+        )
+
+
+async def profile_set(
+    db: Database,
+    ctx: Context,
+    *,
+    phone: str | None,
+    timezone: str,
+    quiet_start: time | None,
+    quiet_end: time | None,
+) -> None:
+    """Set the caller's SMS number, time zone and quiet hours."""
+    user_id = _me(ctx)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationProblem(f"Unknown time zone {timezone!r}.", field="timezone") from None
+    if (quiet_start is None) != (quiet_end is None):
+        raise ValidationProblem("Quiet hours need a start and an end.", field="quiet_end")
+    values = {
+        "tenant_id": ctx.tenant_id,
+        "user_id": user_id,
+        "phone": phone,
+        "timezone": timezone,
+        "quiet_start": quiet_start,
+        "quiet_end": quiet_end,
+        "updated_at": clock.now(),
+    }
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await uow.session.execute(
+            insert(MessageProfile)
+            .values(values)
+            .on_conflict_do_update(
+                index_elements=["tenant_id", "user_id"],
+                set_={k: v for k, v in values.items() if k not in ("tenant_id", "user_id")},
+            )
+        )
+
+
+async def message_mark_read(db: Database, ctx: Context, *, message_id: uuid.UUID) -> Message:
+    """Record that the caller read one of their in-app messages (idempotent)."""
+    user_id = _me(ctx)
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        message = (
+            await uow.session.execute(
+                select(Message)
+                .where(
+                    Message.tenant_id == ctx.tenant_id,
+                    Message.id == message_id,
+                    Message.user_id == user_id,
+                    Message.channel == "in_app",
+                )
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if message is None:
+            raise NotFound(f"Message {message_id} was not found.")
+        if message.read_at is None:
+            message.read_at = clock.now()
+            message.status = "read"
+            await uow.session.execute(
+                insert(MessageStatusChange).values([status_change(message, "read")])
+            )
+    return message
+
+
+async def announcement_publish(
+    db: Database, ctx: Context, *, title: str, body: str, roles: Sequence[str] | None
+) -> uuid.UUID:
+    """Announce to every member of the tenant (or of some roles), in-app, via the outbox."""
+    payload: dict[str, Any] = {"title": title, "body": body}
+    if roles:
+        payload["roles"] = list(roles)
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        return await emit(
+            uow,
+            tenant_id=ctx.tenant_id,
+            type="announcement.published",
+            subject=f"announcement/{new_id()}",
+            payload=payload,
+        )
+
+
+async def marketing_unsubscribe(db: Database, *, root_secret: str, token: str) -> None:
+    """RFC 8058 one-click: the signed link's user stops receiving marketing on every channel."""
+    request = token_read(root_secret, token)
+    if request.category != "marketing":
+        raise ValidationProblem("The unsubscribe link is not valid.", field="token")
+    now = clock.now()
+    async with db.uow(tenant_id=request.tenant_id) as uow:
+        await uow.session.execute(
+            insert(MessagePreference)
+            .values(
+                tenant_id=request.tenant_id,
+                user_id=request.user_id,
+                category="marketing",
+                channels=[],
+                updated_at=now,
+            )
+            .on_conflict_do_update(
+                index_elements=["tenant_id", "user_id", "category"],
+                set_={"channels": [], "updated_at": now},
+            )
+        )
+
+
+def _me(ctx: Context) -> uuid.UUID:
+    if ctx.actor_type != "user" or ctx.actor_id is None:
+        raise ValidationProblem("Only a signed-in user has messages and preferences.")
+    return ctx.actor_id

@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, signed Standard Webhooks deliveries, retries and the delivery log."""

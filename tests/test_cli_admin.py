@@ -1,0 +1,117 @@
+"""`fiscus admin create-tenant / create-user / permissions-doc` as scripts call them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from tests.conftest import TEST_SECRET
+
+
+def _run(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        **os.environ,
+        "FISCUS_DATABASE_URL": database_url,
+        "FISCUS_SECRET_KEY": TEST_SECRET,
+        "FISCUS_ENV": "test",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "fiscus.cli", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_bootstrap_an_empty_install_and_log_in(clean_database: str) -> None:
+    import httpx
+
+    created = _run(clean_database, "admin", "create-tenant", "acme", "--name", "Acme Ltd")
+    assert created.returncode == 0, created.stderr
+    tenant_id = uuid.UUID(created.stdout.strip())
+    user = _run(
+        clean_database,
+        "admin",
+        "create-user",
+        "--tenant",
+        "acme",
+        "--email",
+        "Ada@Example.com",
+        "--role",
+        "owner",
+        FISCUS_PASSWORD="first admin password",
+    )
+    assert user.returncode == 0, user.stderr
+    user_id = uuid.UUID(user.stdout.strip())
+    duplicate = _run(clean_database, "admin", "create-tenant", "acme", "--name", "Again")
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    weak = _run(
+        clean_database,
+        "admin",
+        "create-user",
+        "--tenant",
+        "acme",
+        "--email",
+        "bob@example.com",
+        "--role",
+        "owner",
+        FISCUS_PASSWORD="password",
+    )
+    assert weak.returncode == 1
+    no_role = _run(
+        clean_database,
+        "admin",
+        "create-user",
+        "--tenant",
+        "acme",
+        "--email",
+        "bob@example.com",
+        "--role",
+        "wizard",
+        FISCUS_PASSWORD="long enough pass",
+    )
+    assert no_role.returncode == 1
+    assert tenant_id != user_id
+
+    from fiscus.api import create_app
+    from tests.conftest import make_settings
+
+    async def login() -> int:
+        from asgi_lifespan import LifespanManager
+
+        app = create_app(make_settings(clean_database))
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.post(
+                    "/v1/auth/login",
+                    json={
+                        "tenant": "acme",
+                        "email": "ada@example.com",
+                        "password": "first admin password",
+                    },
+                )
+                return response.status_code
+
+    import asyncio
+
+    assert asyncio.run(login()) == 200
+
+
+def test_permissions_doc_check(tmp_path: Path, clean_database: str) -> None:
+    target = tmp_path / "permissions.md"
+    stale = _run(clean_database, "admin", "permissions-doc", "--check", "-o", str(target))
+    assert stale.returncode == 1
+    written = _run(clean_database, "admin", "permissions-doc", "-o", str(target))
+    assert written.returncode == 0
+    assert (
+        _run(clean_database, "admin", "permissions-doc", "--check", "-o", str(target)).returncode
+        == 0
+    )
+    assert "| `transfers:create` |" in target.read_text()

@@ -54,7 +54,8 @@ def _permission_of(route: APIRoute) -> str | None:
 def operations(app: FastAPI) -> list[tuple[str, str, str | None]]:
     """(method, path template, permission) for every operation of the OpenAPI document."""
     routes = {
-        (method, context.path): context.route
+        # Path convertors (`{account_id:uuid}`) do not appear in the OpenAPI paths.
+        (method, re.sub(r":[a-z]+}", "}", context.path)): context.route
         for context in iter_route_contexts(app.routes)
         if isinstance(context.route, APIRoute)
         for method in context.route.methods

@@ -128,7 +128,10 @@ async def update_account_limit(
     ctx: Annotated[Context, authorized("ledger_accounts:manage")],
     db: DatabaseDep,
 ) -> AccountRead:
-    """Set or remove the overdraft (or credit) limit; refused below what is already used."""
+    """Set or remove the overdraft (or credit) limit; refused below what is already used.
+    A body without `overdraft_limit` changes nothing and returns the account."""
+    if "overdraft_limit" not in body.model_fields_set:
+        return await queries.account_get(db=db, ctx=ctx, account_id=account_id)
     account = await service.account_set_limit(
         db=db, ctx=ctx, account_id=account_id, overdraft_limit=body.overdraft_limit
     )

@@ -54,13 +54,13 @@ class AccountCreate(BaseModel):
 
 
 class AccountLimitUpdate(BaseModel):
-    """Change an account's overdraft (or credit) limit; null removes it."""
+    """Change an account's overdraft (or credit) limit; null removes it, absent keeps it."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"overdraft_limit": 5000}]}
     )
 
-    overdraft_limit: Annotated[StrictInt | None, Field(ge=0, le=MAX_MINOR)]
+    overdraft_limit: Annotated[StrictInt | None, Field(ge=0, le=MAX_MINOR)] = None
 
 
 class AccountRead(BaseModel):

@@ -16,6 +16,7 @@ from fiscus.core import jobs as core_jobs
 from fiscus.core.config import Settings
 from fiscus.core.db import Database, libpq_url
 from fiscus.events import jobs as events_jobs
+from fiscus.identity.service import RESET_EVENT, reset_token_unseal
 from fiscus.ledger import jobs as ledger_jobs
 from fiscus.messaging import jobs as messaging_jobs
 from fiscus.messaging._directory import IdentityDirectory
@@ -24,6 +25,7 @@ from fiscus.messaging._recipients import (
     install_builtin_resolvers,
     install_directory,
 )
+from fiscus.messaging._secrets import register_secret
 from fiscus.messaging.service import messages_fan_out
 from fiscus.webhooks import jobs as webhooks_jobs
 from fiscus.webhooks.service import deliveries_fan_out
@@ -44,6 +46,14 @@ def install_event_subscribers() -> None:
         )
     )
     install_builtin_resolvers()
+    # The reset email carries the token that identity sealed into the event payload.
+    register_secret(
+        RESET_EVENT,
+        "reset_token",
+        lambda settings, _tenant, payload: reset_token_unseal(
+            settings.resolved_secret_key, payload
+        ),
+    )
 
 
 def _copy_of(blueprint: Blueprint) -> Blueprint:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pyotp
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from fiscus.core import clock
 from fiscus.core.events import Event
-from fiscus.identity.service import RESET_EVENT
+from fiscus.identity.service import RESET_EVENT, reset_token_unseal
 from tests.identity.test_mfa import _enrol, _step_start
 
 
@@ -28,7 +29,12 @@ async def _request_token(app, client, p) -> str:
             .scalars()
             .all()
         )
-    return str(events[-1].payload["token"])
+    payload = events[-1].payload
+    # The outbox holds the token only sealed: the feed and webhooks never see it.
+    assert "token" not in payload
+    token = reset_token_unseal(app.state.settings.resolved_secret_key, payload)
+    assert token not in json.dumps(payload)
+    return token
 
 
 async def test_reset_token_is_single_use_and_ends_sessions(app, client, make_principal) -> None:

@@ -19,6 +19,7 @@ class Identity:
     ring: KeyRing
     seal_key: bytes  # AES-GCM key for TOTP secrets
     backup_code_key: bytes  # HMAC key for backup codes
+    reset_key: bytes  # AES-GCM key sealing reset tokens in event payloads
     throttle: Throttle
 
 
@@ -31,5 +32,6 @@ def identity_build(settings: Settings, config: IdentityConfig | None = None) -> 
         ring=KeyRing.from_secrets([root, *config.jwt_previous_secrets]),
         seal_key=derive_key(root, "totp-secret-seal"),
         backup_code_key=derive_key(root, "mfa-backup-codes"),
+        reset_key=derive_key(root, "password-reset-token"),
         throttle=Throttle(storage_for(settings.redis_url), config),
     )

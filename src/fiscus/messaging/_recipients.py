@@ -127,9 +127,18 @@ async def audience(
     return [Recipient(u) for u in users]
 
 
+async def payload_user(
+    uow: UnitOfWork, event: RelayedEvent, _directory: Directory | None
+) -> list[Recipient]:
+    """Events about one user (a password reset): the `user_id` in the payload."""
+    user = _uuid(event.payload.get("user_id"))
+    return [Recipient(user)] if user is not None else []
+
+
 def install_builtin_resolvers() -> None:
     """The resolvers for event types messaging itself knows about."""
     register_resolver("transfer.*", transfer_holders)
+    register_resolver("user.password_reset_requested", payload_user)
     register_resolver("webhook.endpoint_disabled", tenant_admins)
     register_resolver("webhook.delivery_exhausted", tenant_admins)
     register_resolver("announcement.published", audience)

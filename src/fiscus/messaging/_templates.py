@@ -121,9 +121,40 @@ def _transfer(event_type: str, verb: str) -> EventTemplates:
     )
 
 
+_RESET = EventTemplates(
+    event_type="user.password_reset_requested",
+    category="security",
+    sample={
+        "event": {
+            "id": "019a9f0e-0000-7000-8000-000000000002",
+            "type": "user.password_reset_requested",
+        },
+        "data": {
+            "user_id": "019a9f0e-0000-7000-8000-000000000003",
+            "tenant": "acme",
+            "expires_at": "2026-11-22T14:35:00+00:00",
+        },
+        "secret": {"reset_token": "fsp_sample"},
+    },
+    bodies={
+        "email": Body(
+            subject="Reset your fiscus password",
+            text=(
+                "Someone asked to reset the password of your account at {{ data.tenant }}.\n"
+                "If it was you, send this token with your new password to "
+                "POST /v1/auth/password-reset/confirm before {{ data.expires_at }}:\n\n"
+                "{{ secret.reset_token }}\n\n"
+                "If it was not you, ignore this email: your password stays as it is.\n"
+            ),
+        ),
+    },
+)
+
+
 DEFAULTS: dict[str, EventTemplates] = {
     t.event_type: t
     for t in (
+        _RESET,
         _transfer("transfer.posted", "posted"),
         _transfer("transfer.voided", "voided"),
         _transfer("transfer.reversed", "reversed"),

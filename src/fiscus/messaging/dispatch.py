@@ -25,6 +25,7 @@ from fiscus.messaging._channels import (
     sms_provider,
 )
 from fiscus.messaging._recipients import directory
+from fiscus.messaging._secrets import secrets_expand
 from fiscus.messaging._templates import SMS_MAX_CHARS
 from fiscus.messaging._unsubscribe import Unsubscribe, token_make
 from fiscus.messaging.models import Message, MessageProfile, MessageStatusChange
@@ -80,7 +81,7 @@ async def message_send_next(
         if message.address is None and not await _resolve_email(uow, message):
             return True
         try:
-            await _send(message, settings=settings, email=email, sms=sms)
+            await _send(uow, message, settings=settings, email=email, sms=sms)
         except ChannelError as error:
             await _failed_attempt(uow, message, error)
             return True
@@ -177,24 +178,48 @@ def _quiet_until(profile: MessageProfile, now: datetime) -> datetime | None:
 
 
 async def _send(
-    message: Message, *, settings: Settings, email: EmailTransport, sms: SmsProvider
+    uow: UnitOfWork,
+    message: Message,
+    *,
+    settings: Settings,
+    email: EmailTransport,
+    sms: SmsProvider,
 ) -> None:
     assert message.address is not None, "messages without an address fail at fan-out"
+    # Secrets are filled in here, in what is sent, and never in the stored message.
+    subject, text, html = await secrets_expand(
+        uow,
+        settings=settings,
+        tenant_id=message.tenant_id,
+        event_id=message.event_id,
+        event_type=message.event_type,
+        texts=[message.subject, message.body_text, message.body_html],
+    )
     if message.channel == "sms":
-        message.provider_id = await sms.send(
-            to=message.address, body=message.body_text[:SMS_MAX_CHARS]
-        )
+        message.provider_id = await sms.send(to=message.address, body=(text or "")[:SMS_MAX_CHARS])
         return
-    await email.send(email_build(message, settings=settings))
+    await email.send(
+        email_build(message, settings=settings, subject=subject, text=text or "", html=html)
+    )
     message.provider_id = f"<{message.id}@fiscus>"
 
 
-def email_build(message: Message, *, settings: Settings) -> EmailMessage:
-    """The MIME email for a message: text and HTML, and RFC 8058 headers for marketing."""
+def email_build(
+    message: Message,
+    *,
+    settings: Settings,
+    subject: str | None = None,
+    text: str | None = None,
+    html: str | None = None,
+) -> EmailMessage:
+    """The MIME email for a message: text and HTML, and RFC 8058 headers for marketing.
+
+    `subject`, `text` and `html` override the stored ones (secrets filled in at send time).
+    """
     mail = EmailMessage()
     mail["From"] = settings.smtp_from
     mail["To"] = message.address or ""
-    mail["Subject"] = message.subject or ""
+    mail["Subject"] = (subject if subject is not None else message.subject) or ""
     mail["Message-ID"] = f"<{message.id}@fiscus>"
     mail["X-Fiscus-Message-Id"] = str(message.id)
     if message.category == "marketing":
@@ -205,7 +230,8 @@ def email_build(message: Message, *, settings: Settings) -> EmailMessage:
         url = f"{settings.public_url.rstrip('/')}/v1/messaging/unsubscribe?token={token}"
         mail["List-Unsubscribe"] = f"<{url}>"
         mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    mail.set_content(message.body_text)
-    if message.body_html:
-        mail.add_alternative(message.body_html, subtype="html")
+    mail.set_content(text if text is not None else message.body_text)
+    body_html = html if html is not None else message.body_html
+    if body_html:
+        mail.add_alternative(body_html, subtype="html")
     return mail

@@ -19,6 +19,7 @@ from fiscus.core.errors import NotFound, ValidationProblem
 from fiscus.core.events import RelayedEvent, emit
 from fiscus.core.ids import new_id
 from fiscus.messaging._recipients import Recipient, recipients_resolve
+from fiscus.messaging._secrets import placeholders
 from fiscus.messaging._templates import (
     CHANNELS,
     DEFAULTS,
@@ -163,7 +164,7 @@ async def _queue_event(
                     channel=channel,
                     category=category,
                     body=body,
-                    variables={**base, **recipient.variables},
+                    variables={**base, **recipient.variables, "secret": placeholders(event.type)},
                     audience=audience,
                 )
 

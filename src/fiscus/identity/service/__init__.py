@@ -13,6 +13,7 @@ from fiscus.identity.service._reset import (
     RESET_EVENT,
     password_reset_confirm,
     password_reset_request,
+    reset_token_unseal,
 )
 from fiscus.identity.service._sessions import (
     REFRESH_PREFIX,
@@ -48,6 +49,7 @@ __all__ = [
     "password_reset_confirm",
     "password_reset_request",
     "reauthenticate",
+    "reset_token_unseal",
     "session_end",
     "session_open",
     "session_refresh",

@@ -1,0 +1,76 @@
+"""The password-reset email, end to end: request -> outbox -> worker -> SMTP -> new password.
+
+The token reaches the mail and nothing else: not the outbox in clear, not the stored
+message that admins can read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import select
+
+from fiscus.core.config import Settings
+from fiscus.messaging.models import Message
+from fiscus.worker import build_job_app, run_worker
+from tests.messaging.conftest import Inbox
+from tests.messaging.test_end_to_end import _eventually
+
+
+async def test_reset_email_carries_a_working_token_that_is_stored_nowhere(
+    app: object,
+    client: httpx.AsyncClient,
+    make_principal: object,
+    settings: Settings,
+    smtp: tuple[Inbox, int],
+) -> None:
+    db = app.state.db  # type: ignore[attr-defined]
+    user = await make_principal(role="customer")  # type: ignore[operator]
+    asked = await client.post(
+        "/v1/auth/password-reset", json={"tenant": user.tenant_slug, "email": user.email}
+    )
+    assert asked.status_code == 202
+
+    job_app = build_job_app(settings.database_url or "")
+    async with job_app.open_async():
+        worker = asyncio.create_task(
+            run_worker(job_app, db=db, settings=settings, install_signal_handlers=False)
+        )
+        try:
+
+            async def mailed() -> bool:
+                return bool(smtp[0].messages)
+
+            assert await _eventually(mailed)
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+
+    assert len(smtp[0].messages) == 1
+    mail = smtp[0].messages[0]
+    assert mail["To"] == user.email
+    assert mail["Subject"] == "Reset your fiscus password"
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    token = next(word for word in body.split() if word.startswith("fsp_"))
+
+    async with db.uow() as uow:
+        stored = (await uow.session.execute(select(Message.body_text))).scalars().all()
+    assert stored
+    assert all(token not in text for text in stored)
+    assert any("[[fiscus-secret:reset_token]]" in text for text in stored)
+
+    reset = await client.post(
+        "/v1/auth/password-reset/confirm",
+        json={"token": token, "new_password": "brand new passphrase 7"},
+    )
+    assert reset.status_code == 204, reset.text
+    login = await client.post(
+        "/v1/auth/login",
+        json={
+            "tenant": user.tenant_slug,
+            "email": user.email,
+            "password": "brand new passphrase 7",
+        },
+    )
+    assert login.status_code == 200

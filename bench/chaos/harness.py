@@ -188,6 +188,9 @@ class System:
                 "FISCUS_PORT": str(self.port),
                 "FISCUS_LOG_LEVEL": "WARNING",
                 "FISCUS_WEBHOOKS_ALLOW_PRIVATE": "true",
+                # One load generator on 127.0.0.1: the per-address budget would turn the run
+                # into a rate-limit test (it has its own tests in tests/identity).
+                "FISCUS_IP_REQUESTS_PER_MINUTE": "1000000",
                 "FISCUS_DB_POOL_SIZE": "20",
             }
         )
@@ -323,6 +326,9 @@ async def bootstrap(
         )
         key.raise_for_status()
         headers = {"Authorization": f"Bearer {key.json()['key']}"}
+        # The highest plan, so the tenant's request budget does not shape the load.
+        plan = await http.put("/v1/tenant/settings", json={"plan": "enterprise"}, headers=token)
+        plan.raise_for_status()
         if system.config.webhooks:
             hook = await http.post(
                 "/v1/webhook-endpoints",
@@ -400,7 +406,10 @@ async def send(http: httpx.AsyncClient, headers: dict[str, str], op: Outcome) ->
         return "unknown"
     if response.status_code == 201:
         return "ok"
-    if response.status_code in (409, 429) or response.status_code >= 500:
+    if response.status_code == 429:
+        await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+        return "unknown"
+    if response.status_code == 409 or response.status_code >= 500:
         return "unknown"  # in progress elsewhere, throttled or failed on our side: not definite
     return "refused"
 

@@ -48,10 +48,15 @@ def _server_url() -> tuple[str, EmbeddedPostgres | None]:
         return libpq_url(embedded.start()), embedded
 
 
-def _database_name(worker: str) -> str:
-    # Two checkouts testing on one server must not share databases.
+def scratch_database_name(purpose: str, worker: str) -> str:
+    """A database name of this checkout and xdist worker: two checkouts (or two CI runs)
+    testing on one server never share, and so never drop, each other's databases."""
     checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
-    return f"fiscus_test_{checkout}_{worker}"
+    return f"fiscus_{purpose}_{checkout}_{worker}"
+
+
+def _database_name(worker: str) -> str:
+    return scratch_database_name("test", worker)
 
 
 def recreate_database(server_url: str, name: str) -> str:

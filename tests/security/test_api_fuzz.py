@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from fiscus.core.migrate import upgrade
-from tests.conftest import TEST_SECRET, recreate_database
+from tests.conftest import TEST_SECRET, recreate_database, scratch_database_name
 from tests.live import LiveServer, live_server
 
 pytestmark = pytest.mark.xdist_group("fuzz")
@@ -27,7 +27,7 @@ MAX_EXAMPLES = 30
 def fuzz_server(
     server_url: str, worker_id: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LiveServer, Path]]:
-    url = recreate_database(server_url, f"fiscus_fuzz_{worker_id}")
+    url = recreate_database(server_url, scratch_database_name("fuzz", worker_id))
     upgrade(url)
     log = tmp_path_factory.mktemp("fuzz") / "server.log"
     # The per-address rate limit would answer most generated requests with 429 and leave

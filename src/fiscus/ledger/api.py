@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -11,9 +12,17 @@ from starlette.responses import Response
 
 from fiscus.access.context import Context
 from fiscus.access.deps import authorized
+from fiscus.core.db import Database
 from fiscus.core.errors import IdempotencyKeyRequired
 from fiscus.core.http import problem_responses
-from fiscus.core.idempotency import HEADER, REPLAYED_HEADER, check_key, idempotent, model_response
+from fiscus.core.idempotency import (
+    HEADER,
+    REPLAYED_HEADER,
+    IdempotencyStore,
+    check_key,
+    idempotent,
+    model_response,
+)
 from fiscus.core.pagination import Cursor, Limit, Page
 from fiscus.deps import DatabaseDep, IdempotencyDep
 from fiscus.ledger import queries, service
@@ -292,9 +301,24 @@ async def get_transfer(
     return await queries.transfer_get(db=db, ctx=ctx, transfer_id=transfer_id)
 
 
-async def _action_response(db: DatabaseDep, ctx: Context, outcome: TransferOutcome) -> Response:
-    stored = await queries.transfer_get(db=db, ctx=ctx, transfer_id=outcome.transfer_id)
-    return model_response(stored, status_code=201)
+async def _transfer_action(
+    request: Request,
+    *,
+    db: Database,
+    ctx: Context,
+    store: IdempotencyStore,
+    action: Callable[[str | None], Awaitable[TransferOutcome]],
+) -> Response:
+    """Run a post/void/reverse once per Idempotency-Key and answer the stored transfer."""
+
+    async def handler() -> Response:
+        outcome = await action(_key(request))
+        stored = await queries.transfer_get(db=db, ctx=ctx, transfer_id=outcome.transfer_id)
+        return model_response(stored, status_code=201)
+
+    return await idempotent(
+        request, store=store, tenant_id=ctx.tenant_id, required=True, handler=handler
+    )
 
 
 @router.post(
@@ -314,14 +338,14 @@ async def post_pending(
 ) -> Response:
     """Post in full, or with `amount` in part (two-leg transfers); exactly once."""
 
-    async def handler() -> Response:
-        outcome = await service.transfer_post_pending(
-            db=db, ctx=ctx, pending_id=transfer_id, request=body, idempotency_key=_key(request)
-        )
-        return await _action_response(db, ctx, outcome)
-
-    return await idempotent(
-        request, store=store, tenant_id=ctx.tenant_id, required=True, handler=handler
+    return await _transfer_action(
+        request,
+        db=db,
+        ctx=ctx,
+        store=store,
+        action=lambda key: service.transfer_post_pending(
+            db=db, ctx=ctx, pending_id=transfer_id, request=body, idempotency_key=key
+        ),
     )
 
 
@@ -342,14 +366,14 @@ async def void_pending(
 ) -> Response:
     """Release a pending transfer's amounts; exactly once."""
 
-    async def handler() -> Response:
-        outcome = await service.transfer_void_pending(
-            db=db, ctx=ctx, pending_id=transfer_id, request=body, idempotency_key=_key(request)
-        )
-        return await _action_response(db, ctx, outcome)
-
-    return await idempotent(
-        request, store=store, tenant_id=ctx.tenant_id, required=True, handler=handler
+    return await _transfer_action(
+        request,
+        db=db,
+        ctx=ctx,
+        store=store,
+        action=lambda key: service.transfer_void_pending(
+            db=db, ctx=ctx, pending_id=transfer_id, request=body, idempotency_key=key
+        ),
     )
 
 
@@ -370,14 +394,14 @@ async def reverse_transfer(
 ) -> Response:
     """A new transfer with the opposite legs, linked to the original; at most once."""
 
-    async def handler() -> Response:
-        outcome = await service.transfer_reverse(
-            db=db, ctx=ctx, transfer_id=transfer_id, request=body, idempotency_key=_key(request)
-        )
-        return await _action_response(db, ctx, outcome)
-
-    return await idempotent(
-        request, store=store, tenant_id=ctx.tenant_id, required=True, handler=handler
+    return await _transfer_action(
+        request,
+        db=db,
+        ctx=ctx,
+        store=store,
+        action=lambda key: service.transfer_reverse(
+            db=db, ctx=ctx, transfer_id=transfer_id, request=body, idempotency_key=key
+        ),
     )
 
 

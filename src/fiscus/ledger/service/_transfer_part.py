@@ -153,23 +153,15 @@ async def transfer_post_pending(
     idempotency_key: str | None = None,
 ) -> TransferOutcome:
     """Post a pending transfer, in full or in part, exactly once."""
-    ctx.require("transfers:manage")
-    now = clock.now()
-    params = (
-        ctx.tenant_id,
-        request.id or new_id(),
-        request.id is not None,
-        idempotency_key,
-        pending_id,
-        False,
-        request.amount,
-        now,
-        request.description,
-        Jsonb(request.metadata),
-        new_id(),
+    return await _resolve_pending(
+        db=db,
+        ctx=ctx,
+        pending_id=pending_id,
+        request=request,
+        idempotency_key=idempotency_key,
+        void=False,
+        amount=request.amount,
     )
-    row = await retrying(lambda: call_pipelined(db, ctx.tenant_id, RESOLVE_SQL, params))
-    return _outcome(row, now)
 
 
 async def transfer_void_pending(
@@ -181,6 +173,28 @@ async def transfer_void_pending(
     idempotency_key: str | None = None,
 ) -> TransferOutcome:
     """Void a pending transfer exactly once, releasing its pending amounts."""
+    return await _resolve_pending(
+        db=db,
+        ctx=ctx,
+        pending_id=pending_id,
+        request=request,
+        idempotency_key=idempotency_key,
+        void=True,
+        amount=None,
+    )
+
+
+async def _resolve_pending(
+    *,
+    db: Database,
+    ctx: Context,
+    pending_id: uuid.UUID,
+    request: TransferAction | PendingPost,
+    idempotency_key: str | None,
+    void: bool,
+    amount: int | None,
+) -> TransferOutcome:
+    # Posting and voiding are one database function: it resolves the pending transfer once.
     ctx.require("transfers:manage")
     now = clock.now()
     params = (
@@ -189,8 +203,8 @@ async def transfer_void_pending(
         request.id is not None,
         idempotency_key,
         pending_id,
-        True,
-        None,
+        void,
+        amount,
         now,
         request.description,
         Jsonb(request.metadata),

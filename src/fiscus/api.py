@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
-        responses=problem_responses(400, 413, 429, 500),  # 429: every route is rate limited
+        responses=problem_responses(400, 413, 429, 500, 503),  # 429: rate limits; 503: outages
     )
     app.state.settings = settings
     app.state.metrics = metrics

@@ -18,13 +18,16 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from psycopg import errors as pg_errors
 from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fiscus.core.errors import PROBLEM_BASE, DomainError, PayloadTooLarge
+from fiscus.core.errors import PROBLEM_BASE, DomainError, PayloadTooLarge, ServiceUnavailable
 from fiscus.core.ids import new_id
 from fiscus.core.logging import get_logger
 
@@ -96,7 +99,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Body too large",
         422: "Refused by a business rule",
         429: "Rate limited",
-        503: "Unavailable",
+        503: "A dependency is unavailable; retry (see Retry-After)",
     }
     return {
         status: {
@@ -190,8 +193,17 @@ class RequestMiddleware:
                 await self.app(
                     scope, _limited(receive, self.max_body_bytes, too_large), send_wrapper
                 )
-        except Exception:
-            if not too_large[0]:
+        except Exception as failure:
+            if too_large[0]:
+                pass
+            elif (cause := unavailable_dependency(failure)) is not None:
+                # An outage, not a bug: the client may retry, and the log needs no traceback.
+                log.warning("dependency_unavailable", path=scope["path"], cause=cause)
+                if not response_started[0]:
+                    await render_error(_UNAVAILABLE, instance=scope["path"])(
+                        scope, receive, send_wrapper
+                    )
+            else:
                 log.exception("unhandled_error", path=scope["path"], method=scope["method"])
                 if not response_started[0]:
                     await internal_error_response()(scope, receive, send_wrapper)
@@ -243,6 +255,29 @@ def _header(scope: Scope, name: bytes) -> str | None:
                 return str(value.decode("latin-1"))
             except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
                 return None
+    return None
+
+
+_UNAVAILABLE = ServiceUnavailable(
+    "A service this request needs is unavailable; retry shortly.", headers={"Retry-After": "1"}
+)
+
+
+def unavailable_dependency(error: BaseException) -> str | None:
+    """Name the outage behind `error` (database or Redis down, pool exhausted), or None.
+
+    PostgreSQL's operational errors (SQLSTATE classes 08, 53, 57 and 58: no connection, out
+    of resources, shutting down, a statement cancelled) and serialization failures that
+    outlived their retries are transient by definition; a bug is not.
+    """
+    if isinstance(error, DBAPIError):
+        error = error.orig if error.orig is not None else error
+    if isinstance(error, pg_errors.OperationalError):  # also raised by raw-driver round trips
+        return "database:" + (error.sqlstate or "connection")
+    if isinstance(error, PoolTimeoutError):
+        return "database:pool-timeout"
+    if isinstance(error, RedisConnectionError | RedisTimeoutError):
+        return "redis"
     return None
 
 

@@ -57,8 +57,8 @@ class RateLimitMiddleware:
                 per_minute=identity.config.ip_requests_per_minute,
                 burst_per_s=max(IP_BURST_PER_S, identity.config.ip_requests_per_minute // 6),
             )
-        except Exception:  # a limiter outage must not take the API down with it
-            log.warning("rate_limit_storage_unavailable", exc_info=True)
+        except Exception as outage:  # a limiter outage must not take the API down with it
+            log.warning("rate_limit_storage_unavailable", error=type(outage).__name__)
             ip_budget = None
         if ip_budget is not None and not ip_budget.allowed:
             error = RateLimited(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
+import functools
+import signal
 from typing import Any
 
 import psycopg_pool
@@ -15,6 +16,7 @@ from fiscus.core import events
 from fiscus.core import jobs as core_jobs
 from fiscus.core.config import Settings
 from fiscus.core.db import Database, libpq_url
+from fiscus.core.logging import get_logger
 from fiscus.events import jobs as events_jobs
 from fiscus.identity.service import RESET_EVENT, reset_token_unseal
 from fiscus.ledger import jobs as ledger_jobs
@@ -29,6 +31,8 @@ from fiscus.messaging._secrets import register_secret
 from fiscus.messaging.service import messages_fan_out
 from fiscus.webhooks import jobs as webhooks_jobs
 from fiscus.webhooks.service import deliveries_fan_out
+
+log = get_logger("fiscus.worker")
 
 QUEUES = ("default", "maintenance", "events", "webhooks", "messaging")
 
@@ -114,6 +118,10 @@ async def open_job_pool(
     return pool
 
 
+RESTART_DELAY_S = 2.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 async def run_worker(
     job_app: App,
     *,
@@ -122,28 +130,70 @@ async def run_worker(
     concurrency: int = 4,
     wait: bool = True,
     install_signal_handlers: bool = True,
+    restart_delay_s: float = RESTART_DELAY_S,
     **options: Any,
 ) -> None:
     """Run jobs until stopped (or, with wait=False, until the queue is empty).
 
     A waiting worker also listens for committed events and wakes the relay at once.
+    procrastinate stops its worker (or raises) when one of its side tasks (its LISTEN
+    connection, the heartbeat) or its job fetch loses the database, as on every PostgreSQL
+    restart. Nothing asked this worker to stop, so it starts procrastinate's again after
+    `restart_delay_s`, until
+    it is cancelled or (with `install_signal_handlers`) gets SIGINT or SIGTERM.
     """
     previous_directory = directory()
     install_directory(IdentityDirectory(db))
-    listener: asyncio.Task[None] | None = None
-    if wait:
-        listener = asyncio.create_task(events_jobs.listen_for_events(job_app, libpq_url(db.url)))
+    run = functools.partial(
+        job_app.run_worker_async,
+        concurrency=concurrency,
+        wait=wait,
+        install_signal_handlers=False,
+        additional_context={"db": db, "settings": settings},
+        **options,
+    )
+    if not wait:
+        try:
+            await run()
+        finally:
+            install_directory(previous_directory)
+        return
+    listener = asyncio.create_task(events_jobs.listen_for_events(job_app, libpq_url(db.url)))
+    stopping = _stop_on_signals() if install_signal_handlers else None
     try:
-        await job_app.run_worker_async(
-            concurrency=concurrency,
-            wait=wait,
-            install_signal_handlers=install_signal_handlers,
-            additional_context={"db": db, "settings": settings},
-            **options,
-        )
+        while True:
+            try:
+                await run()
+                cause = "stopped"
+            except Exception as error:  # jobs' own errors never get here: these are outages
+                cause = type(error).__name__
+            log.error("job_worker_stopped", cause=cause, restart_in_s=restart_delay_s)
+            await asyncio.sleep(restart_delay_s)
+    except asyncio.CancelledError:
+        if stopping is None or not stopping.is_set():
+            raise
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()  # our own signal handler asked for this stop: it is not an error
     finally:
+        if install_signal_handlers:
+            for number in STOP_SIGNALS:
+                asyncio.get_running_loop().remove_signal_handler(number)
         install_directory(previous_directory)
-        if listener is not None:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+        listener.cancel()
+        await asyncio.wait([listener], timeout=10)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """Cancel the running task on SIGINT/SIGTERM; procrastinate's worker then stops gracefully."""
+    stopping = asyncio.Event()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def stop() -> None:
+        stopping.set()
+        task.cancel()
+
+    for number in STOP_SIGNALS:
+        asyncio.get_running_loop().add_signal_handler(number, stop)
+    return stopping

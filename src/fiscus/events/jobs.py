@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import psycopg
 from procrastinate import App, Blueprint, JobContext
@@ -86,8 +85,7 @@ async def listen_for_events(app: App, conninfo: str) -> None:
                 await asyncio.sleep(RECONNECT_S)
     finally:
         kicker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await kicker
+        await asyncio.wait([kicker], timeout=5)
 
 
 async def _wake_all(app: App) -> None:

@@ -115,3 +115,25 @@ def test_permissions_doc_check(tmp_path: Path, clean_database: str) -> None:
         == 0
     )
     assert "| `transfers:create` |" in target.read_text()
+
+
+def test_the_operator_sets_a_tenants_plan(clean_database: str) -> None:
+    import psycopg
+
+    created = _run(
+        clean_database, "admin", "create-tenant", "bigco", "--name", "Big", "--plan", "enterprise"
+    )
+    assert created.returncode == 0, created.stderr
+    unknown = _run(clean_database, "admin", "set-plan", "bigco", "platinum")
+    assert unknown.returncode == 2 and "Unknown plan" in unknown.stderr
+    missing = _run(clean_database, "admin", "set-plan", "nobody", "free")
+    assert missing.returncode == 1 and "No tenant" in missing.stderr
+    lowered = _run(clean_database, "admin", "set-plan", "bigco", "free")
+    assert lowered.returncode == 0, lowered.stderr
+    with psycopg.connect(clean_database) as db:
+        plan = db.execute("SELECT settings->>'plan' FROM tenants WHERE slug = 'bigco'").fetchone()
+        audited = db.execute(
+            "SELECT count(*) FROM audit_events WHERE action = 'tenant.settings_changed'"
+        ).fetchone()
+    assert plan == ("free",)
+    assert audited == (2,)  # --plan at creation, then set-plan

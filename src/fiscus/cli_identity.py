@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, get_args
 
 import typer
 from rich.console import Console
@@ -52,15 +52,67 @@ def _run(operation: Callable[[Database], Awaitable[T]]) -> T:
 def create_tenant(
     slug: Annotated[str, typer.Argument(help="Short name used at login, e.g. acme")],
     name: Annotated[str, typer.Option("--name", help="Display name of the organisation")],
+    plan: Annotated[
+        str, typer.Option("--plan", help="Rate-limit tier: free, standard or enterprise")
+    ] = "standard",
 ) -> None:
     """Create a tenant and print its id."""
     from fiscus.access.service import tenant_create
 
+    _plan_check(plan)
+
     async def operation(db: Database) -> uuid.UUID:
         async with db.uow() as uow:
-            return await tenant_create(uow, slug=slug, name=name)
+            tenant_id = await tenant_create(uow, slug=slug, name=name)
+        if plan != "standard":
+            await _plan_set(db, tenant_id, plan)
+        return tenant_id
 
     typer.echo(str(_run(operation)))
+
+
+@admin_app.command("set-plan")
+def set_plan(
+    slug: Annotated[str, typer.Argument(help="Slug of the tenant")],
+    plan: Annotated[str, typer.Argument(help="free, standard or enterprise")],
+) -> None:
+    """Set a tenant's plan (its rate-limit tier); tenants cannot change their own."""
+    from fiscus.access.errors import TenantNotFound
+    from fiscus.access.queries import tenant_by_slug
+
+    _plan_check(plan)
+
+    async def operation(db: Database) -> str:
+        async with db.uow() as uow:
+            tenant = await tenant_by_slug(uow, slug=slug)
+        if tenant is None:
+            raise TenantNotFound(f"No tenant with slug {slug!r}.")
+        await _plan_set(db, tenant.id, plan)
+        return f"{slug}: {plan}"
+
+    typer.echo(_run(operation))
+
+
+def _plan_check(plan: str) -> None:
+    from fiscus.access.schemas import Plan
+
+    if plan not in get_args(Plan):
+        err.print(f"[red]Unknown plan {plan!r}:[/red] choose {', '.join(get_args(Plan))}.")
+        raise typer.Exit(2)
+
+
+async def _plan_set(db: Database, tenant_id: uuid.UUID, plan: str) -> None:
+    """Change only the plan, as the platform operator (a system actor, audited)."""
+    from fiscus.access.context import Context
+    from fiscus.access.queries import tenant_get
+    from fiscus.access.service import tenant_settings_update
+
+    async with db.uow() as uow:
+        current = (await tenant_get(uow, tenant_id=tenant_id)).settings
+    settings = current.model_copy(update={"plan": plan})
+    await tenant_settings_update(
+        db, ctx=Context.system(tenant_id, permissions=frozenset()), settings=settings
+    )
 
 
 @admin_app.command("create-user")

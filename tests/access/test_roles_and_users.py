@@ -105,3 +105,24 @@ async def test_only_owners_manage_the_tenant(client, make_principal) -> None:
         "/v1/tenant/settings", json={"mfa_required_roles": ["wizard"]}, headers=owner.headers
     )
     assert bad.status_code == 404
+
+
+async def test_the_plan_is_the_operators_not_the_tenants(client, make_principal) -> None:
+    # The plan sets the tenant's rate limits: an owner raising its own would lift them.
+    owner = await make_principal(role="owner")  # the factory's tenants are on "enterprise"
+    raise_own = await client.put(
+        "/v1/tenant/settings",
+        json={"plan": "free", "max_sessions_per_user": 3},
+        headers=owner.headers,
+    )
+    assert raise_own.status_code == 403
+    assert raise_own.json()["type"].endswith("/plan-managed-by-operator")
+    unchanged = (await client.get("/v1/tenant", headers=owner.headers)).json()["settings"]
+    assert unchanged["plan"] == "enterprise"
+    assert unchanged["max_sessions_per_user"] is None
+    # Leaving the plan out, or sending the current one, keeps it.
+    for body in ({"max_sessions_per_user": 3}, {"plan": "enterprise", "max_sessions_per_user": 4}):
+        kept = await client.put("/v1/tenant/settings", json=body, headers=owner.headers)
+        assert kept.status_code == 200, kept.text
+        assert kept.json()["plan"] == "enterprise"
+        assert kept.json()["max_sessions_per_user"] == body["max_sessions_per_user"]

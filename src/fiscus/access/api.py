@@ -34,8 +34,13 @@ async def tenant(db: DatabaseDep, ctx: TenantManager) -> TenantRead:
 async def tenant_settings(
     body: TenantSettings, db: DatabaseDep, ctx: TenantManager
 ) -> TenantSettings:
-    """Plan (rate-limit tier), roles that must use MFA, and the per-user session limit."""
-    return await service.tenant_settings_update(db, ctx=ctx, settings=body)
+    """Roles that must use MFA and the per-user session limit.
+
+    The plan (rate-limit tier) is the platform operator's: leave it out, or send the
+    current one; a different plan is refused with 403 `plan-managed-by-operator`.
+    """
+    keep_plan = "plan" not in body.model_fields_set
+    return await service.tenant_settings_update(db, ctx=ctx, settings=body, keep_plan=keep_plan)
 
 
 @router.get("/roles", summary="List roles", responses=problem_responses(401, 403))

@@ -45,3 +45,10 @@ class RoleNotGrantable(PermissionDenied):
 
     type_slug = "role-not-grantable"
     title = "Role cannot be granted"
+
+
+class PlanManagedByOperator(PermissionDenied):
+    """A tenant's plan (its rate-limit tier) is set by the platform operator, not the tenant."""
+
+    type_slug = "plan-managed-by-operator"
+    title = "Plan is managed by the operator"

@@ -8,6 +8,7 @@ from sqlalchemy import delete, insert, select
 
 from fiscus.access.context import Context
 from fiscus.access.errors import (
+    PlanManagedByOperator,
     RoleInUse,
     RoleInvalid,
     RoleNotFound,
@@ -50,15 +51,19 @@ async def tenant_create(uow: UnitOfWork, *, slug: str, name: str) -> uuid.UUID:
 
 
 async def tenant_settings_update(
-    db: Database, *, ctx: Context, settings: TenantSettings
+    db: Database, *, ctx: Context, settings: TenantSettings, keep_plan: bool = False
 ) -> TenantSettings:
-    """Replace the tenant's settings; every MFA-required role must exist."""
+    """Replace the tenant's settings; every MFA-required role must exist.
+
+    The plan sets the tenant's rate limits, so only the platform operator (a system actor,
+    `fiscus admin set-plan`) may change it; `keep_plan` keeps the stored one.
+    """
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        return await _tenant_settings_update(uow, ctx=ctx, settings=settings)
+        return await _tenant_settings_update(uow, ctx=ctx, settings=settings, keep_plan=keep_plan)
 
 
 async def _tenant_settings_update(
-    uow: UnitOfWork, *, ctx: Context, settings: TenantSettings
+    uow: UnitOfWork, *, ctx: Context, settings: TenantSettings, keep_plan: bool
 ) -> TenantSettings:
     for role in settings.mfa_required_roles:
         if await role_permissions(uow, tenant_id=ctx.tenant_id, role=role) is None:
@@ -67,6 +72,13 @@ async def _tenant_settings_update(
     if row is None:
         raise TenantNotFound("No such tenant.")
     before = dict(row.settings)
+    current_plan = TenantSettings.model_validate(before).plan
+    if keep_plan:
+        settings = settings.model_copy(update={"plan": current_plan})
+    elif settings.plan != current_plan and ctx.actor_type != "system":
+        raise PlanManagedByOperator(
+            "The plan is set by the platform operator; leave `plan` out to keep it."
+        )
     row.settings = settings.model_dump()
     await audit_record(
         uow,

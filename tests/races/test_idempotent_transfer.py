@@ -13,10 +13,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from tests.factories import Principal
 from tests.races.helpers import BASE, at_once, ledger_of, no_server_errors, problem_type
+
+# Bursts of concurrent requests (or two workers): one at a time, on one xdist worker.
+pytestmark = pytest.mark.xdist_group("races")
 
 REQUESTS = 100
 

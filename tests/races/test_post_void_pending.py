@@ -13,10 +13,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from tests.factories import Principal
 from tests.races.helpers import BASE, at_once, ledger_of, no_server_errors, problem_type
+
+# Bursts of concurrent requests (or two workers): one at a time, on one xdist worker.
+pytestmark = pytest.mark.xdist_group("races")
 
 HOLDS = 20
 AMOUNT = 30

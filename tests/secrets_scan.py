@@ -4,11 +4,18 @@ After each test (before its tables are emptied) the secrets the database holds a
 (password hashes, TOTP secrets, refresh token, API key, reset token and backup code
 hashes) and looked for in every response body the test received, in raw, hex and base64
 forms. The one response allowed to show a TOTP secret is the enrolment that creates it.
+
+The same encodings (`forms`) and the patterns below serve the scan of a whole live run's
+artefacts (database dump, logs, webhooks, emails) in tests/security/test_secrets_at_rest.py.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, quote_plus
 
 import httpx
 from sqlalchemy import text
@@ -39,14 +46,6 @@ class ResponseLog:
         self.bodies.append((response.request.method, response.request.url.path, response.text))
 
 
-def _forms(secret: bytes) -> list[str]:
-    return [
-        secret.hex(),
-        base64.b64encode(secret).decode(),
-        base64.urlsafe_b64encode(secret).decode().rstrip("="),
-    ]
-
-
 async def stored_secrets(db: Database, identity: Identity) -> tuple[list[str], list[str]]:
     """(secrets never to show, TOTP secrets shown only at enrolment) in the database."""
     never: list[str] = []
@@ -54,7 +53,7 @@ async def stored_secrets(db: Database, identity: Identity) -> tuple[list[str], l
     async with db.uow() as uow:
         for query in _HASH_QUERIES:
             for (value,) in await uow.session.execute(text(query)):
-                never.extend(_forms(bytes(value)))
+                never.extend(forms(bytes(value)).values())
         users = await uow.session.execute(
             text("SELECT id, password_hash, totp_secret_sealed FROM users")
         )
@@ -78,3 +77,128 @@ def leaks(log: ResponseLog, never: list[str], totp: list[str]) -> list[str]:
         if (method, path) != ("POST", ENROLMENT_PATH):
             found.extend(f"{method} {path} contains a TOTP secret" for s in totp if s and s in body)
     return found
+
+
+# --- Artefacts of a whole run (database dump, logs, webhooks, emails) -------------------
+
+# A JWT: three base64url segments, the first two JSON objects (`{"` encodes to `eyJ`).
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}")
+# fiscus' opaque credentials; API keys keep a short display prefix (`fsk_` + 4), so only
+# longer runs count as a key.
+TOKEN_PATTERNS = {
+    "API key": re.compile(r"fsk_[A-Za-z0-9_-]{12,}"),
+    "refresh token": re.compile(r"fsr_[A-Za-z0-9_-]{12,}"),
+    "password-reset token": re.compile(r"fsp_[A-Za-z0-9_-]{12,}"),
+    "webhook secret": re.compile(r"whsec_[A-Za-z0-9+/=_-]{12,}"),
+    "JWT": JWT,
+    "password hash": re.compile(r"\$argon2id?\$v=\d+\$"),
+}
+# A run of 13-19 digits that is not part of a longer word, number or decimal fraction.
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z.])[0-9]{13,19}(?![0-9A-Za-z])")
+
+
+def forms(secret: str | bytes) -> dict[str, str]:
+    """The spellings a secret takes in stored or transmitted text, by encoding name.
+
+    Raw, hex, base64 (standard and URL-safe, with and without padding), URL-encoded and
+    JSON-escaped (ASCII-only and not). A secret inside a larger encoded blob at another
+    byte offset is not found; raw values are what logs and dumps carry.
+    """
+    raw = secret if isinstance(secret, bytes) else secret.encode()
+    found: dict[str, str] = {}
+    if isinstance(secret, str):
+        found["raw"] = secret
+        found["url-encoded"] = quote(secret, safe="")
+        found["url-encoded (plus)"] = quote_plus(secret)
+        found["json-escaped"] = json.dumps(secret)[1:-1]
+        found["json-escaped (unicode)"] = json.dumps(secret, ensure_ascii=False)[1:-1]
+    found["hex"] = raw.hex()
+    for name, encoded in (
+        ("base64", base64.b64encode(raw).decode()),
+        ("base64url", base64.urlsafe_b64encode(raw).decode()),
+    ):
+        found[name] = encoded
+        found[name + " (unpadded)"] = encoded.rstrip("=")
+    return found
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum every payment card number satisfies."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def card_numbers(text: str) -> list[str]:
+    """Luhn-valid 13-19 digit runs: what a full card number (PAN) looks like."""
+    return [m.group() for m in _DIGIT_RUN.finditer(text) if luhn_valid(m.group())]
+
+
+@dataclass
+class Artefact:
+    """One thing a run left behind (a log, a dump section, a webhook, an email) to scan."""
+
+    kind: str  # "log", "dump", "webhook" or "email"
+    where: str  # e.g. "dump public.users", "webhook 3 body"
+    text: str
+
+
+@dataclass
+class Finding:
+    """A secret or pattern found in an artefact."""
+
+    what: str
+    encoding: str
+    where: str
+
+    def __str__(self) -> str:
+        return f"{self.what} ({self.encoding}) in {self.where}"
+
+
+def find_secrets(artefacts: list[Artefact], secrets: dict[str, str | bytes]) -> list[Finding]:
+    """Every remembered secret, in any of its `forms`, found in any artefact."""
+    found = []
+    for name, secret in secrets.items():
+        spellings = {form: value for form, value in forms(secret).items() if value}
+        for artefact in artefacts:
+            for form, value in spellings.items():
+                if value in artefact.text:
+                    found.append(Finding(name, form, artefact.where))
+                    break
+    return found
+
+
+def find_patterns(artefacts: list[Artefact], patterns: dict[str, re.Pattern[str]]) -> list[Finding]:
+    """Every match of a named pattern in any artefact (a shortened match as the encoding)."""
+    return [
+        Finding(name, match.group()[:12] + "...", artefact.where)
+        for artefact in artefacts
+        for name, pattern in patterns.items()
+        for match in pattern.finditer(artefact.text)
+    ]
+
+
+def split_dump(dump: str) -> list[Artefact]:
+    """A plain pg_dump as one artefact per table's data (COPY block) plus one for the rest."""
+    sections: list[Artefact] = []
+    schema: list[str] = []
+    table: str | None = None
+    rows: list[str] = []
+    for line in dump.splitlines():
+        if table is None:
+            copy = re.match(r"COPY ([\w.\"]+) ", line)
+            if copy:
+                table, rows = copy.group(1).replace('"', ""), []
+            else:
+                schema.append(line)
+        elif line == "\\.":
+            sections.append(Artefact("dump", f"dump {table}", "\n".join(rows)))
+            table = None
+        else:
+            rows.append(line)
+    sections.append(Artefact("dump", "dump schema", "\n".join(schema)))
+    return sections

@@ -80,7 +80,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     db = Database(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow)
     app.state.db = db
     app.state.database_url = url
-    app.state.idempotency = IdempotencyStore(db, ttl_s=settings.idempotency_ttl_s)
+    app.state.idempotency = IdempotencyStore(
+        db, ttl_s=settings.idempotency_ttl_s, secret_key=settings.resolved_secret_key
+    )
     app.state.expected_heads = script_heads()
     app.state.redis = _redis_client(settings)
     job_app = build_job_app(url)

@@ -9,19 +9,29 @@ response is stored after it. If the process dies in between, the claim expires a
 `LOCK_S` and a retry runs the operation again; operations that move money therefore also
 carry the key into their own transaction (the ledger's unique transfer key), which makes
 the second run return the first result instead of posting twice.
+
+At rest, stored responses are sealed (AES-GCM, key derived from the installation secret,
+bound to the tenant and key): they can carry a secret shown once (a webhook signing
+secret) or personal data. The request fingerprint is an HMAC under a second derived key,
+so a dump cannot be used to guess a password sent in a request body offline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Request
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -45,6 +55,7 @@ LOCK_S = 60
 WAIT_S = 10.0
 MAX_KEY_LENGTH = 255
 PURGE_BATCH = 10_000
+_NONCE_BYTES = 12
 # Response headers worth replaying; the rest (dates, request ids) belong to each reply.
 _KEPT_HEADERS = ("content-type", "location", "deprecation", "sunset")
 
@@ -66,17 +77,23 @@ class Replay:
     headers: dict[str, str]
 
 
-def request_fingerprint(method: str, path: str, body: bytes) -> bytes:
-    """SHA-256 of method, path and the body (canonical JSON when it parses)."""
+def request_fingerprint(key: bytes, method: str, path: str, body: bytes) -> bytes:
+    """HMAC-SHA256 under `key` of method, path and the body (canonical JSON when it parses)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError):
         canonical = body
-    digest = hashlib.sha256()
+    digest = hmac.new(key, digestmod=hashlib.sha256)
     for part in (method.encode(), path.encode(), canonical):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.digest()
+
+
+def _derive(root_secret: str, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+        root_secret.encode()
+    )
 
 
 def check_key(key: str) -> str:
@@ -91,9 +108,28 @@ def check_key(key: str) -> str:
 class IdempotencyStore:
     """Claims, completes and replays idempotency keys in the `idempotency_keys` table."""
 
-    def __init__(self, db: Database, *, ttl_s: int = 86400) -> None:
+    def __init__(self, db: Database, *, ttl_s: int = 86400, secret_key: str | None = None) -> None:
+        """`secret_key` (the installation secret) is needed to record or replay responses;
+        purging expired keys works without it."""
         self.db = db
         self.ttl = timedelta(seconds=ttl_s)
+        self._aead: AESGCM | None = None
+        self.fingerprint_key = b""
+        if secret_key is not None:
+            self._aead = AESGCM(_derive(secret_key, b"fiscus/idempotency/responses/v1"))
+            self.fingerprint_key = _derive(secret_key, b"fiscus/idempotency/fingerprints/v1")
+
+    def _sealer(self) -> AESGCM:
+        assert self._aead is not None, "recording responses needs the installation secret"
+        return self._aead
+
+    def _seal(self, tenant_id: uuid.UUID, key: str, body: bytes) -> bytes:
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        return nonce + self._sealer().encrypt(nonce, body, tenant_id.bytes + key.encode())
+
+    def _open(self, tenant_id: uuid.UUID, key: str, sealed: bytes) -> bytes:
+        nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+        return self._sealer().decrypt(nonce, ciphertext, tenant_id.bytes + key.encode())
 
     async def begin(
         self, *, tenant_id: uuid.UUID, key: str, method: str, path: str, fingerprint: bytes
@@ -153,7 +189,8 @@ class IdempotencyStore:
                     f"This {HEADER} was used for a different request; use a new key."
                 )
             if row.status_code is not None:
-                return Replay(row.status_code, row.response_body or b"", row.response_headers or {})
+                body = self._open(tenant_id, key, row.response_body) if row.response_body else b""
+                return Replay(row.status_code, body, row.response_headers or {})
             if row.locked_until <= now:
                 # The first request's process died before storing its response: take over.
                 row.locked_until = now + timedelta(seconds=LOCK_S)
@@ -169,7 +206,7 @@ class IdempotencyStore:
                 .where(IdempotencyKey.tenant_id == claim.tenant_id, IdempotencyKey.key == claim.key)
                 .values(
                     status_code=response.status_code,
-                    response_body=bytes(response.body),
+                    response_body=self._seal(claim.tenant_id, claim.key, bytes(response.body)),
                     response_headers=headers,
                 )
             )
@@ -223,8 +260,9 @@ async def idempotent(
             )
         return await handler()
     key = check_key(raw_key)
+    assert store.fingerprint_key, "an idempotent route needs a store with the installation secret"
     body = await request.body()
-    fingerprint = request_fingerprint(request.method, request.url.path, body)
+    fingerprint = request_fingerprint(store.fingerprint_key, request.method, request.url.path, body)
     outcome = await store.begin(
         tenant_id=tenant_id,
         key=key,

@@ -21,7 +21,7 @@ PERMISSIONS: dict[str, str] = {
     "users:manage": "Add users to the tenant, change their role, disable them.",
     "api_keys:manage": "Create, list and revoke API keys for service accounts.",
     "roles:manage": "Define, change and delete the tenant's custom roles.",
-    "tenant:manage": "Change tenant settings: plan, MFA policy, session limits.",
+    "tenant:manage": "Change tenant settings: MFA policy, session limits (not the plan).",
     "audit:read": "Read the tenant's audit trail.",
     "ledger_accounts:read": "Read ledger accounts and balances.",
     "ledger_accounts:create": "Open ledger accounts.",

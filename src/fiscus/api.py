@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
-        responses=problem_responses(400, 413, 429, 500),  # 429: every route is rate limited
+        # 429: every route is rate limited; 415: any JSON body sent as another media type.
+        responses=problem_responses(400, 413, 415, 429, 500),
     )
     app.state.settings = settings
     app.state.metrics = metrics

@@ -51,7 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
-        responses=problem_responses(400, 413, 429, 500, 503),  # 429: rate limits; 503: outages
+        # 415: a JSON body sent as another media type; 429: every route is rate limited;
+        # 503: an outage (database, pool, Redis).
+        responses=problem_responses(400, 413, 415, 429, 500, 503),
     )
     app.state.settings = settings
     app.state.metrics = metrics

@@ -25,3 +25,21 @@ def test_sensitive_keys_are_redacted(key: str, capsys: pytest.CaptureFixture[str
     output = capsys.readouterr().err
     assert "hunter2-very-secret" not in output
     assert "[redacted]" in output
+
+
+@pytest.mark.parametrize("json_lines", [True, False], ids=["json", "console"])
+def test_control_characters_in_nested_values_and_event_names_cannot_forge_a_line(
+    json_lines: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Metadata and lists are logged as structures; the event name is a string like any other.
+    configure_logging(level="INFO", json=json_lines)
+    hostile = 'x\r\n{"event": "forged"}\x1b[2J\n'
+    get_logger("test").info(
+        "evt" + hostile, metadata={"key" + hostile: hostile}, items=[hostile], text=hostile
+    )
+    output = capsys.readouterr().err
+    assert output.count("\n") == 1 and output.endswith("\n")
+    assert "\x1b" not in output and "\r" not in output
+    if json_lines:
+        event = json.loads(output)
+        assert event["metadata"] == {"key" + hostile: hostile} and event["items"] == [hostile]

@@ -119,6 +119,31 @@ async def test_bad_input_is_a_problem(
     assert (await client.get("/v1/events?types=a..b", headers=auth)).status_code == 400
 
 
+async def test_null_for_a_field_that_cannot_be_null_is_a_400_and_changes_nothing(
+    client: httpx.AsyncClient, make_principal: MakePrincipal
+) -> None:
+    # Found by schemathesis: `"url": null` crashed the SSRF check (a 500), and
+    # `"enabled": null` would have disabled the endpoint.
+    auth = (await make_principal(role="admin")).headers
+    body = {"url": "http://127.0.0.1:9/x", "event_types": ["*"], "description": "books"}
+    created = (await client.post("/v1/webhook-endpoints", json=body, headers=auth)).json()
+    path = f"/v1/webhook-endpoints/{created['id']}"
+    for field in ("url", "event_types", "enabled"):
+        response = await client.patch(path, json={field: None}, headers=auth)
+        assert response.status_code == 400, (field, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["errors"][0]["field"] == f"body.{field}"
+    unchanged = (await client.get(path, headers=auth)).json()
+    assert (unchanged["url"], unchanged["event_types"], unchanged["enabled"]) == (
+        body["url"],
+        body["event_types"],
+        True,
+    )
+    # The description may be cleared with null.
+    cleared = await client.patch(path, json={"description": None}, headers=auth)
+    assert cleared.status_code == 200 and cleared.json()["description"] is None
+
+
 async def test_a_retried_rotation_returns_the_same_secret(
     client: httpx.AsyncClient, random_key: str, make_principal: MakePrincipal
 ) -> None:

@@ -97,6 +97,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found (or not yours)",
         409: "Conflict",
         413: "Body too large",
+        415: "Body is not JSON",
         422: "Refused by a business rule",
         429: "Rate limited",
         503: "A dependency is unavailable; retry (see Retry-After)",
@@ -309,6 +310,26 @@ def _invalid_data(request: Request) -> Response:
     )
 
 
+def _unparsed_body(item: dict[str, Any]) -> bool:
+    # FastAPI parses a body as JSON only when Content-Type says JSON; otherwise the JSON
+    # model receives the raw bytes, which means the media type, not the content, is wrong.
+    return tuple(item["loc"]) == ("body",) and isinstance(item.get("input"), bytes)
+
+
+def _unsupported_media_type(request: Request) -> Response:
+    slug, title = _HTTP_SLUGS[415]
+    return problem_response(
+        status=415,
+        body={
+            "type": PROBLEM_BASE + slug,
+            "title": title,
+            "status": 415,
+            "detail": "Send the body as JSON with Content-Type: application/json.",
+            "instance": request.url.path,
+        },
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map DomainError, validation errors and Starlette HTTP errors to problem+json."""
 
@@ -320,6 +341,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
+        if any(_unparsed_body(item) for item in error.errors()):
+            return _unsupported_media_type(request)
         errors = [
             {"field": ".".join(str(p) for p in item["loc"]), "message": item["msg"]}
             for item in error.errors()[:50]
@@ -363,8 +386,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_unencodable(request: Request, error: Exception) -> Response:
         return _invalid_data(request)
 
+    async def on_driver_data_error(request: Request, error: Exception) -> Response:
+        # The same refusal raised on a raw psycopg connection (the ledger's hot path).
+        assert isinstance(error, pg_errors.DataError)
+        return _invalid_data(request)
+
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(pg_errors.DataError, on_driver_data_error)
     app.add_exception_handler(UnicodeEncodeError, on_unencodable)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

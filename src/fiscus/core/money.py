@@ -15,7 +15,7 @@ from typing import Annotated, Self
 
 from babel import Locale
 from babel.numbers import list_currencies
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
 from fiscus.core.errors import ValidationProblem
 
@@ -173,7 +173,20 @@ def parse_rate(value: str | Decimal, *, field: str = "rate") -> Decimal:
 
 
 Rounding = ROUND_HALF_EVEN
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
+
+
+def _known_currency(value: str) -> str:
+    # A ValueError (not a ValidationProblem) so Pydantic reports it at the field's path.
+    if value not in CURRENCIES:
+        raise ValueError(f"unknown ISO 4217 currency {value!r}")
+    return value
+
+
+# The pattern documents the shape; the validator refuses well-shaped codes that are not
+# money ("ZZZ", or "XXX", ISO's "no currency").
+Currency = Annotated[
+    str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"]), AfterValidator(_known_currency)
+]
 AmountMinor = Annotated[StrictInt, Field(ge=-MAX_MINOR, le=MAX_MINOR, examples=[1234])]
 
 
@@ -187,13 +200,6 @@ class MoneyModel(BaseModel):
 
     amount: AmountMinor
     currency: Currency
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        if value not in CURRENCIES:
-            raise ValueError(f"unknown ISO 4217 currency {value!r}")
-        return value
 
     def to_money(self) -> Money:
         """The domain value."""

@@ -36,6 +36,13 @@ class LedgerAccountLimitInvalid(BusinessRuleViolation):
     title = "Limit below the current balance"
 
 
+class LedgerAmountOutOfRange(BusinessRuleViolation):
+    """A balance or a transfer's total would pass the ledger's range of 2**63 - 1 minor units."""
+
+    type_slug = "ledger-amount-out-of-range"
+    title = "Amount out of the ledger's range"
+
+
 class TransferRefused(BusinessRuleViolation):
     """A transfer was refused; the problem `type` ends with its result code."""
 

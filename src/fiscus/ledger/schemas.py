@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-from fiscus.core.money import MAX_MINOR
+from fiscus.core.money import MAX_MINOR, Currency
 
 MAX_LEGS = 64
 MAX_BATCH = 8000
 Amount = Annotated[StrictInt, Field(ge=1, le=MAX_MINOR, description="Minor units, > 0")]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
 Direction = Literal["debit", "credit"]
 AccountFlag = Literal["debits_must_not_exceed_credits", "credits_must_not_exceed_debits"]
-Metadata = Annotated[dict[str, Any], Field(max_length=50)]
+MAX_METADATA_DEPTH = 8
+
+
+def _plain_json(value: dict[str, Any]) -> dict[str, Any]:
+    """Refuse what JSON (RFC 8259) and PostgreSQL's jsonb cannot hold, and deep nesting.
+
+    Python's JSON parser accepts the tokens NaN and Infinity (and 1e309 becomes infinity);
+    jsonb refuses them. Deep nesting costs recursion when stored and rendered. Walked with
+    an explicit stack, so no input can exhaust Python's recursion limit here.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("numbers must be finite (no NaN or Infinity)")
+        if isinstance(item, dict | list):
+            if depth > MAX_METADATA_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_METADATA_DEPTH} levels")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return value
+
+
+Metadata = Annotated[dict[str, Any], Field(max_length=50), AfterValidator(_plain_json)]
 
 ACCOUNT_ID = "0193a5a4-7a2c-7c4e-9a55-3b1f7d0e0001"
 OTHER_ID = "0193a5a4-7a2c-7c4e-9a55-3b1f7d0e0002"

@@ -46,10 +46,13 @@ class EndpointUpdate(BaseModel):
         json_schema_extra={"examples": [{"enabled": True, "event_types": ["transfer.*"]}]},
     )
 
-    url: str | None = Field(None, max_length=2048)
-    event_types: EventTypes | None = None
+    # Absent keeps the value; null is a value only for the description (it clears it).
+    # The others are not nullable, so an explicit null is a 400, not a crash or a silent
+    # "disabled" (their None defaults never escape: the route reads only the set fields).
+    url: str = Field(None, max_length=2048)  # type: ignore[assignment]
+    event_types: EventTypes = None  # type: ignore[assignment]
     description: str | None = Field(None, max_length=500)
-    enabled: bool | None = None
+    enabled: bool = None  # type: ignore[assignment]
 
 
 class EndpointRead(BaseModel):

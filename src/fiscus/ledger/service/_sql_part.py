@@ -20,6 +20,8 @@ from psycopg import errors as pg_errors
 from sqlalchemy.exc import DBAPIError
 
 from fiscus.core.db import RETRYABLE, Database, UnitOfWork
+from fiscus.core.money import MAX_MINOR
+from fiscus.ledger.errors import LedgerAmountOutOfRange
 from fiscus.ledger.round_trip import one_round_trip
 
 T = TypeVar("T")
@@ -120,6 +122,12 @@ async def retrying(attempt_once: Callable[[], Awaitable[T]]) -> T:
         try:
             return await attempt_once()
         except (DBAPIError, psycopg.Error) as error:
+            cause = error.orig if isinstance(error, DBAPIError) else error
+            if isinstance(cause, pg_errors.NumericValueOutOfRange):
+                # A bigint balance or total overflowed; the transaction rolled back.
+                raise LedgerAmountOutOfRange(
+                    f"The result would pass the ledger's range of {MAX_MINOR} minor units."
+                ) from None
             if attempt == MAX_ATTEMPTS - 1 or not _retryable(error):
                 raise
             await asyncio.sleep(min(0.1, 0.002 * 2**attempt))

@@ -178,6 +178,7 @@ def worker_command(
     """Run the background-job worker until interrupted."""
     from fiscus.core.db import Database
     from fiscus.core.logging import configure_logging
+    from fiscus.webhooks.delivery import DISPATCH_CONCURRENCY
     from fiscus.worker import build_job_app, run_worker
 
     settings = _settings()
@@ -185,7 +186,12 @@ def worker_command(
     with database(settings) as (url, _):
 
         async def main() -> None:
-            db = Database(url, pool_size=concurrency, max_overflow=2)
+            # Every job holds a connection, and a webhook dispatch holds one per lane while
+            # its requests are in flight: size the pool so that jobs never wait for one.
+            lanes = DISPATCH_CONCURRENCY
+            db = Database(
+                url, pool_size=concurrency + lanes, max_overflow=(concurrency - 1) * lanes
+            )
             job_app = build_job_app(url)
             try:
                 async with job_app.open_async():

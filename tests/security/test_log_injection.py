@@ -43,3 +43,18 @@ def test_control_characters_in_nested_values_and_event_names_cannot_forge_a_line
     if json_lines:
         event = json.loads(output)
         assert event["metadata"] == {"key" + hostile: hostile} and event["items"] == [hostile]
+
+
+def test_a_librarys_exception_is_logged_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    # procrastinate logs a failed job with exc_info through the standard library: the
+    # traceback must arrive as text, not as "<traceback object at 0x...>".
+    import logging
+
+    configure_logging(level="INFO", json=True)
+    try:
+        raise ValueError("job failed")
+    except ValueError:
+        logging.getLogger("procrastinate.worker").exception("Job ended with status: Error")
+    event = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert "ValueError: job failed" in event["exception"]
+    assert "traceback object" not in json.dumps(event)

@@ -18,6 +18,7 @@ import httpx
 
 from fiscus.core.config import Settings
 from fiscus.core.logging import get_logger
+from fiscus.core.outbound import tls_context
 
 log = get_logger("fiscus.messaging")
 
@@ -128,7 +129,9 @@ class TwilioSms:
     async def send(self, *, to: str, body: str) -> str:
         """POST the message; return its `sid`."""
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s, trust_env=False) as client:
+            async with httpx.AsyncClient(
+                timeout=self.timeout_s, trust_env=False, verify=tls_context()
+            ) as client:
                 response = await client.post(
                     self.url, auth=self.auth, data={"To": to, "From": self.sender, "Body": body}
                 )

@@ -24,6 +24,7 @@ from fiscus.core.config import Settings
 from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.events import emit
 from fiscus.core.ids import new_id
+from fiscus.core.outbound import tls_context
 from fiscus.webhooks import _ssrf
 from fiscus.webhooks._signing import sign
 from fiscus.webhooks.errors import UnsafeWebhookUrl
@@ -58,7 +59,9 @@ class Outcome:
 
 def http_client() -> httpx.AsyncClient:
     """The client deliveries use: 15 s timeout, no redirects, no proxies from the environment."""
-    return httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False, trust_env=False)
+    return httpx.AsyncClient(
+        timeout=TIMEOUT_S, follow_redirects=False, trust_env=False, verify=tls_context()
+    )
 
 
 async def deliveries_dispatch(

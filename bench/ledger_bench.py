@@ -130,15 +130,28 @@ def load_accounts(url: str, n: int) -> list[uuid.UUID]:
     """n ledger accounts (ids in rank order), the hot/reader accounts, and pgbench's table."""
     ids = [uuid.UUID(int=(0x0193A5A4 << 96) | (i + 1)) for i in range(n + 3)]
     random.Random(3).shuffle(ids)  # rank and id order differ, like real data
-    with psycopg.connect(libpq_url(url)) as connection:
-        with connection.cursor().copy(
+    with (
+        psycopg.connect(libpq_url(url)) as connection,
+        connection.cursor().copy(
             "COPY ledger_accounts (tenant_id, id, code, name, currency, type, normal_side,"
             " created_at) FROM STDIN"
-        ) as copy:
-            for i, account_id in enumerate(ids):
-                copy.write_row(
-                    (TENANT, account_id, f"acc-{i}", f"Account {i}", "EUR", "asset", "debit", "now")
-                )
+        ) as copy,
+    ):
+        for i, account_id in enumerate(ids):
+            copy.write_row(
+                (TENANT, account_id, f"acc-{i}", f"Account {i}", "EUR", "asset", "debit", "now")
+            )
+    pgbench_tables(url, n)
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+        # Only the loaded tables: statistics saying "empty" on the ledger's transfer and
+        # entry tables would steer cached plans to sequential scans as they fill up.
+        connection.execute("VACUUM ANALYZE ledger_accounts")
+    return ids
+
+
+def pgbench_tables(url: str, n: int) -> None:
+    """pgbench's plain-SQL ledger: n accounts, transfers and their entries."""
+    with psycopg.connect(libpq_url(url)) as connection:
         connection.execute(
             "CREATE TABLE bench_accounts (id int PRIMARY KEY, debits bigint NOT NULL DEFAULT 0,"
             " credits bigint NOT NULL DEFAULT 0, version bigint NOT NULL DEFAULT 0,"
@@ -156,11 +169,7 @@ def load_accounts(url: str, n: int) -> list[uuid.UUID]:
             (n,),
         )
     with psycopg.connect(libpq_url(url), autocommit=True) as connection:
-        # Only the loaded tables: statistics saying "empty" on the ledger's transfer and
-        # entry tables would steer cached plans to sequential scans as they fill up.
-        connection.execute("VACUUM ANALYZE ledger_accounts")
         connection.execute("VACUUM ANALYZE bench_accounts")
-    return ids
 
 
 def load_entries(url: str, reader: uuid.UUID, other: uuid.UUID, n: int) -> None:
@@ -329,12 +338,27 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
 # ----------------------------------------------------------------------------- pgbench
 
 
-def pgbench(url: str, clients: int, duration_s: int, n_accounts: int) -> Figure:
-    """The PostgreSQL ceiling: plain-SQL double-entry transfers, per-transaction latencies."""
+def pgbench(
+    url: str,
+    clients: int,
+    duration_s: int,
+    n_accounts: int,
+    *,
+    scripts: dict[str, tuple[str, int]] | None = None,
+    label: str = "pgbench plain SQL",
+    unit: str = "transfers/s",
+) -> Figure:
+    """The PostgreSQL ceiling: plain-SQL double-entry transfers, per-transaction latencies.
+
+    `scripts` maps a name to (SQL script, weight) for a mixed workload; the default is the
+    one transfer script.
+    """
     binary = EmbeddedPostgres(ROOT / ".fiscus").bin_dir / "pgbench"
     with tempfile.TemporaryDirectory() as folder:
-        script = Path(folder) / "transfer.sql"
-        script.write_text(PGBENCH_SCRIPT)
+        weighted: list[str] = []
+        for name, (text, weight) in (scripts or {"transfer": (PGBENCH_SCRIPT, 1)}).items():
+            (Path(folder) / f"{name}.sql").write_text(text)
+            weighted += ["-f", f"{Path(folder) / name}.sql@{weight}"]
         completed = subprocess.run(
             [
                 str(binary),
@@ -347,8 +371,7 @@ def pgbench(url: str, clients: int, duration_s: int, n_accounts: int) -> Figure:
                 str(duration_s),
                 "-D",
                 f"naccounts={n_accounts}",
-                "-f",
-                str(script),
+                *weighted,
                 "-l",
                 "--log-prefix",
                 str(Path(folder) / "log"),
@@ -367,9 +390,9 @@ def pgbench(url: str, clients: int, duration_s: int, n_accounts: int) -> Figure:
     match = re.search(r"tps = ([\d.]+) \(without initial", completed.stdout)
     assert match, completed.stdout
     tps = float(match.group(1))
-    figure = Figure("pgbench plain SQL", clients, int(tps * duration_s), duration_s, latencies)
+    figure = Figure(label, clients, int(tps * duration_s), duration_s, latencies)
     print(
-        f"  {'pgbench plain SQL':<28} c={clients:<3} {tps:>9.0f} transfers/s"
+        f"  {label:<28} c={clients:<3} {tps:>9.0f} {unit}"
         f"  p50 {figure.pct(0.5):7.2f} ms  p99 {figure.pct(0.99):7.2f} ms",
         flush=True,
     )

@@ -79,6 +79,7 @@ class Report:
 
     duration_s: float = 0.0
     attempted: int = 0
+    acknowledged_during_load: int = 0
     acknowledged: int = 0
     refused: int = 0
     unknown_before_settle: int = 0
@@ -518,6 +519,9 @@ class Scenario:
         self.stop.set()
         await asyncio.gather(*tasks)
         self.report.duration_s = time.monotonic() - started
+        self.report.acknowledged_during_load = sum(o.status == "ok" for o in self.outcomes)
+        unknown = sum(o.status == "unknown" for o in self.outcomes)
+        self.log(f"load done: {len(self.outcomes)} sent, {unknown} unknown; settling")
 
     async def run(self) -> Report:
         """Start, bootstrap, load under faults, settle, verify; always stop the processes."""
@@ -560,7 +564,7 @@ class Scenario:
         report.acknowledged = sum(o.status == "ok" for o in outcomes)
         report.refused = sum(o.status == "refused" for o in outcomes)
         if report.duration_s:
-            report.ops_per_s = round(report.acknowledged / report.duration_s, 1)
+            report.ops_per_s = round(report.acknowledged_during_load / report.duration_s, 1)
         if latencies:
             report.p50_ms = round(statistics.median(latencies) * 1000, 1)
             report.p99_ms = round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1)
@@ -591,10 +595,15 @@ async def settle(
     unknown = [o for o in outcomes if o.status == "unknown"]
     report.unknown_before_settle = len(unknown)
     deadline = time.monotonic() + config.settle_timeout_s
+    lanes = asyncio.Semaphore(config.clients)
+
+    async def resend(op: Outcome) -> None:
+        async with lanes:
+            op.status = await send(http, headers, op)
+
     async with httpx.AsyncClient(base_url=system.base_url, timeout=15) as http:
         while unknown and time.monotonic() < deadline:
-            for op in unknown:
-                op.status = await send(http, headers, op)
+            await asyncio.gather(*(resend(op) for op in unknown))
             unknown = [o for o in unknown if o.status == "unknown"]
             if unknown:
                 await asyncio.sleep(1.0)

@@ -54,6 +54,31 @@ async def tenant_by_slug(uow: UnitOfWork, *, slug: str) -> TenantInfo | None:
     return _tenant_info(row) if row is not None else None
 
 
+async def tenant_and_membership(
+    uow: UnitOfWork, *, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[TenantInfo, MembershipInfo | None]:
+    """The tenant and the user's membership in it, in one round trip (every authenticated
+    request asks); TenantNotFound if there is no such tenant."""
+    row = (
+        await uow.session.execute(
+            select(Tenant, Membership)
+            .outerjoin(
+                Membership, (Membership.tenant_id == Tenant.id) & (Membership.user_id == user_id)
+            )
+            .where(Tenant.id == tenant_id)
+        )
+    ).first()
+    if row is None:
+        raise TenantNotFound("No such tenant.")
+    tenant, membership = row
+    info = (
+        MembershipInfo(membership.tenant_id, membership.user_id, membership.role, membership.status)
+        if membership is not None
+        else None
+    )
+    return _tenant_info(tenant), info
+
+
 async def tenant_get(uow: UnitOfWork, *, tenant_id: uuid.UUID) -> TenantInfo:
     """The tenant with this id, or TenantNotFound."""
     row = await uow.session.get(Tenant, tenant_id)

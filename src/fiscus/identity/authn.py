@@ -7,7 +7,6 @@ session, so logout, password change and account disable take effect at once.
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from fastapi import Request
@@ -15,7 +14,12 @@ from sqlalchemy import select
 
 from fiscus.access.context import Context
 from fiscus.access.policy import SELF
-from fiscus.access.queries import TenantInfo, membership_get, role_permissions, tenant_get
+from fiscus.access.queries import (
+    TenantInfo,
+    role_permissions,
+    tenant_and_membership,
+    tenant_get,
+)
 from fiscus.audit.service import audit_record
 from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
@@ -27,7 +31,7 @@ from fiscus.identity.models import ApiKey, AuthSession, User
 from fiscus.identity.runtime import Identity
 from fiscus.identity.service._api_keys import API_KEY_PREFIX
 from fiscus.identity.throttle import Budget
-from fiscus.identity.tokens import access_token_verify
+from fiscus.identity.tokens import AccessClaims, access_token_verify
 
 # last_seen_at / last_used_at are written at most this often, not on every request.
 TOUCH_EVERY = timedelta(seconds=60)
@@ -62,36 +66,42 @@ def _permissions(
 
 
 async def _user_context(
-    uow: UnitOfWork, identity: Identity, *, token: str, request: Request
+    uow: UnitOfWork, identity: Identity, *, claims: AccessClaims, request: Request
 ) -> Context:
     config = identity.config
-    claims = access_token_verify(
-        identity.ring, token, issuer=config.issuer, audience=config.audience
-    )
     if claims.tenant_id != uow.tenant_id:
         raise InvalidToken("The token is not valid.")
-    session = await uow.session.get(AuthSession, (claims.tenant_id, claims.session_id))
+    # Two round trips for the whole check: the session with its user, the tenant with the
+    # membership (each module reads its own tables).
+    found = (
+        await uow.session.execute(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.tenant_id == claims.tenant_id, AuthSession.id == claims.session_id)
+        )
+    ).first()
     now = clock.now()
+    if found is None:
+        raise InvalidToken("The session has ended; log in again.")
+    session, user = found
     if (
-        session is None
-        or session.user_id != claims.user_id
+        session.user_id != claims.user_id
         or session.revoked_at is not None
         or session.expires_at <= now
     ):
         raise InvalidToken("The session has ended; log in again.")
     if now - session.last_seen_at > timedelta(seconds=config.session_idle_timeout_s):
         raise InvalidToken("The session timed out; log in again.")
-    user = await uow.session.get(User, claims.user_id)
-    membership = await membership_get(uow, tenant_id=claims.tenant_id, user_id=claims.user_id)
+    tenant, membership = await tenant_and_membership(
+        uow, tenant_id=claims.tenant_id, user_id=claims.user_id
+    )
     if (
-        user is None
-        or membership is None
+        membership is None
         or user.status != "active"
         or membership.status != "active"
         or session.authenticated_at < user.password_changed_at
     ):
         raise InvalidToken("The session has ended; log in again.")
-    tenant = await tenant_get(uow, tenant_id=claims.tenant_id)
     if tenant.status != "active":
         raise InvalidToken("The tenant is suspended.")
     if now - session.last_seen_at > TOUCH_EVERY:
@@ -146,14 +156,6 @@ async def _api_key_context(db: Database, *, token: str, request: Request) -> Con
     )
 
 
-def _tenant_hint(identity: Identity, token: str) -> uuid.UUID:
-    """The tenant a verified access token names (for opening the right unit of work)."""
-    config = identity.config
-    return access_token_verify(
-        identity.ring, token, issuer=config.issuer, audience=config.audience
-    ).tenant_id
-
-
 async def _spend(identity: Identity, request: Request, ctx: Context) -> None:
     plan = getattr(request.state, "fiscus_plan", "standard")
     limits = identity.config.plan_limits
@@ -180,8 +182,12 @@ async def authenticate(request: Request) -> Context:
     if token.startswith(API_KEY_PREFIX):
         ctx = await _api_key_context(db, token=token, request=request)
     else:
-        async with db.uow(tenant_id=_tenant_hint(identity, token)) as uow:
-            ctx = await _user_context(uow, identity, token=token, request=request)
+        config = identity.config
+        claims = access_token_verify(
+            identity.ring, token, issuer=config.issuer, audience=config.audience
+        )  # verified once; its tenant opens the unit of work
+        async with db.uow(tenant_id=claims.tenant_id) as uow:
+            ctx = await _user_context(uow, identity, claims=claims, request=request)
     setattr(request.state, STATE_CONTEXT, ctx)
     await _spend(identity, request, ctx)
     return ctx

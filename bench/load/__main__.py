@@ -58,6 +58,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument(
         "--soak-rate", type=float, default=None, help="default: 70%% of the best rate found"
     )
+    parser.add_argument(
+        "--mix",
+        default=",".join(f"{op}={share * 100:g}" for op, share in MIX.items()),
+        help="operation shares in percent (a diagnostic: the issue's mix is the default)",
+    )
     parser.add_argument("--ceiling-clients", type=int, default=16, help="pgbench clients")
     parser.add_argument("--seed", type=int, default=20261122)
     parser.add_argument("--workdir", type=Path, default=None, help="keeps server.log")
@@ -76,7 +81,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         with Progress(transient=True) as progress:
             progress.add_task("bootstrapping tenant, users and accounts", total=None)
             world = await bootstrap(server, users=args.users, accounts=args.accounts)
-        load = Load(server, world, args.seed)
+        mix = {op: float(share) / 100 for op, share in (p.split("=") for p in args.mix.split(","))}
+        load = Load(server, world, args.seed, mix)
+        results["mix"] = mix
         rates = [float(r) for r in args.rates.split(",")]
         print(f"warm-up 20 s at {rates[0]}/s; memory {server.memory_mib():.0f} MiB", flush=True)
         await load.step(rates[0], 20.0)

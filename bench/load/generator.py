@@ -327,12 +327,14 @@ async def transfer(
 class Load:
     """Sends the mix at a rate; one shared connection pool, like a fleet of clients."""
 
-    def __init__(self, server: Server, world: World, seed: int) -> None:
+    def __init__(
+        self, server: Server, world: World, seed: int, mix: dict[str, float] | None = None
+    ) -> None:
         self.server = server
         self.world = world
         self.rng = random.Random(seed)
         self.ops = list(MIX)
-        self.weights = [MIX[op] for op in self.ops]
+        self.weights = [(mix or MIX).get(op, 0.0) for op in self.ops]
         self.opened = 0
 
     def headers(self) -> dict[str, str]:

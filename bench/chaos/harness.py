@@ -35,6 +35,7 @@ from urllib.parse import unquote
 import httpx
 import psycopg
 
+from bench.ledger_bench import free_port
 from fiscus.core.db import libpq_url
 from fiscus.core.embedded import EmbeddedPostgres
 
@@ -169,7 +170,7 @@ class System:
         self.config = config
         self.embedded = EmbeddedPostgres(config.workdir / "data")
         self.url = ""
-        self.port = _free_port()
+        self.port = free_port()
         self.api: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self.log = (config.workdir / "processes.log").open("ab")
@@ -286,14 +287,6 @@ class System:
                     process.kill()
         self.embedded.stop()
         self.log.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def bootstrap(

@@ -18,7 +18,9 @@ from fastapi import FastAPI
 
 from fiscus.access.schemas import TenantSettings
 from fiscus.access.service import tenant_create
+from fiscus.core.config import Settings
 from fiscus.core.db import Database
+from fiscus.core.keyring import KeyRing
 from fiscus.identity.runtime import Identity
 from fiscus.identity.service import session_open, user_provision
 
@@ -123,3 +125,10 @@ async def principal(
         refresh_token=refresh,
         headers=headers,
     )
+
+
+async def keyring_for(db: Database, settings: Settings) -> KeyRing:
+    """The key ring of the test database, opened with the settings' secrets."""
+    ring = KeyRing(settings.root_secrets)
+    await ring.load(db)
+    return ring

@@ -18,6 +18,7 @@ from fiscus.core.db import Database
 from fiscus.core.embedded import EmbeddedPostgres
 from fiscus.core.http import Metrics, RequestMiddleware, install_error_handlers, problem_responses
 from fiscus.core.idempotency import IdempotencyStore
+from fiscus.core.keyring import KeyRing, KeyRingError
 from fiscus.core.logging import configure_logging, get_logger
 from fiscus.core.migrate import script_heads
 from fiscus.events.api import router as events_router
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    # Opened from the database at start (lifespan); identity and every module seal with it.
+    app.state.keyring = KeyRing(settings.root_secrets)
     install_error_handlers(app)
     install_identity(app, settings)  # authenticator + rate limits (inside RequestMiddleware)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
@@ -82,6 +85,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     db = Database(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow)
     app.state.db = db
     app.state.database_url = url
+    keyring: KeyRing = app.state.keyring
+    await _open_keyring(keyring, db)
+    refresher = asyncio.create_task(keyring.keep_fresh(db))
     app.state.idempotency = IdempotencyStore(
         db, ttl_s=settings.idempotency_ttl_s, secret_key=settings.resolved_secret_key
     )
@@ -94,11 +100,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with job_app.open_async(pool=job_pool):
         if settings.run_worker:
             worker_task = asyncio.create_task(
-                run_worker(job_app, db=db, settings=settings, install_signal_handlers=False)
+                run_worker(
+                    job_app,
+                    db=db,
+                    settings=settings,
+                    keyring=keyring,
+                    install_signal_handlers=False,
+                )
             )
         try:
             yield
         finally:
+            refresher.cancel()
             if worker_task is not None:
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -109,6 +122,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await db.dispose()
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
+
+
+async def _open_keyring(keyring: KeyRing, db: Database) -> None:
+    """Open the key ring; a wrong secret stops the start, an outage leaves it to the
+    refresher (requests that need it answer 503 until the database is back)."""
+    try:
+        await keyring.load(db)
+    except KeyRingError:
+        raise
+    except Exception as error:
+        log.warning("keyring_not_loaded", cause=type(error).__name__)
 
 
 def _redis_client(settings: Settings) -> Any:

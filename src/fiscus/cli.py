@@ -81,7 +81,7 @@ def _tool(name: str, url: str) -> str:
     return found
 
 
-def _migrate(url: str) -> None:
+def _migrate(url: str, settings: Settings) -> None:
     from fiscus.core import migrate
 
     pending = migrate.pending_revisions(url)
@@ -96,7 +96,7 @@ def _migrate(url: str) -> None:
         console=err,
     ) as progress:
         task = progress.add_task("Applying migrations", total=pending)
-        config = migrate.alembic_config(url)
+        config = migrate.alembic_config(url, root_secrets=settings.root_secrets)
         config.attributes["on_version_apply"] = lambda **_: progress.advance(task)
         from alembic import command
 
@@ -124,11 +124,11 @@ def migrate(
             downgrade(url, revision)
             err.print(f"Downgraded to {revision}.")
         elif revision == "heads":
-            _migrate(url)
+            _migrate(url, settings)
         else:
             from fiscus.core.migrate import upgrade
 
-            upgrade(url, revision)
+            upgrade(url, revision, root_secrets=settings.root_secrets)
 
 
 @app.command()
@@ -148,7 +148,7 @@ def serve(
     settings = _settings()
     with database(settings) as (url, embedded):
         if migrate_first:
-            _migrate(url)
+            _migrate(url, settings)
         # Child processes (reload, workers) read settings from the environment.
         os.environ["FISCUS_DATABASE_URL"] = url
         os.environ["FISCUS_RUN_WORKER"] = "true" if worker else "false"
@@ -177,6 +177,7 @@ def worker_command(
 ) -> None:
     """Run the background-job worker until interrupted."""
     from fiscus.core.db import Database
+    from fiscus.core.keyring import KeyRing
     from fiscus.core.logging import configure_logging
     from fiscus.webhooks.delivery import DISPATCH_CONCURRENCY
     from fiscus.worker import build_job_app, run_worker
@@ -193,10 +194,16 @@ def worker_command(
                 url, pool_size=concurrency + lanes, max_overflow=(concurrency - 1) * lanes
             )
             job_app = build_job_app(url)
+            keyring = KeyRing(settings.root_secrets)
+            await keyring.load(db)
+            refresher = asyncio.create_task(keyring.keep_fresh(db))
             try:
                 async with job_app.open_async():
-                    await run_worker(job_app, db=db, settings=settings, concurrency=concurrency)
+                    await run_worker(
+                        job_app, db=db, settings=settings, keyring=keyring, concurrency=concurrency
+                    )
             finally:
+                refresher.cancel()
                 await db.dispose()
 
         asyncio.run(main())

@@ -16,6 +16,7 @@ from fiscus.core import events
 from fiscus.core import jobs as core_jobs
 from fiscus.core.config import Settings
 from fiscus.core.db import Database, libpq_url
+from fiscus.core.keyring import KeyRing
 from fiscus.core.logging import get_logger
 from fiscus.events import jobs as events_jobs
 from fiscus.identity.service import RESET_EVENT, reset_token_unseal
@@ -54,9 +55,7 @@ def install_event_subscribers() -> None:
     register_secret(
         RESET_EVENT,
         "reset_token",
-        lambda settings, _tenant, payload: reset_token_unseal(
-            settings.resolved_secret_key, payload
-        ),
+        lambda keyring, _tenant, payload: reset_token_unseal(keyring, payload),
     )
 
 
@@ -127,6 +126,7 @@ async def run_worker(
     *,
     db: Database,
     settings: Settings,
+    keyring: KeyRing,
     concurrency: int = 4,
     wait: bool = True,
     install_signal_handlers: bool = True,
@@ -149,7 +149,7 @@ async def run_worker(
         concurrency=concurrency,
         wait=wait,
         install_signal_handlers=False,
-        additional_context={"db": db, "settings": settings},
+        additional_context={"db": db, "settings": settings, "keyring": keyring},
         **options,
     )
     if not wait:

@@ -13,6 +13,7 @@ from fiscus.core.idempotency import IdempotencyStore, request_fingerprint
 from fiscus.core.models import IdempotencyKey
 from fiscus.worker import build_job_app, open_job_pool, run_worker
 from tests.conftest import TEST_SECRET
+from tests.factories import keyring_for
 
 TENANT = uuid.UUID("01900000-0000-7000-8000-0000000000cc")
 
@@ -57,7 +58,12 @@ async def test_periodic_purge_runs_through_a_real_worker(db: Database, settings:
             jobs_to_defer=deferred
         )
         await run_worker(
-            job_app, db=db, settings=settings, wait=False, install_signal_handlers=False
+            job_app,
+            db=db,
+            settings=settings,
+            keyring=await keyring_for(db, settings),
+            wait=False,
+            install_signal_handlers=False,
         )
         jobs = [
             job

@@ -11,6 +11,7 @@ from fiscus.core.config import Settings
 from fiscus.core.db import Database
 from fiscus.core.events import emit, event_get
 from fiscus.worker import build_job_app, run_worker
+from tests.factories import keyring_for
 
 
 async def test_committed_event_is_relayed_within_seconds(
@@ -20,7 +21,13 @@ async def test_committed_event_is_relayed_within_seconds(
     job_app = build_job_app(clean_database)
     async with job_app.open_async():
         worker = asyncio.create_task(
-            run_worker(job_app, db=db, settings=settings, install_signal_handlers=False)
+            run_worker(
+                job_app,
+                db=db,
+                settings=settings,
+                keyring=await keyring_for(db, settings),
+                install_signal_handlers=False,
+            )
         )
         try:
             await asyncio.sleep(1.0)  # the worker is up and listening

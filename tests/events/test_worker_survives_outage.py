@@ -23,6 +23,7 @@ from fiscus.core.config import Settings
 from fiscus.core.db import Database
 from fiscus.core.events import emit, event_get
 from fiscus.worker import build_job_app, run_worker
+from tests.factories import keyring_for
 
 
 async def _relayed(db: Database, tenant: uuid.UUID, timeout_s: float = 60) -> int | None:
@@ -76,6 +77,7 @@ async def test_worker_restarts_after_losing_its_listen_connections(
                 job_app,
                 db=db,
                 settings=settings,
+                keyring=await keyring_for(db, settings),
                 install_signal_handlers=False,
                 restart_delay_s=0.5,
             )

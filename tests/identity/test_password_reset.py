@@ -32,7 +32,7 @@ async def _request_token(app, client, p) -> str:
     payload = events[-1].payload
     # The outbox holds the token only sealed: the feed and webhooks never see it.
     assert "token" not in payload
-    token = reset_token_unseal(app.state.settings.resolved_secret_key, payload)
+    token = reset_token_unseal(app.state.keyring, payload)
     assert token not in json.dumps(payload)
     return token
 

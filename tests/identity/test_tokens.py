@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fiscus.core import clock
-from fiscus.identity.tokens import KeyRing, access_token_issue, access_token_verify
+from fiscus.identity.tokens import SigningKeys, access_token_issue, access_token_verify
 from tests.conftest import make_settings
 
 
@@ -49,13 +49,13 @@ def _claims(p, **changes: Any) -> dict[str, Any]:
 
 
 def _sign(app, claims: dict[str, Any], **header: Any) -> str:
-    ring: KeyRing = app.state.identity.ring
+    ring: SigningKeys = app.state.identity.ring
     headers = {"kid": ring.current, "typ": "at+jwt", **header}
     return jwt.encode(claims, ring.keys[ring.current], algorithm="HS256", headers=headers)
 
 
 def _forgeries(app, p) -> dict[str, str]:
-    ring: KeyRing = app.state.identity.ring
+    ring: SigningKeys = app.state.identity.ring
     attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public_pem = attacker.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -139,9 +139,9 @@ async def test_a_genuine_token_with_the_same_claims_passes(app, client, make_pri
 
 def test_kid_is_derived_from_the_secret_and_rotation_keeps_old_tokens_valid() -> None:
     old_secret, new_secret = "o" * 40, "n" * 40
-    old_ring = KeyRing.from_secrets([old_secret])
-    rotated = KeyRing.from_secrets([new_secret, old_secret])
-    assert KeyRing.from_secrets([old_secret]).current == old_ring.current  # deterministic
+    old_ring = SigningKeys.from_secrets([old_secret])
+    rotated = SigningKeys.from_secrets([new_secret, old_secret])
+    assert SigningKeys.from_secrets([old_secret]).current == old_ring.current  # deterministic
     assert rotated.current != old_ring.current
     assert set(rotated.keys) == {rotated.current, old_ring.current}
     ids = {"user_id": clock_uuid(1), "tenant_id": clock_uuid(2), "session_id": clock_uuid(3)}
@@ -166,13 +166,16 @@ def clock_uuid(n: int):
     return uuid.UUID(int=n)
 
 
-def test_previous_secrets_come_from_the_environment(monkeypatch) -> None:
+@pytest.mark.parametrize("variable", ["FISCUS_PREVIOUS_SECRET_KEYS", "FISCUS_JWT_PREVIOUS_SECRETS"])
+def test_previous_secrets_come_from_the_environment(monkeypatch, variable: str) -> None:
+    from fiscus.core.keyring import KeyRing
     from fiscus.identity.runtime import identity_build
 
-    monkeypatch.setenv("FISCUS_JWT_PREVIOUS_SECRETS", json.dumps(["p" * 40]))
-    identity = identity_build(make_settings(None))
+    monkeypatch.setenv(variable, json.dumps(["p" * 40]))
+    settings = make_settings(None)
+    identity = identity_build(settings, KeyRing(settings.root_secrets))
     assert len(identity.ring.keys) == 2
     assert (
         identity.ring.current
-        == KeyRing.from_secrets([make_settings(None).resolved_secret_key]).current
+        == SigningKeys.from_secrets([make_settings(None).resolved_secret_key]).current
     )

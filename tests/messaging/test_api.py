@@ -34,7 +34,7 @@ async def test_inbox_read_receipts_and_preferences_over_http(
     holder = await make_principal(role="customer", tenant_id=admin.tenant_id)
     tenant, me = holder.tenant_id, holder.headers
     await emit_relayed(db, tenant, "transfer.posted", transfer_payload(holder.user_id))
-    await messages_dispatch(db, settings=app.state.settings)
+    await messages_dispatch(db, settings=app.state.settings, keyring=app.state.keyring)
 
     inbox = (await client.get("/v1/me/messages", headers=me)).json()
     [message] = inbox["data"]

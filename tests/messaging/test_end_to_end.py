@@ -17,6 +17,7 @@ from fiscus.webhooks.queries import deliveries_list
 from fiscus.worker import build_job_app, run_worker
 from tests import factories
 from tests.conftest import make_settings
+from tests.factories import keyring_for
 from tests.messaging.conftest import Inbox
 from tests.messaging.test_messages import transfer_payload, user_context
 from tests.webhooks.factories import admin_context, make_endpoint
@@ -62,7 +63,13 @@ async def test_transfer_event_reaches_webhook_email_and_inbox_through_the_worker
         endpoint = await make_endpoint(db, admin, settings, receiver.url)
         async with job_app.open_async():
             worker = asyncio.create_task(
-                run_worker(job_app, db=db, settings=settings, install_signal_handlers=False)
+                run_worker(
+                    job_app,
+                    db=db,
+                    settings=settings,
+                    keyring=await keyring_for(db, settings),
+                    install_signal_handlers=False,
+                )
             )
             try:
                 async with db.uow(tenant_id=tenant) as uow:

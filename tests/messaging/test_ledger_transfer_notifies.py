@@ -17,6 +17,7 @@ from fiscus.webhooks.delivery import deliveries_dispatch
 from fiscus.webhooks.queries import deliveries_list
 from fiscus.worker import install_event_subscribers
 from tests.conftest import make_settings
+from tests.factories import keyring_for
 from tests.messaging.conftest import Inbox, Users
 from tests.messaging.test_messages import user_context
 from tests.webhooks.factories import admin_context, make_endpoint
@@ -74,7 +75,7 @@ async def test_posting_a_ledger_transfer_mails_and_notifies_the_holder(
         while await events_relay_batch(db):
             pass
         await deliveries_dispatch(db, settings=settings)
-        await messages_dispatch(db, settings=settings)
+        await messages_dispatch(db, settings=settings, keyring=await keyring_for(db, settings))
     [request] = receiver.requests
     body = Webhook(endpoint.secret).verify(request.body, request.headers)
     assert body["type"] == "transfer.posted"

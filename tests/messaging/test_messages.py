@@ -28,7 +28,12 @@ from fiscus.messaging.service import (
 )
 from fiscus.worker import install_event_subscribers
 from tests.conftest import make_settings
+from tests.factories import keyring_for
 from tests.messaging.conftest import Inbox, Users
+
+
+async def _dispatch(db: Database, settings: Settings) -> int:
+    return await messages_dispatch(db, settings=settings, keyring=await keyring_for(db, settings))
 
 
 def user_context(tenant_id: uuid.UUID, user_id: uuid.UUID, *permissions: str) -> Context:
@@ -96,7 +101,7 @@ async def test_posted_transfer_emails_and_notifies_the_holder_once(
     # The relay may run again after a crash: fan-out is idempotent per (event, user, channel).
     async with db.uow() as uow:
         await messages_fan_out(uow, relayed)
-    assert await messages_dispatch(db, settings=settings) == 1
+    assert await _dispatch(db, settings) == 1
     inbox, _ = smtp
     [mail] = inbox.messages
     assert mail["To"] == "ada@example.com"
@@ -143,7 +148,7 @@ async def test_preferences_choose_channels_but_security_is_always_sent(
         "webhook.endpoint_disabled",
         {"endpoint_id": str(uuid.uuid4()), "url": "https://h.example", "reason": "410 Gone"},
     )
-    await messages_dispatch(db, settings=settings)
+    await _dispatch(db, settings)
     channels = sorted((m.event_type, m.channel) for m in await messages_of(db, admin))
     assert channels == [
         ("transfer.posted", "in_app"),
@@ -198,7 +203,7 @@ async def test_templates_are_checked_at_save_and_tenant_overrides_apply(
         ),
     )
     await emit_relayed(db, tenant, "transfer.posted", transfer_payload(holder, amount=99))
-    await messages_dispatch(db, settings=settings)
+    await _dispatch(db, settings)
     [mail] = smtp[0].messages
     assert mail["Subject"] == "Money moved: 0.99 EUR"
     assert "&lt;script&gt;" in mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
@@ -213,7 +218,7 @@ async def test_marketing_needs_opt_in_and_carries_one_click_unsubscribe(
     await preferences_set(db, user_context(tenant, fan), category="marketing", channels=["email"])
     campaign = {"subject": "Rates", "body": "Up.", "user_ids": [str(fan), str(other)]}
     await emit_relayed(db, tenant, "marketing.campaign_sent", campaign)
-    await messages_dispatch(db, settings=settings)
+    await _dispatch(db, settings)
     [mail] = smtp[0].messages
     assert mail["To"] == "fan@example.com"
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -225,7 +230,7 @@ async def test_marketing_needs_opt_in_and_carries_one_click_unsubscribe(
         await marketing_unsubscribe(db, root_secret=settings.resolved_secret_key, token=token + "x")
     await marketing_unsubscribe(db, root_secret=settings.resolved_secret_key, token=token)
     await emit_relayed(db, tenant, "marketing.campaign_sent", campaign)
-    await messages_dispatch(db, settings=settings)
+    await _dispatch(db, settings)
     assert len(smtp[0].messages) == 1, "unsubscribed with one click"
 
 
@@ -255,14 +260,14 @@ async def test_quiet_hours_and_hourly_cap_hold_messages_back(
         await emit_relayed(db, tenant, "transfer.posted", transfer_payload(night_owl))
         for _ in range(3):
             await emit_relayed(db, tenant, "transfer.posted", transfer_payload(busy))
-        await messages_dispatch(db, settings=settings)
+        await _dispatch(db, settings)
         owl_email = next(m for m in await messages_of(db, night_owl) if m.channel == "email")
         assert owl_email.status == "queued"
         assert owl_email.next_attempt_at == datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
         busy_emails = [m for m in await messages_of(db, busy) if m.channel == "email"]
         assert sorted(m.status for m in busy_emails) == ["queued", "sent", "sent"]
         frozen.advance(timedelta(hours=8))
-        await messages_dispatch(db, settings=settings)
+        await _dispatch(db, settings)
     assert {m["To"] for m in smtp[0].messages} == {"owl@example.com", "busy@example.com"}
     assert len(smtp[0].messages) == 4
 
@@ -276,7 +281,7 @@ async def test_without_an_smtp_host_email_goes_to_the_maildir(
     tenant = directory.tenant_id
     holder = await directory.add("dev@example.com")
     await emit_relayed(db, tenant, "transfer.posted", transfer_payload(holder))
-    assert await messages_dispatch(db, settings=settings) == 1
+    assert await _dispatch(db, settings) == 1
     stored = list((Path(str(tmp_path)) / "mail" / "new").iterdir())
     assert len(stored) == 1
     assert "Subject: Transfer posted: 12.50 EUR" in stored[0].read_text()
@@ -309,7 +314,7 @@ async def test_email_to_someone_who_is_not_a_member_fails_visibly(
 ) -> None:
     stranger = uuid.uuid4()
     await emit_relayed(db, directory.tenant_id, "transfer.posted", transfer_payload(stranger))
-    assert await messages_dispatch(db, settings=settings) == 1
+    assert await _dispatch(db, settings) == 1
     assert smtp[0].messages == []
     [email] = [m for m in await messages_of(db, stranger) if m.channel == "email"]
     assert email.status == "failed" and "no e-mail address" in (email.last_error or "")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from fiscus.core.config import Settings
 from fiscus.messaging.models import Message
 from fiscus.worker import build_job_app, run_worker
+from tests.factories import keyring_for
 from tests.messaging.conftest import Inbox
 from tests.messaging.test_end_to_end import _eventually
 
@@ -35,7 +36,13 @@ async def test_reset_email_carries_a_working_token_that_is_stored_nowhere(
     job_app = build_job_app(settings.database_url or "")
     async with job_app.open_async():
         worker = asyncio.create_task(
-            run_worker(job_app, db=db, settings=settings, install_signal_handlers=False)
+            run_worker(
+                job_app,
+                db=db,
+                settings=settings,
+                keyring=await keyring_for(db, settings),
+                install_signal_handlers=False,
+            )
         )
         try:
 

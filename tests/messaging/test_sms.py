@@ -13,6 +13,7 @@ from fiscus.messaging.dispatch import messages_dispatch
 from fiscus.messaging.models import Message
 from fiscus.messaging.service import preferences_set, profile_set
 from tests.conftest import make_settings
+from tests.factories import keyring_for
 from tests.messaging.conftest import Users
 from tests.messaging.test_messages import emit_relayed, transfer_payload, user_context
 from tests.webhooks.receiver import Receiver, Reply, running
@@ -75,9 +76,9 @@ async def test_sms_goes_through_the_twilio_api_and_a_bad_number_fails_for_good(
             twilio_from="+15005550006",
         )
         await emit_relayed(db, tenant, "transfer.posted", transfer_payload(good))
-        await messages_dispatch(db, settings=settings)
+        await messages_dispatch(db, settings=settings, keyring=await keyring_for(db, settings))
         await emit_relayed(db, tenant, "transfer.posted", transfer_payload(bad))
-        await messages_dispatch(db, settings=settings)
+        await messages_dispatch(db, settings=settings, keyring=await keyring_for(db, settings))
     first = twilio.requests[0]
     assert first.path == f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
     assert first.headers["content-type"] == "application/x-www-form-urlencoded"

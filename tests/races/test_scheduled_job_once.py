@@ -32,6 +32,7 @@ from sqlalchemy import text
 from fiscus.core.config import Settings
 from fiscus.core.db import Database
 from fiscus.worker import build_job_app, open_job_pool, run_worker
+from tests.factories import keyring_for
 
 # Bursts of concurrent requests (or two workers): one at a time, on one xdist worker.
 pytestmark = pytest.mark.xdist_group("races")
@@ -108,6 +109,7 @@ async def test_two_workers_run_each_tick_of_a_scheduled_job_once(
                         job_app,
                         db=db,
                         settings=settings,
+                        keyring=await keyring_for(db, settings),
                         install_signal_handlers=False,
                         name=f"worker-{index}",
                     )

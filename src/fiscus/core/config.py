@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Secrets shorter than this, or on this list, are refused outside the embedded default.
@@ -33,7 +33,11 @@ class Settings(BaseSettings):
     """Every setting fiscus reads, with its default and meaning."""
 
     model_config = SettingsConfigDict(
-        env_prefix="FISCUS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="FISCUS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     env: Environment = Field(Environment.development, description="development, test or production")
@@ -43,6 +47,17 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="Redis URL for shared rate limits")
     secret_key: SecretStr | None = Field(
         None, description="Root secret for tokens and encryption keys (>= 32 characters)"
+    )
+    previous_secret_keys: list[SecretStr] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices(
+            "previous_secret_keys", "FISCUS_PREVIOUS_SECRET_KEYS", "FISCUS_JWT_PREVIOUS_SECRETS"
+        ),
+        description=(
+            "Earlier FISCUS_SECRET_KEY values (JSON list), kept while you rotate: they open the"
+            " key ring's keys (re-wrapped under the new secret at start) and verify tokens"
+            " signed before the rotation"
+        ),
     )
     data_dir: Path = Field(Path(".fiscus"), description="Folder for the embedded database")
     host: str = Field("127.0.0.1", description="Address `fiscus serve` binds")
@@ -131,6 +146,12 @@ class Settings(BaseSettings):
         if self.env is Environment.production:
             raise ConfigError("FISCUS_SECRET_KEY must be set in production.")
         return _data_dir_secret(self.data_dir)
+
+    @property
+    def root_secrets(self) -> list[str]:
+        """The root secret and the previous ones, newest first (the key ring's roots)."""
+        previous = [secret.get_secret_value() for secret in self.previous_secret_keys]
+        return list(dict.fromkeys([self.resolved_secret_key, *previous]))
 
 
 def check_secret(secret: SecretStr | None) -> None:

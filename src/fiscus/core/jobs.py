@@ -9,6 +9,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 
 from fiscus.core.db import Database
 from fiscus.core.idempotency import IdempotencyStore
+from fiscus.core.keyring import KeyRing
 from fiscus.core.logging import get_logger
 
 blueprint = Blueprint()
@@ -20,6 +21,13 @@ def job_database(context: JobContext) -> Database:
     db = context.additional_context.get("db")
     assert isinstance(db, Database), "the worker runs jobs with a Database in its context"
     return db
+
+
+def job_keyring(context: JobContext) -> KeyRing:
+    """The worker's key ring, handed to every job through procrastinate's context."""
+    ring = context.additional_context.get("keyring")
+    assert isinstance(ring, KeyRing), "the worker runs jobs with the key ring in its context"
+    return ring
 
 
 @blueprint.periodic(cron="*/15 * * * *", periodic_id="purge-idempotency-keys")

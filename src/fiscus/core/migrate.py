@@ -12,25 +12,47 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection
 
 from fiscus.core.db import sqlalchemy_url
+from fiscus.core.keyring import KeyRing
 
 # The repository root holds alembic.ini and migrations/ (src layout: src/fiscus/core/..).
 ROOT = Path(__file__).resolve().parents[3]
 MIGRATIONS = ROOT / "migrations"
 
 
-def alembic_config(url: str) -> Config:
-    """An Alembic config pointing at our migrations and the given database."""
+def alembic_config(url: str, *, root_secrets: list[str] | None = None) -> Config:
+    """An Alembic config pointing at our migrations and the given database.
+
+    `root_secrets` open the key ring for data migrations that encrypt existing rows; without
+    them such a migration reads the settings (FISCUS_SECRET_KEY) when it has rows to seal.
+    """
     if not MIGRATIONS.is_dir():
         raise RuntimeError(f"migrations folder not found at {MIGRATIONS}")
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["url"] = url
+    if root_secrets:
+        config.attributes["root_secrets"] = list(root_secrets)
     return config
 
 
-def upgrade(url: str, target: str = "heads") -> None:
+def upgrade(url: str, target: str = "heads", *, root_secrets: list[str] | None = None) -> None:
     """Apply migrations up to `target` (every head by default)."""
-    command.upgrade(alembic_config(url), target)
+    command.upgrade(alembic_config(url, root_secrets=root_secrets), target)
+
+
+def migration_keyring(connection: Connection) -> KeyRing:
+    """The key ring, opened on the migration's connection, for a data migration that seals
+    existing rows (creating the keys on a database that has none yet)."""
+    from alembic import op
+
+    roots = op.get_context().config.attributes.get("root_secrets")  # type: ignore[union-attr]
+    if not roots:
+        from fiscus.core.config import load_settings
+
+        roots = load_settings().root_secrets
+    ring = KeyRing(roots)
+    ring.load_sync(connection)
+    return ring
 
 
 def downgrade(url: str, target: str = "base") -> None:

@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, MetaData, Text, Uuid
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -64,3 +74,30 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime]
     locked_until: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class EncryptionKey(Base):
+    """A data or index key of the key ring, wrapped by a key derived from the root secret.
+
+    Read and written only by the login role (system work); tenant transactions cannot see
+    it (migration 0005 revokes the `fiscus_app` role's access).
+    """
+
+    __tablename__ = "encryption_keys"
+    __table_args__ = (
+        # One index key, ever: replacing it would orphan every stored look-up hash.
+        Index(
+            "uq_encryption_keys_index",
+            "purpose",
+            unique=True,
+            postgresql_where=text("purpose = 'index'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    purpose: Mapped[str] = mapped_column(Text)  # data | index
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped_by: Mapped[str] = mapped_column(Text)  # id of the root secret that wrapped it
+    created_at: Mapped[datetime]
+    # When it became the key new values are sealed with; null while it is being rolled out.
+    activated_at: Mapped[datetime | None]

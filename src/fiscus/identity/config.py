@@ -15,10 +15,6 @@ class IdentityEnvironment(BaseSettings):
         env_prefix="FISCUS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    jwt_previous_secrets: list[str] = Field(
-        default_factory=list,
-        description="Earlier FISCUS_SECRET_KEY values whose tokens are still accepted (JSON list)",
-    )
     rate_limit_prefix: str = Field("fiscus", description="Key prefix in the rate-limit storage")
     ip_requests_per_minute: int = Field(
         1200, ge=1, description="Requests per minute one client address may make"
@@ -56,14 +52,12 @@ class IdentityConfig:
             "enterprise": (6000, 300),
         }
     )
-    jwt_previous_secrets: list[str] = field(default_factory=list)
 
     @classmethod
     def from_environment(cls) -> IdentityConfig:
         """Defaults, with the key ring and storage prefix from the environment."""
         env = IdentityEnvironment()
         return cls(
-            jwt_previous_secrets=list(env.jwt_previous_secrets),
             rate_limit_prefix=env.rate_limit_prefix,
             ip_requests_per_minute=env.ip_requests_per_minute,
         )

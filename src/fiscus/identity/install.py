@@ -15,7 +15,7 @@ def install_identity(
     app: FastAPI, settings: Settings, config: IdentityConfig | None = None
 ) -> None:
     """Install authentication on `app`; call before the request middleware is added."""
-    app.state.identity = identity_build(settings, config)
+    app.state.identity = identity_build(settings, app.state.keyring, config)
     app.state.authenticator = authenticate
     app.state.on_denied = record_denied
     app.add_middleware(RateLimitMiddleware)

@@ -25,14 +25,14 @@ MFA_TYP = "mfa+jwt"
 
 
 @dataclass(frozen=True, slots=True)
-class KeyRing:
+class SigningKeys:
     """Signing keys by `kid`; `current` signs."""
 
     current: str
     keys: dict[str, bytes]
 
     @classmethod
-    def from_secrets(cls, secrets: list[str]) -> KeyRing:
+    def from_secrets(cls, secrets: list[str]) -> SigningKeys:
         """The ring for these root secrets, newest first."""
         assert secrets, "a key ring needs at least one secret"
         keys: dict[str, bytes] = {}
@@ -51,7 +51,7 @@ class AccessClaims:
     session_id: uuid.UUID
 
 
-def _encode(ring: KeyRing, *, typ: str, claims: dict[str, Any]) -> str:
+def _encode(ring: SigningKeys, *, typ: str, claims: dict[str, Any]) -> str:
     return jwt.encode(
         claims,
         ring.keys[ring.current],
@@ -60,7 +60,9 @@ def _encode(ring: KeyRing, *, typ: str, claims: dict[str, Any]) -> str:
     )
 
 
-def _decode(ring: KeyRing, token: str, *, typ: str, issuer: str, audience: str) -> dict[str, Any]:
+def _decode(
+    ring: SigningKeys, token: str, *, typ: str, issuer: str, audience: str
+) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
         key = ring.keys.get(str(header.get("kid")))
@@ -80,7 +82,7 @@ def _decode(ring: KeyRing, token: str, *, typ: str, issuer: str, audience: str) 
 
 
 def access_token_issue(
-    ring: KeyRing,
+    ring: SigningKeys,
     *,
     issuer: str,
     audience: str,
@@ -108,7 +110,9 @@ def access_token_issue(
     )
 
 
-def access_token_verify(ring: KeyRing, token: str, *, issuer: str, audience: str) -> AccessClaims:
+def access_token_verify(
+    ring: SigningKeys, token: str, *, issuer: str, audience: str
+) -> AccessClaims:
     """The claims of a valid access token, or InvalidToken."""
     claims = _decode(ring, token, typ=ACCESS_TYP, issuer=issuer, audience=audience)
     try:
@@ -122,7 +126,7 @@ def access_token_verify(ring: KeyRing, token: str, *, issuer: str, audience: str
 
 
 def mfa_token_issue(
-    ring: KeyRing,
+    ring: SigningKeys,
     *,
     issuer: str,
     user_id: uuid.UUID,
@@ -147,7 +151,7 @@ def mfa_token_issue(
     )
 
 
-def mfa_token_verify(ring: KeyRing, token: str, *, issuer: str) -> tuple[uuid.UUID, uuid.UUID]:
+def mfa_token_verify(ring: SigningKeys, token: str, *, issuer: str) -> tuple[uuid.UUID, uuid.UUID]:
     """(user_id, tenant_id) of a valid MFA challenge token, or InvalidToken."""
     claims = _decode(ring, token, typ=MFA_TYP, issuer=issuer, audience=issuer + "-mfa")
     try:

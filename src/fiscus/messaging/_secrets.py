@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from fiscus.core.config import Settings
 from fiscus.core.db import UnitOfWork
 from fiscus.core.events import Event
+from fiscus.core.keyring import KeyRing
 
-# (settings, tenant, event payload) -> the secret's value.
-Expander = Callable[[Settings, uuid.UUID, dict[str, Any]], str]
+# (key ring, tenant, event payload) -> the secret's value.
+Expander = Callable[[KeyRing, uuid.UUID, dict[str, Any]], str]
 _expanders: dict[str, dict[str, Expander]] = {}
 _MARK = "[[fiscus-secret:{}]]"
 
@@ -39,7 +39,7 @@ def placeholders(event_type: str) -> dict[str, str]:
 async def secrets_expand(
     uow: UnitOfWork,
     *,
-    settings: Settings,
+    keyring: KeyRing,
     tenant_id: uuid.UUID,
     event_id: uuid.UUID | None,
     event_type: str,
@@ -58,7 +58,7 @@ async def secrets_expand(
     )
     if payload is None:
         return texts
-    values = {_MARK.format(name): fn(settings, tenant_id, payload) for name, fn in wanted.items()}
+    values = {_MARK.format(name): fn(keyring, tenant_id, payload) for name, fn in wanted.items()}
     result: list[str | None] = []
     for text in texts:
         filled = text

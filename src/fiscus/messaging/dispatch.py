@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from fiscus.core import clock
 from fiscus.core.config import Settings
 from fiscus.core.db import Database, UnitOfWork
+from fiscus.core.keyring import KeyRing
 from fiscus.messaging._channels import (
     ChannelError,
     EmailTransport,
@@ -40,6 +41,7 @@ async def messages_dispatch(
     db: Database,
     *,
     settings: Settings,
+    keyring: KeyRing,
     email: EmailTransport | None = None,
     sms: SmsProvider | None = None,
     max_messages: int = MAX_PER_RUN,
@@ -50,14 +52,19 @@ async def messages_dispatch(
     sms = sms or sms_provider(settings)
     handled = 0
     while handled < max_messages and await message_send_next(
-        db, settings=settings, email=email, sms=sms
+        db, settings=settings, keyring=keyring, email=email, sms=sms
     ):
         handled += 1
     return handled
 
 
 async def message_send_next(
-    db: Database, *, settings: Settings, email: EmailTransport, sms: SmsProvider
+    db: Database,
+    *,
+    settings: Settings,
+    keyring: KeyRing,
+    email: EmailTransport,
+    sms: SmsProvider,
 ) -> bool:
     """Claim one due message and send it (or hold it back); False when none is due."""
     async with db.uow() as uow:
@@ -81,7 +88,7 @@ async def message_send_next(
         if message.address is None and not await _resolve_email(uow, message):
             return True
         try:
-            await _send(uow, message, settings=settings, email=email, sms=sms)
+            await _send(uow, message, settings=settings, keyring=keyring, email=email, sms=sms)
         except ChannelError as error:
             await _failed_attempt(uow, message, error)
             return True
@@ -182,6 +189,7 @@ async def _send(
     message: Message,
     *,
     settings: Settings,
+    keyring: KeyRing,
     email: EmailTransport,
     sms: SmsProvider,
 ) -> None:
@@ -189,7 +197,7 @@ async def _send(
     # Secrets are filled in here, in what is sent, and never in the stored message.
     subject, text, html = await secrets_expand(
         uow,
-        settings=settings,
+        keyring=keyring,
         tenant_id=message.tenant_id,
         event_id=message.event_id,
         event_type=message.event_type,

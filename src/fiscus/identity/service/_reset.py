@@ -16,7 +16,8 @@ from fiscus.core import clock
 from fiscus.core.db import Database
 from fiscus.core.events import emit
 from fiscus.core.ids import new_id
-from fiscus.identity.crypto import derive_key, new_token, seal, token_hash, unseal
+from fiscus.core.keyring import KeyRing, context_of
+from fiscus.identity.crypto import new_token, token_hash
 from fiscus.identity.errors import InvalidMfaCode, InvalidToken
 from fiscus.identity.models import PasswordResetToken, User
 from fiscus.identity.passwords import password_check, password_hash
@@ -68,7 +69,7 @@ async def password_reset_request(
                 "user_id": str(user.id),
                 "tenant": tenant.slug,
                 "expires_at": expires.isoformat(),
-                "token_sealed": _seal_token(identity.reset_key, user.id, token),
+                "token_sealed": _seal_token(identity.keyring, user.id, token),
             },
         )
         await audit_record(
@@ -80,20 +81,16 @@ async def password_reset_request(
         )
 
 
-RESET_KEY_PURPOSE = "password-reset-token"  # the same purpose as Identity.reset_key
-
-
-def _seal_token(key: bytes, user_id: uuid.UUID, token: str) -> str:
-    sealed = seal(key, token.encode(), context=user_id.bytes)
+def _seal_token(keyring: KeyRing, user_id: uuid.UUID, token: str) -> str:
+    sealed = keyring.seal_text(token, context=context_of(RESET_EVENT, user_id))
     return base64.urlsafe_b64encode(sealed).decode()
 
 
-def reset_token_unseal(root_secret: str, payload: dict[str, Any]) -> str:
+def reset_token_unseal(keyring: KeyRing, payload: dict[str, Any]) -> str:
     """The reset token of a `user.password_reset_requested` payload (for the email only)."""
     user_id = uuid.UUID(str(payload["user_id"]))
     sealed = base64.urlsafe_b64decode(str(payload["token_sealed"]))
-    key = derive_key(root_secret, RESET_KEY_PURPOSE)
-    return unseal(key, sealed, context=user_id.bytes).decode()
+    return keyring.open_text(sealed, context=context_of(RESET_EVENT, user_id))
 
 
 async def password_reset_confirm(

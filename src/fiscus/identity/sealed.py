@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 
+from fiscus.core.errors import ServiceUnavailable
 from fiscus.core.keyring import KeyRing, SealedColumn, context_of, register_sealed_column
 
 USER_EMAIL = "users.email_sealed"
@@ -39,18 +40,28 @@ for _label in SEALED_COLUMNS:
     register_sealed_column(_context_for(_label))
 
 
+def _ready(ring: KeyRing) -> KeyRing:
+    # The keys are read from the database at start; if it was unreachable then, the ring
+    # loads once it is back (within a second). Until then this is an outage, not a bug.
+    if not ring.loaded:
+        raise ServiceUnavailable(
+            "The encryption keys are not loaded yet; retry shortly.", headers={"Retry-After": "1"}
+        )
+    return ring
+
+
 def seal(
     ring: KeyRing, label: str, *, tenant_id: uuid.UUID, row_id: uuid.UUID, value: str
 ) -> bytes:
     """`value` sealed for the column `label` of the row (tenant_id, row_id)."""
-    return ring.seal_text(value, context=context_of(label, tenant_id, row_id))
+    return _ready(ring).seal_text(value, context=context_of(label, tenant_id, row_id))
 
 
 def unseal(
     ring: KeyRing, label: str, *, tenant_id: uuid.UUID, row_id: uuid.UUID, sealed: bytes
 ) -> str:
     """The value `seal` sealed for this column and row."""
-    return ring.open_text(bytes(sealed), context=context_of(label, tenant_id, row_id))
+    return _ready(ring).open_text(bytes(sealed), context=context_of(label, tenant_id, row_id))
 
 
 def email_normal(email: str) -> str:
@@ -60,4 +71,9 @@ def email_normal(email: str) -> str:
 
 def email_hash(ring: KeyRing, email: str) -> bytes:
     """The blind index of an address: the same in every tenant, useless without the keys."""
-    return ring.lookup_hash(email_normal(email), purpose=EMAIL_PURPOSE)
+    return _ready(ring).lookup_hash(email_normal(email), purpose=EMAIL_PURPOSE)
+
+
+def backup_code_hash(ring: KeyRing, normalised_code: str) -> bytes:
+    """What a backup code is stored and found as."""
+    return _ready(ring).lookup_hash(normalised_code, purpose=BACKUP_CODE_PURPOSE)

@@ -38,8 +38,8 @@ async def login(
     """A token pair, or `{"mfa_required": true, "mfa_token"}` when MFA is on.
 
     Ten failures in a row on the account, or ten on the email address within 30 minutes in
-    any tenant, lock it for 30 minutes (429 `account-locked`, Retry-After); from the fifth,
-    each attempt must wait longer (429 `login-throttled`).
+    any tenant, lock it for 30 minutes (429 `account-locked`, Retry-After); after the
+    fifth, each attempt must wait longer (429 `login-throttled`).
     """
     return await service.auth_login(
         db,

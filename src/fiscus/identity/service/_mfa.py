@@ -70,7 +70,7 @@ def _secret_of(identity: Identity, user: User) -> str:
 
 
 def _backup_hash(identity: Identity, code: str) -> bytes:
-    return identity.keyring.lookup_hash(_normalise_backup(code), purpose=sealed.BACKUP_CODE_PURPOSE)
+    return sealed.backup_code_hash(identity.keyring, _normalise_backup(code))
 
 
 async def mfa_code_accept(uow: UnitOfWork, identity: Identity, *, user: User, code: str) -> str:
@@ -89,6 +89,8 @@ async def mfa_code_accept(uow: UnitOfWork, identity: Identity, *, user: User, co
             return "totp"
         raise InvalidMfaCode("The code is wrong or was already used.")
     normal = _normalise_backup(code)
+    if not normal:
+        raise InvalidMfaCode("The code is wrong or was already used.")
     legacy = [keyed_hash(key, normal) for key in identity.legacy_backup_code_keys]
     result = await uow.session.execute(
         update(BackupCode)
@@ -106,7 +108,7 @@ async def mfa_code_accept(uow: UnitOfWork, identity: Identity, *, user: User, co
         )
         .values(used_at=clock.now())
     )
-    if not normal or getattr(result, "rowcount", 0) != 1:
+    if getattr(result, "rowcount", 0) != 1:
         raise InvalidMfaCode("The code is wrong or was already used.")
     return "backup"
 

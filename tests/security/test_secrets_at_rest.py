@@ -22,8 +22,9 @@ Allowed places, each explicit:
 - personal data (emails, names, phone, address in ledger metadata): in the dump, and in
   emails to their own recipient, but never in logs. Users' emails and names are sealed
   with the key ring (identity); free-text ledger fields are stored as the client sent
-  them; encryption at rest of the whole database (disk, backups) is the operator's. Webhooks carry only the keys each event type documents (a closed list
-  below: a new key or event type fails here until it is reviewed and documented).
+  them; encryption at rest of the whole database (disk, backups) is the operator's.
+  Webhooks carry only the keys each event type documents (a closed list below: a new key
+  or event type fails here until it is reviewed and documented).
 - card numbers: fiscus has no cards module yet, so nothing validates free text against
   PANs; a PAN a client types into a transfer description is stored in that row as sent.
   The test plants one there and proves it stays there: no log, webhook or email carries

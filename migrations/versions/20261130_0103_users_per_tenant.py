@@ -82,7 +82,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Accounts are merged back into one row per id: the copy in the tenant with the lowest
     # id (UUIDv7: the oldest tenant) wins, since copies may have diverged and a global
-    # login holds one password.
+    # login holds one password. Two unrelated accounts with one email in two tenants
+    # cannot be represented by the old shape: uq_users_email then refuses the downgrade.
     op.execute(
         """
         DROP POLICY IF EXISTS tenant_isolation ON users;

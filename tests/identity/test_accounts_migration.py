@@ -14,6 +14,7 @@ import httpx
 import psycopg
 import pyotp
 import pytest
+from alembic import command
 from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg.types.json import Jsonb
@@ -23,7 +24,7 @@ from fiscus.api import create_app
 from fiscus.audit.chain import audit_seal, audit_verify
 from fiscus.core import clock
 from fiscus.core.db import Database, libpq_url
-from fiscus.core.migrate import upgrade
+from fiscus.core.migrate import alembic_config, upgrade
 from fiscus.identity import sealed
 from fiscus.identity.crypto import derive_key, keyed_hash, token_hash
 from fiscus.identity.passwords import password_hash
@@ -207,3 +208,20 @@ async def test_the_person_logs_in_with_totp_and_a_legacy_code_in_both_tenants(
                     (legacy.tenant_a, legacy.person),
                 )
             assert (await client.get("/v1/users", headers=minted)).status_code == 401
+
+
+async def test_a_downgrade_with_data_returns_to_one_global_login(legacy: Legacy) -> None:
+    command.downgrade(alembic_config(legacy.url, root_secrets=[TEST_SECRET]), "0102")
+    users = _rows(
+        legacy.url, "SELECT id, email, display_name, totp_secret_sealed FROM users ORDER BY email"
+    )
+    assert [(u, e, n) for u, e, n, _ in users] == [
+        (legacy.person, EMAIL, NAME),
+        (legacy.other, "other.legacy@example.com", NAME),
+    ]
+    sealed_totp = bytes(users[0][3])
+    key = AESGCM(derive_key(TEST_SECRET, "totp-secret-seal"))
+    opened = key.decrypt(sealed_totp[:12], sealed_totp[12:], legacy.person.bytes)
+    assert opened.decode() == legacy.totp_secret
+    codes = _rows(legacy.url, "SELECT user_id FROM mfa_backup_codes")
+    assert codes == [(legacy.person,)]

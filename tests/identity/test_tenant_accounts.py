@@ -11,14 +11,29 @@ import secrets
 import uuid
 from typing import Any
 
+import pyotp
 import pytest
 from sqlalchemy import select, text
 
 from fiscus.core import clock
 from fiscus.core.events import Event
-from fiscus.core.keyring import KeyRingError, context_of
+from fiscus.core.keyring import (
+    KeyRingError,
+    column_reseal_batch,
+    column_stale_count,
+    context_of,
+    data_key_activate,
+    data_key_create,
+    data_keys_retire,
+    sealed_columns,
+)
 from fiscus.identity import sealed
-from fiscus.identity.service import RESET_EVENT, reset_token_unseal
+from fiscus.identity.service import (
+    EMAIL_CHANGE_EVENT,
+    RESET_EVENT,
+    email_change_token_unseal,
+    reset_token_unseal,
+)
 from tests.factories import PASSWORD
 from tests.identity.test_mfa import _enrol, _step_start
 
@@ -181,3 +196,37 @@ async def test_audit_and_events_hold_ids_not_personal_data(app, client, make_pri
     assert trail
     for (changes,) in trail:
         assert email not in changes and name not in changes and "Zora" not in changes
+
+
+async def test_identity_columns_survive_a_data_key_rotation(app, client, make_principal) -> None:
+    # The contexts registered for `fiscus keys rotate` must be exactly those the writes use.
+    db, ring = app.state.db, app.state.keyring
+    p = await make_principal(display_name=VICTIM_NAME)
+    with clock.frozen_clock(_step_start()):
+        secret, _ = await _enrol(client, p)
+    address = f"rotated-{secrets.token_hex(3)}@example.com"
+    asked = await client.post("/v1/me/email", json={"email": address}, headers=p.headers)
+    assert asked.status_code == 202
+    [event] = await events_of(app, p.tenant_id, EMAIL_CHANGE_EVENT)
+    token = email_change_token_unseal(ring, event.payload)
+    old = ring.current_kid
+    await data_key_activate(db, ring, await data_key_create(db, ring))
+    columns = [c for c in sealed_columns() if f"{c.table}.{c.column}" in sealed.SEALED_COLUMNS]
+    assert len(columns) == len(sealed.SEALED_COLUMNS)
+    for column in columns:
+        while await column_reseal_batch(db, ring, column):
+            pass
+        assert await column_stale_count(db, ring, column) == 0
+    assert await data_keys_retire(db, ring) == [old]
+    me = (await client.get("/v1/me", headers=p.headers)).json()
+    assert (me["email"], me["display_name"]) == (p.email, VICTIM_NAME)
+    login = await client.post(
+        "/v1/auth/login", json={"tenant": p.tenant_slug, "email": p.email, "password": PASSWORD}
+    )
+    code = pyotp.TOTP(secret).now()
+    verified = await client.post(
+        "/v1/auth/mfa/verify", json={"mfa_token": login.json()["mfa_token"], "code": code}
+    )
+    assert verified.status_code == 200, verified.text
+    confirmed = await client.post("/v1/me/email/confirm", json={"token": token}, headers=p.headers)
+    assert confirmed.status_code == 204

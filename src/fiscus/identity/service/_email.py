@@ -26,13 +26,13 @@ from fiscus.core.keyring import KeyRing
 from fiscus.identity import sealed
 from fiscus.identity.crypto import new_token, token_hash
 from fiscus.identity.errors import EmailInUse, InvalidToken
-from fiscus.identity.models import EmailChange, User
+from fiscus.identity.models import EmailChange
 from fiscus.identity.runtime import Identity
 from fiscus.identity.service._event_tokens import event_token_seal, event_token_unseal
 from fiscus.identity.service._mfa import require_recent_auth, user_for_update
 from fiscus.identity.service._one_time import one_time_end_all
 from fiscus.identity.service._reset import reset_tokens_end
-from fiscus.identity.service._users import normalise_email
+from fiscus.identity.service._users import account_with_address, normalise_email
 
 EMAIL_CHANGE_PREFIX = "fse_"
 # Mailed to the NEW address with the token (system template, not overridable).
@@ -54,11 +54,7 @@ async def email_change_request(
         await require_recent_auth(uow, identity, ctx=ctx)
         me = await user_for_update(uow, ctx)
         tenant = await tenant_get(uow, tenant_id=ctx.tenant_id)
-        holder = (
-            await uow.session.execute(
-                select(User.id).where(User.tenant_id == ctx.tenant_id, User.email_hash == digest)
-            )
-        ).scalar()
+        holder = await account_with_address(uow, tenant_id=ctx.tenant_id, email_hash=digest)
         await audit_record(
             uow, ctx=ctx, action="user.email_change_requested", object_type="user", object_id=me.id
         )

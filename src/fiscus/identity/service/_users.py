@@ -59,7 +59,7 @@ async def user_provision(
     if await role_permissions(uow, tenant_id=tenant_id, role=role) is None:
         raise RoleNotGrantable(f"There is no role {role!r} in this tenant.")
     digest = sealed.email_hash(keyring, email)
-    if await _holder_of(uow, tenant_id=tenant_id, email_hash=digest) is not None:
+    if await account_with_address(uow, tenant_id=tenant_id, email_hash=digest) is not None:
         raise EmailInUse("A user of this tenant already has this email address.")
     checked = password_check(password)
     hashed = await asyncio.to_thread(password_hash, checked)
@@ -93,7 +93,7 @@ async def user_provision(
     return user_id
 
 
-async def _holder_of(
+async def account_with_address(
     uow: UnitOfWork, *, tenant_id: uuid.UUID, email_hash: bytes
 ) -> uuid.UUID | None:
     """The account of the tenant with this address, if any."""

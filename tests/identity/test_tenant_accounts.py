@@ -16,8 +16,10 @@ import pytest
 from sqlalchemy import select, text
 
 from fiscus.core import clock
+from fiscus.core.errors import ServiceUnavailable
 from fiscus.core.events import Event
 from fiscus.core.keyring import (
+    KeyRing,
     KeyRingError,
     column_reseal_batch,
     column_stale_count,
@@ -230,3 +232,18 @@ async def test_identity_columns_survive_a_data_key_rotation(app, client, make_pr
     assert verified.status_code == 200, verified.text
     confirmed = await client.post("/v1/me/email/confirm", json={"token": token}, headers=p.headers)
     assert confirmed.status_code == 204
+
+
+def test_an_unloaded_key_ring_is_an_outage_not_a_crash() -> None:
+    # Started while the database was down: until the ring loads, a 503 with Retry-After.
+    ring = KeyRing(["s" * 40])
+    for use in (
+        lambda: sealed.email_hash(ring, "a@example.com"),
+        lambda: sealed.backup_code_hash(ring, "ABCD"),
+        lambda: sealed.seal(
+            ring, sealed.USER_NAME, tenant_id=uuid.uuid4(), row_id=uuid.uuid4(), value="x"
+        ),
+    ):
+        with pytest.raises(ServiceUnavailable) as refused:
+            use()
+        assert refused.value.headers["Retry-After"] == "1"

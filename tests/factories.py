@@ -4,8 +4,9 @@
         owner = await make_principal(role="owner")
         response = await client.get("/v1/me", headers=owner.headers)
 
-Users are created through the identity service (argon2id once per user) and sessions
-are opened directly, so extra sessions (`principal_headers`) cost one insert each.
+Users are created through the identity service (argon2id once per user; accounts are per
+tenant, so the same email in two tenants makes two accounts) and sessions are opened
+directly, so extra sessions (`principal_headers`) cost one insert each.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ async def principal(
     tenant_id: uuid.UUID | None = None,
     email: str | None = None,
     password: str = PASSWORD,
+    display_name: str = "",
 ) -> Principal:
     """A user with `role` in a tenant (a new one unless given), signed in."""
     db: Database = app.state.db
@@ -107,8 +109,14 @@ async def principal(
     tenant_id = tenant_id or await tenant(db)
     email = email or f"{role}-{secrets.token_hex(4)}@example.com"
     async with db.uow(tenant_id=tenant_id) as uow:
-        user_id, _ = await user_provision(
-            uow, tenant_id=tenant_id, email=email, password=password, role=role
+        user_id = await user_provision(
+            uow,
+            app.state.keyring,
+            tenant_id=tenant_id,
+            email=email,
+            password=password,
+            role=role,
+            display_name=display_name,
         )
     headers, session_id, access, refresh = await session_headers(
         db, identity, tenant_id=tenant_id, user_id=user_id

@@ -21,7 +21,7 @@ import httpx
 from sqlalchemy import text
 
 from fiscus.core.db import Database
-from fiscus.identity.crypto import unseal
+from fiscus.identity import sealed
 from fiscus.identity.runtime import Identity
 
 ENROLMENT_PATH = "/v1/me/mfa/totp"
@@ -31,6 +31,8 @@ _HASH_QUERIES = (
     "SELECT key_hash FROM api_keys",
     "SELECT token_hash FROM password_reset_tokens",
     "SELECT code_hash FROM mfa_backup_codes",
+    "SELECT token_hash FROM mfa_challenges",
+    "SELECT token_hash FROM email_changes",
 )
 
 
@@ -55,14 +57,20 @@ async def stored_secrets(db: Database, identity: Identity) -> tuple[list[str], l
             for (value,) in await uow.session.execute(text(query)):
                 never.extend(forms(bytes(value)).values())
         users = await uow.session.execute(
-            text("SELECT id, password_hash, totp_secret_sealed FROM users")
+            text("SELECT tenant_id, id, password_hash, totp_secret_sealed FROM users")
         )
-        for user_id, password_hash, sealed in users:
+        for tenant_id, user_id, password_hash, totp_sealed in users:
             never.append(password_hash)
             never.append(password_hash.rsplit("$", 1)[-1])  # the digest part alone
-            if sealed is not None:
+            if totp_sealed is not None:
                 totp.append(
-                    unseal(identity.seal_key, bytes(sealed), context=user_id.bytes).decode()
+                    sealed.unseal(
+                        identity.keyring,
+                        sealed.USER_TOTP,
+                        tenant_id=tenant_id,
+                        row_id=user_id,
+                        sealed=bytes(totp_sealed),
+                    )
                 )
     return never, totp
 

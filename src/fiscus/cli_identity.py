@@ -122,10 +122,13 @@ def create_user(
     role: Annotated[str, typer.Option("--role", help="owner, admin, operator, analyst, ...")],
     name: Annotated[str, typer.Option("--name", help="Display name")] = "",
 ) -> None:
-    """Create a user in a tenant and print its id (password from FISCUS_PASSWORD or a prompt)."""
+    """Create an account in a tenant and print its id (password from FISCUS_PASSWORD or a
+    prompt). Accounts are per tenant: the same email in another tenant is another account."""
     from fiscus.access.context import Context
     from fiscus.access.queries import tenant_by_slug
     from fiscus.audit.service import audit_record
+    from fiscus.cli import _settings
+    from fiscus.core.keyring import KeyRing
     from fiscus.identity.service import user_provision
 
     password = os.environ.get("FISCUS_PASSWORD") or typer.prompt(
@@ -138,9 +141,12 @@ def create_user(
         if found is None:
             err.print(f"[red]No tenant {tenant!r}.[/red]")
             raise typer.Exit(1)
+        keyring = KeyRing(_settings().root_secrets)
+        await keyring.load(db)
         async with db.uow(tenant_id=found.id) as uow:
-            user_id, created = await user_provision(
+            user_id = await user_provision(
                 uow,
+                keyring,
                 tenant_id=found.id,
                 email=email,
                 password=password,
@@ -153,11 +159,9 @@ def create_user(
                 action="user.added",
                 object_type="user",
                 object_id=user_id,
-                after={"email": email, "role": role},
-                details={"new_person": created, "via": "cli"},
+                after={"role": role},
+                details={"via": "cli"},
             )
-        if not created:
-            err.print("An existing login was added to the tenant; its password is unchanged.")
         return user_id
 
     typer.echo(str(_run(operation)))

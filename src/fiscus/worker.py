@@ -19,14 +19,22 @@ from fiscus.core.db import Database, libpq_url
 from fiscus.core.keyring import KeyRing
 from fiscus.core.logging import get_logger
 from fiscus.events import jobs as events_jobs
-from fiscus.identity.service import RESET_EVENT, reset_token_unseal
+from fiscus.identity.service import (
+    EMAIL_CHANGE_EVENT,
+    EMAIL_REQUESTED_EVENT,
+    RESET_EVENT,
+    email_change_token_unseal,
+    reset_token_unseal,
+)
 from fiscus.ledger import jobs as ledger_jobs
 from fiscus.messaging import jobs as messaging_jobs
-from fiscus.messaging._directory import IdentityDirectory
+from fiscus.messaging._directory import IdentityDirectory, email_change_recipient
 from fiscus.messaging._recipients import (
     directory,
     install_builtin_resolvers,
     install_directory,
+    payload_user,
+    register_resolver,
 )
 from fiscus.messaging._secrets import register_secret
 from fiscus.messaging.service import messages_fan_out
@@ -57,6 +65,14 @@ def install_event_subscribers() -> None:
         "reset_token",
         lambda keyring, _tenant, payload: reset_token_unseal(keyring, payload),
     )
+    # An email change: the token to the new address; a notice to an address in use.
+    register_resolver(EMAIL_CHANGE_EVENT, email_change_recipient)
+    register_secret(
+        EMAIL_CHANGE_EVENT,
+        "email_change_token",
+        lambda keyring, _tenant, payload: email_change_token_unseal(keyring, payload),
+    )
+    register_resolver(EMAIL_REQUESTED_EVENT, payload_user)
 
 
 def _copy_of(blueprint: Blueprint) -> Blueprint:
@@ -143,7 +159,7 @@ async def run_worker(
     it is cancelled or (with `install_signal_handlers`) gets SIGINT or SIGTERM.
     """
     previous_directory = directory()
-    install_directory(IdentityDirectory(db))
+    install_directory(IdentityDirectory(db, keyring))
     run = functools.partial(
         job_app.run_worker_async,
         concurrency=concurrency,

@@ -39,7 +39,7 @@ async def test_rls_refuses_writing_another_tenants_rows(app, make_principal) -> 
         )
         assert result.rowcount == 0
         updated = await uow.session.execute(
-            text("UPDATE users SET display_name = 'x' WHERE id = :u"), {"u": b.user_id}
+            text("UPDATE users SET status = 'disabled' WHERE id = :u"), {"u": b.user_id}
         )
         assert updated.rowcount == 0
 

@@ -71,25 +71,20 @@ async def test_custom_role_lifecycle(client, make_principal) -> None:
     assert (await client.get("/v1/users", headers=auth)).status_code == 403
 
 
-async def test_an_existing_person_joins_a_second_tenant_with_their_password(client, make_principal):
+async def test_the_same_address_in_a_second_tenant_is_a_second_account(client, make_principal):
     a = await make_principal()
     b = await make_principal()
-    joined = await client.post(
-        "/v1/users",
-        headers=b.headers,
-        json={"email": a.email, "role": "analyst", "password": "a different password"},
-    )
-    assert joined.status_code == 201
-    assert joined.json()["id"] == str(a.user_id)
-    again = await client.post(
-        "/v1/users",
-        headers=b.headers,
-        json={"email": a.email, "role": "analyst", "password": "a different password"},
-    )
+    body = {"email": a.email, "role": "analyst", "password": "a different password"}
+    added = await client.post("/v1/users", headers=b.headers, json=body)
+    assert added.status_code == 201
+    assert added.json()["id"] != str(a.user_id)
+    again = await client.post("/v1/users", headers=b.headers, json=body)
     assert again.status_code == 409
-    login = await client.post(
-        "/v1/auth/login", json={"tenant": b.tenant_slug, "email": a.email, "password": a.password}
-    )
+    as_b = {"tenant": b.tenant_slug, "email": a.email}
+    assert (
+        await client.post("/v1/auth/login", json={**as_b, "password": a.password})
+    ).status_code == 401
+    login = await client.post("/v1/auth/login", json={**as_b, "password": body["password"]})
     assert login.status_code == 200
     users_of_a = await client.get("/v1/users", headers=a.headers)
     assert [u["id"] for u in users_of_a.json()["data"]] == [str(a.user_id)]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
+from sqlalchemy import func, select
 
 from fiscus.core import clock
+from fiscus.identity.models import AuthSession
 from fiscus.identity.service import totp_matching_step
 from tests.factories import PASSWORD
 
@@ -84,7 +87,7 @@ async def test_mfa_login_is_two_steps_and_a_code_works_once(client, make_princip
     p = await make_principal()
     with clock.frozen_clock(_step_start()) as frozen:
         secret, _ = await _enrol(client, p)
-        frozen.advance(__import__("datetime").timedelta(seconds=30))
+        frozen.advance(timedelta(seconds=30))
         login = await client.post(
             "/v1/auth/login", json={"tenant": p.tenant_slug, "email": p.email, "password": PASSWORD}
         )
@@ -102,11 +105,12 @@ async def test_mfa_login_is_two_steps_and_a_code_works_once(client, make_princip
         )
         assert verified.status_code == 200, verified.text
         assert verified.json()["token_type"] == "bearer"
+        # The challenge is spent by its first success, whatever the code.
         replay = await client.post(
             "/v1/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code}
         )
-        assert replay.status_code == 422
-        assert replay.json()["type"].endswith("/invalid-mfa-code")
+        assert replay.status_code == 401
+        assert replay.json()["type"].endswith("/invalid-token")
 
 
 async def test_backup_codes_are_single_use_and_regenerable(client, make_principal) -> None:
@@ -142,8 +146,6 @@ async def test_confirm_without_enrolment_and_wrong_code_are_refused(client, make
 
 
 async def test_mfa_changes_need_recent_reauthentication(client, make_principal) -> None:
-    from datetime import timedelta
-
     p = await make_principal()
     with clock.frozen_clock(clock.now() + timedelta(minutes=11)):
         # Still inside the idle timeout? No: 11 minutes idle is fine (30), re-auth is 10.
@@ -172,3 +174,70 @@ async def test_tenant_policy_limits_unenrolled_roles_to_self(client, make_princi
     with clock.frozen_clock(_step_start()):
         await _enrol(client, admin)
     assert (await client.get("/v1/users", headers=admin.headers)).status_code == 200
+
+
+async def _challenge(client, p) -> str:
+    login = await client.post(
+        "/v1/auth/login", json={"tenant": p.tenant_slug, "email": p.email, "password": PASSWORD}
+    )
+    assert login.status_code == 200 and login.json()["mfa_required"] is True
+    return str(login.json()["mfa_token"])
+
+
+async def _sessions_of(app, p) -> int:
+    async with app.state.db.uow(tenant_id=p.tenant_id) as uow:
+        found = await uow.session.execute(
+            select(func.count()).select_from(AuthSession).where(AuthSession.user_id == p.user_id)
+        )
+        return int(found.scalar_one())
+
+
+async def test_one_challenge_opens_one_session_even_with_two_backup_codes(
+    app, client, make_principal
+) -> None:
+    # Issue 10 item 14: one challenge token and two backup codes opened two sessions.
+    p = await make_principal()
+    with clock.frozen_clock(_step_start()):
+        _, codes = await _enrol(client, p)
+    sessions = await _sessions_of(app, p)
+    token = await _challenge(client, p)
+    first = await client.post("/v1/auth/mfa/verify", json={"mfa_token": token, "code": codes[0]})
+    assert first.status_code == 200
+    second = await client.post("/v1/auth/mfa/verify", json={"mfa_token": token, "code": codes[1]})
+    assert second.status_code == 401
+    assert second.json()["type"].endswith("/invalid-token")
+    assert await _sessions_of(app, p) == sessions + 1
+    # At the same moment: one wins, the other finds the challenge spent.
+    token = await _challenge(client, p)
+    raced = await asyncio.gather(
+        *(
+            client.post("/v1/auth/mfa/verify", json={"mfa_token": token, "code": code})
+            for code in (codes[2], codes[3])
+        )
+    )
+    assert sorted(r.status_code for r in raced) == [200, 401]
+    assert await _sessions_of(app, p) == sessions + 2
+    # The refused codes were not spent: each still opens a session on a new challenge.
+    for code in (codes[1], codes[2] if raced[1].status_code == 200 else codes[3]):
+        token = await _challenge(client, p)
+        again = await client.post("/v1/auth/mfa/verify", json={"mfa_token": token, "code": code})
+        assert again.status_code == 200, again.text
+
+
+async def test_a_challenge_dies_after_five_wrong_codes(app, client, make_principal) -> None:
+    app.state.identity.config.backoff_base_s = 0  # the back-off has its own test
+    p = await make_principal()
+    with clock.frozen_clock(_step_start()) as frozen:
+        secret, _ = await _enrol(client, p)
+        frozen.advance(timedelta(seconds=30))
+        token = await _challenge(client, p)
+        wrong = "ZZZZ-ZZZZ-ZZZZ"  # a backup code that was never issued
+        for _ in range(app.state.identity.config.mfa_challenge_max_attempts):
+            bad = await client.post("/v1/auth/mfa/verify", json={"mfa_token": token, "code": wrong})
+            assert bad.status_code == 422
+        right = pyotp.TOTP(secret).at(clock.now())
+        dead = await client.post("/v1/auth/mfa/verify", json={"mfa_token": token, "code": right})
+        assert dead.status_code == 401
+        fresh = await _challenge(client, p)
+        ok = await client.post("/v1/auth/mfa/verify", json={"mfa_token": fresh, "code": right})
+        assert ok.status_code == 200, ok.text

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -14,9 +16,11 @@ from aiosmtpd.controller import Controller
 
 from fiscus.core.config import Settings
 from fiscus.core.db import Database
+from fiscus.core.keyring import KeyRing
 from fiscus.identity.service import user_provision
 from fiscus.messaging import _recipients
 from fiscus.messaging._directory import IdentityDirectory
+from fiscus.worker import build_job_app, run_worker
 from tests import factories
 from tests.conftest import make_settings
 
@@ -78,12 +82,14 @@ class Users:
 
     db: Database
     tenant_id: uuid.UUID
+    keyring: KeyRing
 
     async def add(self, email: str, role: str = "customer") -> uuid.UUID:
         """A new active member with `role`; returns the user id."""
         async with self.db.uow(tenant_id=self.tenant_id) as uow:
-            user_id, _ = await user_provision(
+            user_id = await user_provision(
                 uow,
+                self.keyring,
                 tenant_id=self.tenant_id,
                 email=email,
                 password=factories.PASSWORD,
@@ -96,8 +102,30 @@ class Users:
 async def directory(db: Database) -> AsyncIterator[Users]:
     """A tenant whose users messaging finds through identity, as the worker wires it."""
     tenant_id = await factories.tenant(db)
-    _recipients.install_directory(IdentityDirectory(db))
+    keyring = await factories.keyring_for(db, make_settings(None))
+    _recipients.install_directory(IdentityDirectory(db, keyring))
     try:
-        yield Users(db, tenant_id)
+        yield Users(db, tenant_id, keyring)
     finally:
         _recipients.install_directory(None)
+
+
+@asynccontextmanager
+async def worker_running(db: Database, settings: Settings) -> AsyncIterator[None]:
+    """The real job worker (relay, fan-out, dispatch) while the block runs."""
+    job_app = build_job_app(settings.database_url or "")
+    async with job_app.open_async():
+        task = asyncio.create_task(
+            run_worker(
+                job_app,
+                db=db,
+                settings=settings,
+                keyring=await factories.keyring_for(db, settings),
+                install_signal_handlers=False,
+            )
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

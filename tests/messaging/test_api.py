@@ -12,7 +12,8 @@ from fiscus.core.db import Database
 from fiscus.messaging._directory import IdentityDirectory
 from fiscus.messaging._recipients import install_directory
 from fiscus.messaging.dispatch import messages_dispatch
-from tests.factories import Principal
+from tests.conftest import make_settings
+from tests.factories import Principal, keyring_for
 from tests.messaging.test_messages import emit_relayed, transfer_payload
 
 MakePrincipal = Callable[..., Awaitable[Principal]]
@@ -21,7 +22,7 @@ MakePrincipal = Callable[..., Awaitable[Principal]]
 @pytest.fixture
 async def identity_directory(db: Database) -> AsyncIterator[None]:
     """Messaging reads users from identity, as in the worker."""
-    install_directory(IdentityDirectory(db))
+    install_directory(IdentityDirectory(db, await keyring_for(db, make_settings(None))))
     yield
     install_directory(None)
 

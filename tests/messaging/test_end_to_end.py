@@ -50,9 +50,11 @@ async def test_transfer_event_reaches_webhook_email_and_inbox_through_the_worker
     # Real tenant and user from identity: the worker's directory reads them from there.
     tenant = await factories.tenant(db)
     admin = admin_context(tenant)
+    keyring = await keyring_for(db, settings)
     async with db.uow(tenant_id=tenant) as uow:
-        holder, _ = await user_provision(
+        holder = await user_provision(
             uow,
+            keyring,
             tenant_id=tenant,
             email="holder@example.com",
             password=factories.PASSWORD,
@@ -67,7 +69,7 @@ async def test_transfer_event_reaches_webhook_email_and_inbox_through_the_worker
                     job_app,
                     db=db,
                     settings=settings,
-                    keyring=await keyring_for(db, settings),
+                    keyring=keyring,
                     install_signal_handlers=False,
                 )
             )

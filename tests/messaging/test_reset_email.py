@@ -6,16 +6,12 @@ message that admins can read.
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 from sqlalchemy import select
 
 from fiscus.core.config import Settings
 from fiscus.messaging.models import Message
-from fiscus.worker import build_job_app, run_worker
-from tests.factories import keyring_for
-from tests.messaging.conftest import Inbox
+from tests.messaging.conftest import Inbox, worker_running
 from tests.messaging.test_end_to_end import _eventually
 
 
@@ -33,26 +29,12 @@ async def test_reset_email_carries_a_working_token_that_is_stored_nowhere(
     )
     assert asked.status_code == 202
 
-    job_app = build_job_app(settings.database_url or "")
-    async with job_app.open_async():
-        worker = asyncio.create_task(
-            run_worker(
-                job_app,
-                db=db,
-                settings=settings,
-                keyring=await keyring_for(db, settings),
-                install_signal_handlers=False,
-            )
-        )
-        try:
+    async with worker_running(db, settings):
 
-            async def mailed() -> bool:
-                return bool(smtp[0].messages)
+        async def mailed() -> bool:
+            return bool(smtp[0].messages)
 
-            assert await _eventually(mailed)
-        finally:
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+        assert await _eventually(mailed)
 
     assert len(smtp[0].messages) == 1
     mail = smtp[0].messages[0]

@@ -20,11 +20,11 @@ Allowed places, each explicit:
   only as hashes; TOTP and webhook secrets only sealed (AES-GCM).
 - the password-reset token: only in the reset email, the channel that delivers it.
 - personal data (emails, names, phone, address in ledger metadata): in the dump, and in
-  emails to their own recipient, but never in logs. fiscus does not encrypt personal data
-  at rest column by column: logins look users up by email, and free-text ledger fields are
-  stored as the client sent them; encryption at rest of the whole database (disk, backups)
-  is the operator's. Webhooks carry only the keys each event type documents (a closed list
-  below: a new key or event type fails here until it is reviewed and documented).
+  emails to their own recipient, but never in logs. Users' emails and names are sealed
+  with the key ring (identity); free-text ledger fields are stored as the client sent
+  them; encryption at rest of the whole database (disk, backups) is the operator's.
+  Webhooks carry only the keys each event type documents (a closed list below: a new key
+  or event type fails here until it is reviewed and documented).
 - card numbers: fiscus has no cards module yet, so nothing validates free text against
   PANs; a PAN a client types into a transfer description is stored in that row as sent.
   The test plants one there and proves it stays there: no log, webhook or email carries
@@ -80,7 +80,7 @@ PAN = "4111111111111111"  # a well-known test card number (Luhn-valid)
 # function, webhooks' test event). Anything else reaching a webhook fails the test.
 EVENT_DATA_KEYS: dict[str, set[str]] = {
     "transfer.posted": {"transfer_id", "status", "kind", "currency", "parent_id", "legs"},
-    "user.locked_out": {"user_id", "email", "locked_for_s", "ip"},
+    "user.locked_out": {"user_id", "locked_for_s"},
     "user.password_reset_requested": {"user_id", "tenant", "expires_at", "token_sealed"},
     "webhook.test": {"message", "endpoint_id"},
 }

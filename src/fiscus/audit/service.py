@@ -18,19 +18,25 @@ from fiscus.core.db import UnitOfWork
 from fiscus.core.ids import new_id
 
 REDACTED = "[redacted]"
+PERSONAL = "[personal data]"
 # Field names whose values never enter the audit trail.
 _SECRET_FIELD = re.compile(
     r"password|secret|token|hash|totp|backup_code|^key$|_key$", re.IGNORECASE
 )
+# Personal data stays out too: the trail records THAT it changed, never the values (the
+# trail is append-only and hash-chained, so nothing written can be erased later).
+_PERSONAL_FIELD = re.compile(r"e_?mail|display_name|phone|full_name", re.IGNORECASE)
 MAX_VALUE_CHARS = 500
 
 
 def redact(values: dict[str, Any]) -> dict[str, Any]:
-    """A copy with secret-looking fields replaced and long values cut."""
+    """A copy with secret-looking and personal fields replaced and long values cut."""
     out: dict[str, Any] = {}
     for name, value in values.items():
         if _SECRET_FIELD.search(name):
             out[name] = REDACTED
+        elif _PERSONAL_FIELD.search(name):
+            out[name] = None if value is None else PERSONAL
         elif isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
             out[name] = value[:MAX_VALUE_CHARS] + "..."
         else:
@@ -39,12 +45,14 @@ def redact(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def changed_fields(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
-    """{field: {"before": old, "after": new}} for the fields that differ, secrets redacted."""
-    old, new = redact(before or {}), redact(after or {})
+    """{field: {"before": old, "after": new}} for the fields that differ, secrets and
+    personal data redacted (a changed personal field shows as changed, without values)."""
+    raw_old, raw_new = before or {}, after or {}
+    old, new = redact(raw_old), redact(raw_new)
     return {
         name: {"before": old.get(name), "after": new.get(name)}
         for name in sorted(set(old) | set(new))
-        if old.get(name) != new.get(name) or _SECRET_FIELD.search(name)
+        if raw_old.get(name) != raw_new.get(name) or _SECRET_FIELD.search(name)
     }
 
 

@@ -2,7 +2,9 @@
 
 `Authorization: Bearer <access JWT>` or `Authorization: Bearer fsk_...` (API key); the
 query string is never read for credentials. Every request re-checks the server-side
-session, so logout, password change and account disable take effect at once.
+session, so logout, password change and account disable take effect at once; an API key
+is re-checked against its creator the same way (capped to their current permissions,
+suspended while they are disabled).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.errors import RateLimited
 from fiscus.core.http import request_id_var
 from fiscus.identity.crypto import token_hash
-from fiscus.identity.errors import InvalidToken
+from fiscus.identity.errors import ApiKeySuspended, InvalidToken
 from fiscus.identity.models import ApiKey, AuthSession, User
 from fiscus.identity.runtime import Identity
 from fiscus.identity.service._api_keys import API_KEY_PREFIX
@@ -76,7 +78,9 @@ async def _user_context(
     found = (
         await uow.session.execute(
             select(AuthSession, User)
-            .join(User, User.id == AuthSession.user_id)
+            .join(
+                User, (User.tenant_id == AuthSession.tenant_id) & (User.id == AuthSession.user_id)
+            )
             .where(AuthSession.tenant_id == claims.tenant_id, AuthSession.id == claims.session_id)
         )
     ).first()
@@ -126,20 +130,25 @@ async def _user_context(
 async def _api_key_context(db: Database, *, token: str, request: Request) -> Context:
     digest = token_hash(token)
     async with db.uow() as lookup:
-        key = (
-            await lookup.session.execute(select(ApiKey).where(ApiKey.key_hash == digest))
-        ).scalar()
+        found = (
+            await lookup.session.execute(
+                select(ApiKey, User)
+                .outerjoin(
+                    User, (User.tenant_id == ApiKey.tenant_id) & (User.id == ApiKey.created_by)
+                )
+                .where(ApiKey.key_hash == digest)
+            )
+        ).first()
         now = clock.now()
-        if (
-            key is None
-            or key.revoked_at is not None
-            or (key.expires_at is not None and key.expires_at <= now)
-        ):
+        if found is None:
             raise InvalidToken("The API key is not valid.")
-        tenant = await tenant_get(lookup, tenant_id=key.tenant_id)
+        key, creator = found
+        if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+            raise InvalidToken("The API key is not valid.")
+        granted = await _key_permissions(lookup, key=key, creator=creator)
+        tenant = granted[0]
         if tenant.status != "active":
             raise InvalidToken("The tenant is suspended.")
-        granted = await role_permissions(lookup, tenant_id=tenant.id, role=key.role)
         if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
             key.last_used_at = now
     request.state.fiscus_plan = tenant.settings.plan
@@ -148,12 +157,40 @@ async def _api_key_context(db: Database, *, token: str, request: Request) -> Con
         actor_type="api_key",
         actor_id=None,
         role=key.role,
-        permissions=granted or frozenset(),
+        permissions=granted[1],
         request_id=request_id_var.get(),
         client_ip=_client_ip(request),
         user_agent=request.headers.get("user-agent"),
         api_key_id=key.id,
     )
+
+
+async def _key_permissions(
+    uow: UnitOfWork, *, key: ApiKey, creator: User | None
+) -> tuple[TenantInfo, frozenset[str]]:
+    """The key's permissions, capped to what its creator may do now; ApiKeySuspended while
+    the creator is disabled or no longer a member (so a suspended key cannot mint keys)."""
+    granted = await role_permissions(uow, tenant_id=key.tenant_id, role=key.role) or frozenset()
+    if key.created_by is None:
+        # Made before keys recorded their creator, by a key whose creator was not found in
+        # the audit trail (migration 0108): there is no person to cap it by.
+        return await tenant_get(uow, tenant_id=key.tenant_id), granted
+    tenant, membership = await tenant_and_membership(
+        uow, tenant_id=key.tenant_id, user_id=key.created_by
+    )
+    if (
+        creator is None
+        or membership is None
+        or creator.status != "active"
+        or membership.status != "active"
+    ):
+        raise ApiKeySuspended(
+            "The API key is suspended: the person who made it is disabled or no longer a "
+            "member of the tenant."
+        )
+    held = await role_permissions(uow, tenant_id=tenant.id, role=membership.role)
+    cap = _permissions(tenant, membership.role, held, mfa_done=creator.totp_enabled)
+    return tenant, granted & cap
 
 
 async def _spend(identity: Identity, request: Request, ctx: Context) -> None:

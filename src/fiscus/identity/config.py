@@ -33,6 +33,13 @@ class IdentityConfig:
     session_absolute_s: int = 12 * 3600
     reauth_window_s: int = 10 * 60
     password_reset_ttl_s: int = 30 * 60
+    email_change_ttl_s: int = 60 * 60
+    # Wrong codes one MFA challenge or one reset token takes before it stops working (the
+    # account's lockout counts them too, across challenges and tokens).
+    mfa_challenge_max_attempts: int = 5
+    password_reset_max_attempts: int = 5
+    # Failed guesses (passwords; second factors counted separately) that lock an account,
+    # and an address in every tenant, for lockout_s.
     lockout_threshold: int = 10
     lockout_s: int = 30 * 60
     # From the 5th consecutive failure, the next attempt must wait base * 2**(n - 5) seconds.

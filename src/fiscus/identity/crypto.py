@@ -1,23 +1,23 @@
-"""Keys derived from the root secret, token hashing and sealing of stored secrets.
+"""Keys derived from the root secret, and hashing of opaque tokens.
 
-Opaque tokens (refresh tokens, API keys, reset tokens) carry 256 random bits, so a
-plain SHA-256 is a safe lookup hash; backup codes are shorter and get a keyed hash so a
-stolen table cannot be brute-forced offline. TOTP secrets must be readable again to
-check codes, so they are sealed with AES-GCM under a key derived from the root secret.
+Opaque tokens (refresh tokens, API keys, reset, MFA-challenge and email-change tokens)
+carry 256 random bits, so a plain SHA-256 is a safe look-up hash. Everything identity
+encrypts or hashes for look-up at rest (emails, names, TOTP secrets, backup codes) uses
+the key ring (`fiscus.core.keyring`, `identity.sealed`); what is left here derives the
+JWT signing keys and checks backup codes made before the key ring.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-NONCE_BYTES = 12
+# The HKDF purpose of the key that hashed backup codes before the key ring (migration 0105).
+LEGACY_BACKUP_CODE_PURPOSE = "mfa-backup-codes"
 
 
 def derive_key(root_secret: str, purpose: str) -> bytes:
@@ -38,16 +38,5 @@ def token_hash(token: str) -> bytes:
 
 
 def keyed_hash(key: bytes, value: str) -> bytes:
-    """HMAC-SHA256 of a low-entropy secret (backup codes)."""
+    """HMAC-SHA256 of a low-entropy secret (legacy backup codes)."""
     return hmac.new(key, value.encode(), hashlib.sha256).digest()
-
-
-def seal(key: bytes, plaintext: bytes, *, context: bytes) -> bytes:
-    """AES-GCM encrypt; `context` (e.g. the user id) is bound as associated data."""
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, context)
-
-
-def unseal(key: bytes, sealed: bytes, *, context: bytes) -> bytes:
-    """Decrypt what `seal` produced; raises if it was altered or moved to another row."""
-    return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], context)

@@ -77,3 +77,17 @@ class InvalidMfaCode(BusinessRuleViolation):
 
     type_slug = "invalid-mfa-code"
     title = "Invalid MFA code"
+
+
+class EmailInUse(Conflict):
+    """Another account of this tenant already uses the email address."""
+
+    type_slug = "email-in-use"
+    title = "Email address in use in this tenant"
+
+
+class ApiKeySuspended(NotAuthenticated):
+    """The API key's creator is disabled or no longer a member: the key is suspended."""
+
+    type_slug = "api-key-suspended"
+    title = "API key suspended"

@@ -1,32 +1,37 @@
-"""Tables of the identity module: users, sessions, refresh tokens, API keys, MFA, history."""
+"""Tables of the identity module: accounts, sessions, refresh tokens, API keys, MFA, history."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, LargeBinary, Text
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fiscus.core.models import Base
 from fiscus.core.tenancy import TenantScoped
+from fiscus.identity import sealed as _sealed  # noqa: F401 - registers the sealed columns
 
 
-class User(Base):
-    """A person. Global (one login identity across tenants); memberships place them in tenants.
+class User(TenantScoped, Base):
+    """A person's login in ONE tenant: email, password, MFA. The same email in two tenants
+    is two unrelated accounts (docs/identity.md); the role lives in the membership.
 
-    Row-level security still applies: a tenant-scoped transaction sees only users that
-    hold a membership in its tenant (see migration 0101).
+    Email and display name are sealed with the key ring (identity.sealed); `email_hash`
+    is their blind index, unique per tenant, and what log-in looks up.
     """
 
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "email_hash"),)
 
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(Text, unique=True)  # stored lower-cased
-    display_name: Mapped[str] = mapped_column(Text)
+    email_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    email_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    display_name_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     password_hash: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)  # active | disabled
-    # TOTP secret sealed with AES-GCM (identity.crypto); null until enrolment is started.
+    # TOTP secret sealed with the key ring; null until enrolment is started.
     totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled: Mapped[bool]
     # The last accepted TOTP time-step: a code is accepted only for a later step (no replay).
@@ -36,14 +41,53 @@ class User(Base):
     updated_at: Mapped[datetime]
 
 
-class BackupCode(Base):
-    """One single-use MFA backup code, stored as a keyed hash."""
+class BackupCode(TenantScoped, Base):
+    """One single-use MFA backup code of an account, stored as a look-up hash.
+
+    `legacy_hash` marks codes made before the key ring (an HMAC under a key derived from
+    the root secret; migration 0105): accepted while that root secret is configured.
+    """
 
     __tablename__ = "mfa_backup_codes"
 
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     code_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
     created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    legacy_hash: Mapped[bool]
+
+
+class MfaChallenge(TenantScoped, Base):
+    """The second login step: "password checked, code due". Spent by its first success."""
+
+    __tablename__ = "mfa_challenges"
+    __table_args__ = (Index("ix_mfa_challenges_tenant_id_user_id", "tenant_id", "user_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID]
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
+class EmailChange(TenantScoped, Base):
+    """A requested email change, done when the token mailed to the new address comes back."""
+
+    __tablename__ = "email_changes"
+    __table_args__ = (Index("ix_email_changes_tenant_id_user_id", "tenant_id", "user_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID]
+    email_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    email_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
 
@@ -93,7 +137,9 @@ class ApiKey(TenantScoped, Base):
     role: Mapped[str] = mapped_column(Text)
     prefix: Mapped[str] = mapped_column(Text)  # first characters, to recognise a key in lists
     key_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    # The person whose permissions cap the key (for a key minted by a key: that key's person).
     created_by: Mapped[uuid.UUID | None]
+    created_by_key_id: Mapped[uuid.UUID | None]  # the key that minted it, if one did
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
@@ -117,9 +163,14 @@ class LoginEvent(TenantScoped, Base):
 
 
 class PasswordResetToken(TenantScoped, Base):
-    """A single-use password reset token (SHA-256 stored), valid for 30 minutes."""
+    """A single-use password reset token (SHA-256 stored), valid for 30 minutes.
+
+    `used_at` is set when it is used, and on every earlier token of the account when a new
+    one is issued or one is used; `attempts` counts wrong MFA codes sent with it.
+    """
 
     __tablename__ = "password_reset_tokens"
+    __table_args__ = (Index("ix_password_reset_tokens_tenant_id_user_id", "tenant_id", "user_id"),)
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -128,3 +179,4 @@ class PasswordResetToken(TenantScoped, Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))

@@ -1,4 +1,4 @@
-"""The identity module's per-process state: config, key ring, derived keys, throttle."""
+"""The identity module's per-process state: config, key rings, throttle."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fiscus.core.config import Settings
 from fiscus.core.keyring import KeyRing
 from fiscus.identity.config import IdentityConfig
-from fiscus.identity.crypto import derive_key
+from fiscus.identity.crypto import LEGACY_BACKUP_CODE_PURPOSE, derive_key
 from fiscus.identity.throttle import Throttle, storage_for
 from fiscus.identity.tokens import SigningKeys
 
@@ -18,12 +18,13 @@ class Identity:
 
     config: IdentityConfig
     ring: SigningKeys
-    seal_key: bytes  # AES-GCM key for TOTP secrets
-    backup_code_key: bytes  # HMAC key for backup codes
     throttle: Throttle
-    # The app's key ring (opened from the database at start): every secret identity
-    # keeps at rest or puts in an event payload is sealed with it.
+    # The app's key ring (opened from the database at start): every secret and piece of
+    # personal data identity keeps at rest or puts in an event payload is sealed with it.
     keyring: KeyRing
+    # HMAC keys of backup codes made before the key ring (one per configured root secret,
+    # current first): those codes still work until the user regenerates them (0105).
+    legacy_backup_code_keys: tuple[bytes, ...] = ()
 
 
 def identity_build(
@@ -31,12 +32,12 @@ def identity_build(
 ) -> Identity:
     """Build the identity state from settings (secrets) and config (knobs)."""
     config = config or IdentityConfig.from_environment()
-    root = settings.resolved_secret_key
     return Identity(
         config=config,
         ring=SigningKeys.from_secrets(settings.root_secrets),
-        seal_key=derive_key(root, "totp-secret-seal"),
-        backup_code_key=derive_key(root, "mfa-backup-codes"),
         throttle=Throttle(storage_for(settings.redis_url), config),
         keyring=keyring,
+        legacy_backup_code_keys=tuple(
+            derive_key(root, LEGACY_BACKUP_CODE_PURPOSE) for root in settings.root_secrets
+        ),
     )

@@ -47,9 +47,12 @@ class TokenPair(BaseModel):
 
 
 class MfaChallenge(BaseModel):
-    """Password accepted; send a TOTP or backup code with this token to /v1/auth/mfa/verify."""
+    """Password accepted; send a TOTP or backup code with this token to /v1/auth/mfa/verify.
 
-    model_config = _example(mfa_required=True, mfa_token="eyJhbGciOi...", expires_in=300)
+    The token is spent by its first successful code and dies after a few wrong ones.
+    """
+
+    model_config = _example(mfa_required=True, mfa_token="fsm_...", expires_in=300)
 
     mfa_required: Literal[True] = True
     mfa_token: str
@@ -61,10 +64,10 @@ class MfaVerifyRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"mfa_token": "eyJhbGciOi...", "code": "123456"}]},
+        json_schema_extra={"examples": [{"mfa_token": "fsm_...", "code": "123456"}]},
     )
 
-    mfa_token: str = Field(max_length=4096, pattern=NO_NUL)
+    mfa_token: str = Field(max_length=256, pattern=NO_NUL)
     code: str = Field(min_length=6, max_length=32, pattern=NO_NUL)
 
 
@@ -150,13 +153,24 @@ class PasswordChange(BaseModel):
 
 
 class EmailChange(BaseModel):
-    """A new email address; needs a recent re-authentication."""
+    """A new email address; needs a recent re-authentication. A confirmation token is
+    mailed to it (or, if it is in use in the tenant, a notice)."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"email": "ada@example.org"}]}
     )
 
     email: EmailStr
+
+
+class EmailChangeConfirm(BaseModel):
+    """The token mailed to the new address."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"token": "fse_..."}]}
+    )
+
+    token: str = Field(max_length=256, pattern=NO_NUL)
 
 
 class Reauthenticate(BaseModel):
@@ -245,7 +259,7 @@ class LoginEventRead(BaseModel):
 
 
 class UserCreate(BaseModel):
-    """A user to add to the tenant (an existing person gets a membership)."""
+    """An account to add to the tenant (accounts are per tenant: docs/identity.md)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -320,22 +334,38 @@ class ApiKeyCreate(BaseModel):
 class ApiKeyCreated(BaseModel):
     """The new key: `key` is shown this once and never again."""
 
-    model_config = _example(id=_ID, key="fsk_...", name="payroll-sync", role="operator")
+    model_config = _example(
+        id=_ID,
+        key="fsk_...",
+        name="payroll-sync",
+        role="operator",
+        created_by=_ID,
+        created_by_key_id=None,
+    )
 
     id: str
     key: str
     name: str
     role: str
+    created_by: str | None = None
+    created_by_key_id: str | None = None
 
 
 class ApiKeyRead(BaseModel):
-    """An API key without its secret."""
+    """An API key without its secret, with the person it acts for.
+
+    `status`: `active`, `revoked`, `expired`, or `suspended` while its creator is disabled
+    or no longer a member. An active key can do at most what its creator may do now.
+    """
 
     model_config = _example(
         id=_ID,
         name="payroll-sync",
         role="operator",
         prefix="fsk_Ab12",
+        status="active",
+        created_by=_ID,
+        created_by_key_id=None,
         created_at=_WHEN,
         expires_at=None,
         revoked_at=None,
@@ -346,6 +376,9 @@ class ApiKeyRead(BaseModel):
     name: str
     role: str
     prefix: str
+    status: Literal["active", "suspended", "revoked", "expired"]
+    created_by: str | None
+    created_by_key_id: str | None
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None

@@ -1,5 +1,9 @@
 """Counters in the `limits` storage: login throttling, lockout and request rate limits.
 
+Guesses (passwords, and second factors: TOTP and backup codes, wherever they are checked)
+count per account AND per address (the email's look-up hash), whatever the tenant, so
+guesses spread over the tenants where one address has an account share one counter.
+
 Memory storage by default (one process); Redis when FISCUS_REDIS_URL is set, so every
 API process shares one budget and one lockout state.
 """
@@ -7,7 +11,10 @@ API process shares one budget and one lockout state.
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -17,6 +24,19 @@ from fiscus.identity.config import IdentityConfig
 from fiscus.identity.errors import AccountLocked, LoginThrottled
 
 IP_FAILURE_WINDOW_S = 15 * 60
+# What a failed guess was: a password, or a second factor (TOTP or backup code).
+Kind = Literal["password", "mfa"]
+
+
+def account_subject(tenant_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    """The throttle subject of one account (a user in one tenant)."""
+    return f"acct:{tenant_id}:{user_id}"
+
+
+def address_subject(email_hash: bytes) -> str:
+    """The throttle subject of one email address in every tenant: its look-up hash, so no
+    address is ever written to the counters' storage."""
+    return f"addr:{email_hash.hex()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +74,23 @@ class Throttle:
             return 0
         return max(1, int(await self.storage.get_expiry(key) - time.time() + 0.999))
 
-    async def login_check(self, *, account: str, ip: str) -> None:
-        """Refuse the attempt when the account is locked, backing off, or the IP is noisy."""
-        locked = await self._remaining_s(self._key("lock", account))
-        if locked:
-            raise AccountLocked(
-                "Too many failed logins: this account is locked; try again later.",
-                retry_after_s=locked,
-            )
-        waiting = await self._remaining_s(self._key("backoff", account))
-        if waiting:
-            raise LoginThrottled(
-                "Too many failed logins in a row; wait before trying again.",
-                retry_after_s=waiting,
-            )
+    async def login_check(self, *, subjects: Sequence[str], ip: str) -> None:
+        """Refuse a password or code guess while a subject is locked or backing off, or the
+        address is noisy (subjects: `account_subject`, `address_subject`)."""
+        for subject in subjects:
+            locked = await self._remaining_s(self._key("lock", subject))
+            if locked:
+                raise AccountLocked(
+                    "Too many failed attempts: this account is locked; try again later.",
+                    retry_after_s=locked,
+                )
+        for subject in subjects:
+            waiting = await self._remaining_s(self._key("backoff", subject))
+            if waiting:
+                raise LoginThrottled(
+                    "Too many failed attempts in a row; wait before trying again.",
+                    retry_after_s=waiting,
+                )
         ip_key = self._key("ipfail", ip)
         if await self.storage.get(ip_key) >= self.config.ip_failures_per_15_min:
             raise LoginThrottled(
@@ -75,31 +98,41 @@ class Throttle:
                 retry_after_s=await self._remaining_s(ip_key),
             )
 
-    async def login_failed(self, *, account: str, ip: str) -> bool:
-        """Count a failure; True when this failure locked the account."""
+    async def login_failed(self, *, subjects: Sequence[str], ip: str, kind: Kind) -> bool:
+        """Count a failed guess of `kind` on every subject; True when one got locked.
+
+        Passwords and second factors count separately (a correct password must not wipe
+        the count of wrong codes) but lock the same way, with the same threshold.
+        """
         config = self.config
         await self.storage.incr(self._key("ipfail", ip), IP_FAILURE_WINDOW_S)
-        failures = await self.storage.incr(self._key("fail", account), config.lockout_s)
-        if failures >= config.lockout_threshold:
-            await self.storage.incr(self._key("lock", account), config.lockout_s)
-            await self.storage.clear(self._key("fail", account))
-            return True
-        if failures >= config.backoff_after and config.backoff_base_s > 0:
-            delay = config.backoff_base_s * 2 ** (failures - config.backoff_after)
-            await self.storage.incr(
-                self._key("backoff", account), max(1, int(min(delay, config.backoff_max_s)))
-            )
-        return False
+        locked = False
+        for subject in subjects:
+            fail_key = self._key("fail", kind, subject)
+            failures = await self.storage.incr(fail_key, config.lockout_s)
+            if failures >= config.lockout_threshold:
+                await self.storage.incr(self._key("lock", subject), config.lockout_s)
+                await self.storage.clear(fail_key)
+                locked = True
+            elif failures >= config.backoff_after and config.backoff_base_s > 0:
+                delay = config.backoff_base_s * 2 ** (failures - config.backoff_after)
+                await self.storage.incr(
+                    self._key("backoff", subject), max(1, int(min(delay, config.backoff_max_s)))
+                )
+        return locked
 
-    async def login_succeeded(self, *, account: str) -> None:
-        """Reset the consecutive-failure count of the account."""
-        await self.storage.clear(self._key("fail", account))
-        await self.storage.clear(self._key("backoff", account))
+    async def login_succeeded(self, *, subject: str, kind: Kind) -> None:
+        """Reset the consecutive failures of `kind` on one subject (an account: an address
+        counter is never reset, or a success in one tenant would wipe guesses in another)."""
+        await self.storage.clear(self._key("fail", kind, subject))
+        await self.storage.clear(self._key("backoff", subject))
 
-    async def unlock(self, *, account: str) -> None:
+    async def unlock(self, *, subject: str) -> None:
         """Lift a lockout (administrators, tests)."""
-        for kind in ("lock", "fail", "backoff"):
-            await self.storage.clear(self._key(kind, account))
+        for key in ("lock", "backoff"):
+            await self.storage.clear(self._key(key, subject))
+        for kind in get_args(Kind):
+            await self.storage.clear(self._key("fail", kind, subject))
 
     async def spend(self, *, identity: str, per_minute: int, burst_per_s: int) -> Budget:
         """Take one request from the per-minute budget and the per-second burst allowance."""

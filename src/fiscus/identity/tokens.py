@@ -1,4 +1,4 @@
-"""Signed tokens: JWT access tokens (`at+jwt`) and short-lived MFA challenge tokens.
+"""Signed tokens: JWT access tokens (`at+jwt`).
 
 HS256 only (pinned: `alg=none` and RS/HS confusion are refused by construction), keys
 from a ring: the first key signs, every key verifies, and `kid` names the key. Keys are
@@ -21,7 +21,6 @@ from fiscus.identity.errors import InvalidToken
 
 ALGORITHM = "HS256"
 ACCESS_TYP = "at+jwt"
-MFA_TYP = "mfa+jwt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,40 +120,5 @@ def access_token_verify(
             tenant_id=uuid.UUID(claims["tid"]),
             session_id=uuid.UUID(claims["sid"]),
         )
-    except (KeyError, ValueError, TypeError):
-        raise InvalidToken("The token is not valid.") from None
-
-
-def mfa_token_issue(
-    ring: SigningKeys,
-    *,
-    issuer: str,
-    user_id: uuid.UUID,
-    tenant_id: uuid.UUID,
-    now: datetime,
-    ttl_s: int,
-) -> str:
-    """The short-lived token that says "password checked, MFA code still due"."""
-    return _encode(
-        ring,
-        typ=MFA_TYP,
-        claims={
-            "iss": issuer,
-            "aud": issuer + "-mfa",
-            "sub": str(user_id),
-            "tid": str(tenant_id),
-            "jti": str(uuid.uuid4()),
-            "iat": now,
-            "nbf": now,
-            "exp": now + timedelta(seconds=ttl_s),
-        },
-    )
-
-
-def mfa_token_verify(ring: SigningKeys, token: str, *, issuer: str) -> tuple[uuid.UUID, uuid.UUID]:
-    """(user_id, tenant_id) of a valid MFA challenge token, or InvalidToken."""
-    claims = _decode(ring, token, typ=MFA_TYP, issuer=issuer, audience=issuer + "-mfa")
-    try:
-        return uuid.UUID(claims["sub"]), uuid.UUID(claims["tid"])
     except (KeyError, ValueError, TypeError):
         raise InvalidToken("The token is not valid.") from None

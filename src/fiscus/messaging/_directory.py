@@ -1,4 +1,8 @@
-"""The user directory backed by identity's queries (users, their e-mail, role and status)."""
+"""The user directory backed by identity's queries (accounts, their e-mail, role and status).
+
+Accounts are per tenant and their email and name are sealed with the key ring, so the
+directory holds the key ring to have identity open them.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ from collections.abc import Sequence
 
 from fiscus.access.context import Context
 from fiscus.core.db import Database, UnitOfWork
-from fiscus.core.errors import NotFound
-from fiscus.identity.queries import user_get, users_list
-from fiscus.messaging._recipients import Contact
+from fiscus.core.events import RelayedEvent
+from fiscus.core.keyring import KeyRing
+from fiscus.identity.queries import email_change_address, user_contacts, users_list
+from fiscus.messaging._recipients import Contact, Directory, Recipient
 
-MAX_CONTACTS = 100
 MAX_MEMBER_PAGES = 50
 PAGE = 200
 
@@ -23,37 +27,28 @@ class IdentityDirectory:
     not used here (`uow` is part of the port for directories that can share it).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keyring: KeyRing) -> None:
         self.db = db
-
-    @staticmethod
-    def _context(tenant_id: uuid.UUID) -> Context:
-        return Context.system(tenant_id, permissions=frozenset({"users:read"}))
+        self.keyring = keyring
 
     async def contacts(
         self, uow: UnitOfWork, *, tenant_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, Contact]:
         """Active members among `user_ids` with their e-mail addresses."""
-        ctx = self._context(tenant_id)
-        found: dict[uuid.UUID, Contact] = {}
-        for user_id in list(dict.fromkeys(user_ids))[:MAX_CONTACTS]:
-            try:
-                user = await user_get(self.db, ctx=ctx, user_id=user_id)
-            except NotFound:
-                continue
-            if user.status == "active":
-                found[user_id] = Contact(user_id, user.email, user.display_name)
-        return found
+        found = await user_contacts(self.db, self.keyring, tenant_id=tenant_id, user_ids=user_ids)
+        return {u: Contact(u, c.email, c.display_name) for u, c in found.items()}
 
     async def members(
         self, uow: UnitOfWork, *, tenant_id: uuid.UUID, roles: Sequence[str] | None
     ) -> list[uuid.UUID]:
         """Active members of the tenant, optionally only those holding one of `roles`."""
-        ctx = self._context(tenant_id)
+        ctx = Context.system(tenant_id, permissions=frozenset({"users:read"}))
         members: list[uuid.UUID] = []
         cursor: str | None = None
         for _ in range(MAX_MEMBER_PAGES):
-            page, cursor = await users_list(self.db, ctx=ctx, limit=PAGE, cursor=cursor)
+            page, cursor = await users_list(
+                self.db, self.keyring, ctx=ctx, limit=PAGE, cursor=cursor
+            )
             members.extend(
                 uuid.UUID(u.id)
                 for u in page
@@ -62,3 +57,23 @@ class IdentityDirectory:
             if cursor is None:
                 break
         return members
+
+
+async def email_change_recipient(
+    uow: UnitOfWork, event: RelayedEvent, directory_: Directory | None
+) -> list[Recipient]:
+    """`user.email_change_requested`: the account, reached at the NEW address (the mail
+    proves the address is theirs); nobody once the change is used or expired."""
+    if not isinstance(directory_, IdentityDirectory):
+        return []
+    try:
+        change_id = uuid.UUID(str(event.payload.get("change_id")))
+    except ValueError:
+        return []
+    found = await email_change_address(
+        directory_.db, directory_.keyring, tenant_id=event.tenant_id, change_id=change_id
+    )
+    if found is None:
+        return []
+    user_id, address = found
+    return [Recipient(user_id, address=address)]

@@ -44,10 +44,15 @@ class Directory(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """A user to tell, with template variables specific to them (e.g. their leg)."""
+    """A user to tell, with template variables specific to them (e.g. their leg).
+
+    `address` sends the email to that address instead of the user's current one (the
+    confirmation of an email change goes to the new address).
+    """
 
     user_id: uuid.UUID
     variables: dict[str, Any] = field(default_factory=dict)
+    address: str | None = None
 
 
 Resolver = Callable[[UnitOfWork, RelayedEvent, Directory | None], Awaitable[list[Recipient]]]

@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from fiscus.core.errors import ValidationProblem
 from fiscus.core.money import currency_exponent
+from fiscus.messaging.errors import TemplateNotOverridable
 
 Channel = Literal["email", "sms", "in_app"]
 Category = Literal["security", "transactions", "marketing"]
@@ -46,12 +47,17 @@ class Rendered:
 
 @dataclass(frozen=True, slots=True)
 class EventTemplates:
-    """What an event type sends by default, in which category, with which sample data."""
+    """What an event type sends by default, in which category, with which sample data.
+
+    `overridable=False` for events that carry a secret (a reset or confirmation token):
+    only the system template may place it, so no tenant admin can route it elsewhere.
+    """
 
     event_type: str
     category: Category
     sample: dict[str, Any]
     bodies: dict[Channel, Body] = field(default_factory=dict)
+    overridable: bool = True
 
 
 def _money(amount: int, currency: str) -> str:
@@ -124,6 +130,7 @@ def _transfer(event_type: str, verb: str) -> EventTemplates:
 _RESET = EventTemplates(
     event_type="user.password_reset_requested",
     category="security",
+    overridable=False,
     sample={
         "event": {
             "id": "019a9f0e-0000-7000-8000-000000000002",
@@ -151,10 +158,66 @@ _RESET = EventTemplates(
 )
 
 
+_EMAIL_CHANGE = EventTemplates(
+    event_type="user.email_change_requested",
+    category="security",
+    overridable=False,
+    sample={
+        "event": {
+            "id": "019a9f0e-0000-7000-8000-000000000004",
+            "type": "user.email_change_requested",
+        },
+        "data": {
+            "user_id": "019a9f0e-0000-7000-8000-000000000003",
+            "change_id": "019a9f0e-0000-7000-8000-000000000005",
+            "tenant": "acme",
+            "expires_at": "2026-11-22T15:05:00+00:00",
+        },
+        "secret": {"email_change_token": "fse_sample"},
+    },
+    bodies={
+        "email": Body(
+            subject="Confirm your new fiscus email address",
+            text=(
+                "Someone asked to use this address for their account at {{ data.tenant }}.\n"
+                "If it was you, sign in and send this token to POST /v1/me/email/confirm "
+                "before {{ data.expires_at }}:\n\n"
+                "{{ secret.email_change_token }}\n\n"
+                "If it was not you, ignore this email: nothing changes.\n"
+            ),
+        ),
+    },
+)
+
+_EMAIL_REQUESTED = EventTemplates(
+    event_type="user.email_address_requested",
+    category="security",
+    sample={
+        "event": {
+            "id": "019a9f0e-0000-7000-8000-000000000006",
+            "type": "user.email_address_requested",
+        },
+        "data": {"user_id": "019a9f0e-0000-7000-8000-000000000003", "tenant": "acme"},
+    },
+    bodies={
+        "email": Body(
+            subject="Your fiscus email address was requested",
+            text=(
+                "Someone signed in at {{ data.tenant }} asked to use this email address for "
+                "their account. It already belongs to your account there, so nothing "
+                "changed.\nIf you did not expect this, tell your administrator.\n"
+            ),
+        ),
+    },
+)
+
+
 DEFAULTS: dict[str, EventTemplates] = {
     t.event_type: t
     for t in (
         _RESET,
+        _EMAIL_CHANGE,
+        _EMAIL_REQUESTED,
         _transfer("transfer.posted", "posted"),
         _transfer("transfer.voided", "voided"),
         _transfer("transfer.reversed", "reversed"),
@@ -217,6 +280,15 @@ def render(body: Body, variables: dict[str, Any]) -> Rendered:
     text = _TEXT.from_string(body.text).render(variables)
     html = _HTML.from_string(body.html).render(variables) if body.html else None
     return Rendered(subject=subject.strip() if subject else None, text=text, html=html)
+
+
+def template_check_overridable(event_type: str) -> None:
+    """Refuse a tenant's template for an event type whose messages carry a secret."""
+    spec = DEFAULTS.get(event_type)
+    if spec is not None and not spec.overridable:
+        raise TemplateNotOverridable(
+            f"Messages for {event_type!r} carry a secret; only the system template is used."
+        )
 
 
 def template_check(event_type: str, channel: Channel, body: Body) -> Rendered:

@@ -29,6 +29,7 @@ from fiscus.messaging._templates import (
     Rendered,
     render,
     template_check,
+    template_check_overridable,
 )
 from fiscus.messaging._unsubscribe import token_read
 from fiscus.messaging.models import (
@@ -104,6 +105,8 @@ async def _audience(uow: UnitOfWork, tenant_id: uuid.UUID, users: list[uuid.UUID
 async def _templates(uow: UnitOfWork, tenant_id: uuid.UUID, event_type: str) -> dict[str, Body]:
     spec = DEFAULTS[event_type]
     bodies: dict[str, Body] = {str(channel): body for channel, body in spec.bodies.items()}
+    if not spec.overridable:
+        return bodies  # an override saved before the rule existed is never used either
     overrides = (
         await uow.session.execute(
             select(MessageTemplate).where(
@@ -166,6 +169,7 @@ async def _queue_event(
                     body=body,
                     variables={**base, **recipient.variables, "secret": placeholders(event.type)},
                     audience=audience,
+                    address=recipient.address if channel == "email" else None,
                 )
 
 
@@ -186,8 +190,9 @@ async def _queue(
     body: Body,
     variables: dict[str, Any],
     audience: Audience,
+    address: str | None = None,
 ) -> None:
-    address = _address(channel, user_id, audience)
+    address = address or _address(channel, user_id, audience)
     if channel == "sms" and address is None:
         return  # no number, no SMS: not a failure worth recording
     now = clock.now()
@@ -244,7 +249,11 @@ async def template_save(
     channel: Channel,
     body: Body,
 ) -> Rendered:
-    """Save the tenant's template after rendering it against sample data; return the preview."""
+    """Save the tenant's template after rendering it against sample data; return the preview.
+
+    Templates of events that carry a secret are the system's only (TemplateNotOverridable).
+    """
+    template_check_overridable(event_type)
     preview = template_check(event_type, channel, body)
     values = {
         "tenant_id": ctx.tenant_id,

@@ -16,6 +16,7 @@ from fiscus.core.idempotency import idempotent, model_response
 from fiscus.core.pagination import Cursor, Limit, Page
 from fiscus.deps import DatabaseDep, IdempotencyDep
 from fiscus.identity import queries, service
+from fiscus.identity.api._deps import IdentityDep
 from fiscus.identity.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -38,18 +39,21 @@ def _id(value: str, what: str) -> uuid.UUID:
 @router.get("/users", summary="List the tenant's users", responses=problem_responses(400, 401, 403))
 async def users(
     db: DatabaseDep,
+    identity: IdentityDep,
     ctx: Annotated[Context, authorized("users:read")],
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[UserRead]:
-    """Members of this tenant with their role and status."""
-    data, next_cursor = await queries.users_list(db, ctx=ctx, limit=limit, cursor=cursor)
+    """Accounts of this tenant with their role and status."""
+    data, next_cursor = await queries.users_list(
+        db, identity.keyring, ctx=ctx, limit=limit, cursor=cursor
+    )
     return Page(data=data, next_cursor=next_cursor)
 
 
 @router.post(
     "/users",
-    summary="Add a user to the tenant",
+    summary="Add an account to the tenant",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
     responses=problem_responses(400, 401, 403, 409),
@@ -58,13 +62,17 @@ async def add_user(
     body: UserCreate,
     request: Request,
     db: DatabaseDep,
+    identity: IdentityDep,
     store: IdempotencyDep,
     ctx: Annotated[Context, authorized("users:manage")],
 ) -> Response:
-    """A new person, or a membership for someone who already has a fiscus login."""
+    """A new account in this tenant, with the password given (accounts are per tenant: an
+    address used in another tenant is another account, neither found nor changed here).
+    409 `email-in-use` if this tenant already has an account with the address."""
 
     async def handler() -> Response:
-        return model_response(await service.user_add(db, ctx=ctx, payload=body), status_code=201)
+        created = await service.user_add(db, identity.keyring, ctx=ctx, payload=body)
+        return model_response(created, status_code=201)
 
     return await idempotent(
         request, store=store, tenant_id=ctx.tenant_id, required=False, handler=handler
@@ -73,10 +81,13 @@ async def add_user(
 
 @router.get("/users/{user_id}", summary="One user", responses=problem_responses(401, 403, 404))
 async def user(
-    user_id: str, db: DatabaseDep, ctx: Annotated[Context, authorized("users:read")]
+    user_id: str,
+    db: DatabaseDep,
+    identity: IdentityDep,
+    ctx: Annotated[Context, authorized("users:read")],
 ) -> UserRead:
-    """A member of this tenant."""
-    return await queries.user_get(db, ctx=ctx, user_id=_id(user_id, "user"))
+    """An account of this tenant."""
+    return await queries.user_get(db, identity.keyring, ctx=ctx, user_id=_id(user_id, "user"))
 
 
 @router.patch(
@@ -88,10 +99,14 @@ async def update_user(
     user_id: str,
     body: UserUpdate,
     db: DatabaseDep,
+    identity: IdentityDep,
     ctx: Annotated[Context, authorized("users:manage")],
 ) -> UserRead:
-    """Disabling ends the user's sessions at once."""
-    return await service.user_update(db, ctx=ctx, user_id=_id(user_id, "user"), payload=body)
+    """Disabling ends the user's sessions at once and suspends the API keys they made;
+    demoting caps those keys to the new role."""
+    return await service.user_update(
+        db, identity.keyring, ctx=ctx, user_id=_id(user_id, "user"), payload=body
+    )
 
 
 @router.get("/api-keys", summary="List API keys", responses=problem_responses(400, 401, 403))
@@ -101,7 +116,7 @@ async def api_keys(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ApiKeyRead]:
-    """Keys of this tenant, without their secrets."""
+    """Keys of this tenant, without their secrets, with who made them and their status."""
     data, next_cursor = await queries.api_keys_list(db, ctx=ctx, limit=limit, cursor=cursor)
     return Page(data=data, next_cursor=next_cursor)
 

@@ -37,7 +37,9 @@ async def login(
 ) -> TokenPair | MfaChallenge:
     """A token pair, or `{"mfa_required": true, "mfa_token"}` when MFA is on.
 
-    After 10 consecutive failures the account is locked for 30 minutes (429, Retry-After).
+    Ten failures in a row on the account, or ten on the email address within 30 minutes in
+    any tenant, lock it for 30 minutes (429 `account-locked`, Retry-After); after the
+    fifth, each attempt must wait longer (429 `login-throttled`).
     """
     return await service.auth_login(
         db,
@@ -57,7 +59,11 @@ async def login(
 async def mfa_verify(
     body: MfaVerifyRequest, db: DatabaseDep, identity: IdentityDep, client: ClientDep
 ) -> TokenPair:
-    """Exchange the MFA challenge token and a code for a token pair."""
+    """Exchange the MFA challenge token and a code for a token pair.
+
+    The first correct code spends the challenge. Wrong codes count per challenge (five end
+    it) and towards the account's lockout, as wrong passwords do (429 `account-locked`).
+    """
     return await service.auth_mfa_verify(
         db, identity, mfa_token=body.mfa_token, code=body.code, client=client
     )
@@ -105,12 +111,14 @@ async def password_reset(
     "/password-reset/confirm",
     summary="Set a new password with the emailed token",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(400, 401, 422),
+    responses=problem_responses(400, 401, 422, 429),
 )
 async def password_reset_confirm(
     body: PasswordResetConfirm, db: DatabaseDep, identity: IdentityDep, client: ClientDep
 ) -> None:
-    """The token works once within 30 minutes; with MFA on, a code is required too."""
+    """The token works once within 30 minutes, and only the newest one of the account;
+    with MFA on a code is required too, and wrong codes count on the token (five end it)
+    and towards the account's lockout (429 while it is locked)."""
     await service.password_reset_confirm(
         db,
         identity,

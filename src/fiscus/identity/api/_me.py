@@ -16,8 +16,10 @@ from fiscus.deps import DatabaseDep
 from fiscus.identity import queries, service
 from fiscus.identity.api._deps import IdentityDep
 from fiscus.identity.schemas import (
+    Accepted,
     BackupCodes,
     EmailChange,
+    EmailChangeConfirm,
     LoginEventRead,
     MeRead,
     PasswordChange,
@@ -34,42 +36,66 @@ NO_CONTENT = status.HTTP_204_NO_CONTENT
 
 
 @router.get("", summary="Who am I", responses=problem_responses(401, 403))
-async def me(db: DatabaseDep, ctx: Reader) -> MeRead:
+async def me(db: DatabaseDep, identity: IdentityDep, ctx: Reader) -> MeRead:
     """The signed-in user, their role and permissions in this tenant."""
-    return await queries.me_get(db, ctx=ctx)
+    return await queries.me_get(db, identity.keyring, ctx=ctx)
 
 
 @router.post(
     "/password",
     summary="Change your password",
     status_code=NO_CONTENT,
-    responses=problem_responses(400, 401, 403),
+    responses=problem_responses(400, 401, 403, 429),
 )
-async def change_password(body: PasswordChange, db: DatabaseDep, ctx: Manager) -> None:
-    """Needs the current password; every other session ends."""
+async def change_password(
+    body: PasswordChange, db: DatabaseDep, identity: IdentityDep, ctx: Manager
+) -> None:
+    """Needs the current password (wrong ones count towards the lockout); every other
+    session and any password-reset link end."""
     await service.password_change(
-        db, ctx=ctx, current_password=body.current_password, new_password=body.new_password
+        db,
+        identity,
+        ctx=ctx,
+        current_password=body.current_password,
+        new_password=body.new_password,
     )
 
 
 @router.post(
     "/email",
-    summary="Change your email",
-    status_code=NO_CONTENT,
-    responses=problem_responses(400, 401, 403, 409),
+    summary="Start changing your email",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(400, 401, 403),
 )
 async def change_email(
     body: EmailChange, db: DatabaseDep, identity: IdentityDep, ctx: Manager
+) -> Accepted:
+    """Needs a re-authentication within the last 10 minutes. Always 202: a confirmation
+    token is mailed to the new address, or, if an account of this tenant already uses it, a
+    notice is mailed there instead; nothing changes until `POST /v1/me/email/confirm`."""
+    await service.email_change_request(db, identity, ctx=ctx, email=str(body.email))
+    return Accepted()
+
+
+@router.post(
+    "/email/confirm",
+    summary="Confirm your new email with the mailed token",
+    status_code=NO_CONTENT,
+    responses=problem_responses(400, 401, 403, 409),
+)
+async def confirm_email(
+    body: EmailChangeConfirm, db: DatabaseDep, identity: IdentityDep, ctx: Manager
 ) -> None:
-    """Needs a re-authentication within the last 10 minutes."""
-    await service.email_change(db, identity, ctx=ctx, email=str(body.email))
+    """The token works once, for the account that asked, within an hour; 409
+    `email-in-use` if another account took the address meanwhile."""
+    await service.email_change_confirm(db, identity, ctx=ctx, token=body.token)
 
 
 @router.post(
     "/reauthenticate",
     summary="Confirm your password (and MFA) again",
     status_code=NO_CONTENT,
-    responses=problem_responses(400, 401, 403),
+    responses=problem_responses(400, 401, 403, 429),
 )
 async def reauthenticate(
     body: Reauthenticate, db: DatabaseDep, identity: IdentityDep, ctx: Manager

@@ -1,7 +1,15 @@
 """The identity module's business operations (writes)."""
 
 from fiscus.identity.service._api_keys import API_KEY_PREFIX, api_key_create, api_key_revoke
-from fiscus.identity.service._login import Client, auth_login, auth_mfa_verify
+from fiscus.identity.service._email import (
+    EMAIL_CHANGE_EVENT,
+    EMAIL_REQUESTED_EVENT,
+    email_change_confirm,
+    email_change_request,
+    email_change_token_unseal,
+)
+from fiscus.identity.service._guard import LOCKED_OUT_EVENT, Client
+from fiscus.identity.service._login import MFA_PREFIX, auth_login, auth_mfa_verify
 from fiscus.identity.service._mfa import (
     backup_codes_regenerate,
     totp_disable,
@@ -24,17 +32,22 @@ from fiscus.identity.service._sessions import (
     sessions_revoke,
 )
 from fiscus.identity.service._users import (
-    email_change,
     normalise_email,
     password_change,
     reauthenticate,
     user_add,
+    user_personal,
     user_provision,
+    user_read,
     user_update,
 )
 
 __all__ = [
     "API_KEY_PREFIX",
+    "EMAIL_CHANGE_EVENT",
+    "EMAIL_REQUESTED_EVENT",
+    "LOCKED_OUT_EVENT",
+    "MFA_PREFIX",
     "REFRESH_PREFIX",
     "RESET_EVENT",
     "Client",
@@ -43,7 +56,9 @@ __all__ = [
     "auth_login",
     "auth_mfa_verify",
     "backup_codes_regenerate",
-    "email_change",
+    "email_change_confirm",
+    "email_change_request",
+    "email_change_token_unseal",
     "normalise_email",
     "password_change",
     "password_reset_confirm",
@@ -60,6 +75,8 @@ __all__ = [
     "totp_enroll_start",
     "totp_matching_step",
     "user_add",
+    "user_personal",
     "user_provision",
+    "user_read",
     "user_update",
 ]

@@ -1,149 +1,64 @@
-"""Login: password check with throttling and lockout, the MFA step, login history."""
+"""Log-in: the password step with throttling and lockout, the MFA step, login history.
+
+The MFA step is a server-side challenge (`mfa_challenges`): an opaque token that the first
+successful code spends, in the same transaction that opens the session, so one challenge
+never opens two sessions. Wrong codes count on the challenge (it dies after a few) and on
+the account and address like wrong passwords, but separately: a correct password never
+wipes the count of wrong codes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
-from fiscus.access.context import Context
 from fiscus.access.queries import TenantInfo, membership_get, tenant_by_slug, tenant_get
-from fiscus.audit.service import audit_record
 from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.errors import DomainError
-from fiscus.core.events import emit
 from fiscus.core.ids import new_id
-from fiscus.identity.errors import InvalidCredentials, InvalidMfaCode
-from fiscus.identity.models import LoginEvent, User
+from fiscus.identity import sealed
+from fiscus.identity.crypto import new_token, token_hash
+from fiscus.identity.errors import InvalidCredentials, InvalidMfaCode, InvalidToken
+from fiscus.identity.models import MfaChallenge, User
 from fiscus.identity.passwords import password_verify
 from fiscus.identity.runtime import Identity
-from fiscus.identity.schemas import MfaChallenge, TokenPair
+from fiscus.identity.schemas import MfaChallenge as MfaChallengeRead
+from fiscus.identity.schemas import TokenPair
+from fiscus.identity.service._guard import (
+    Client,
+    guess_failed,
+    guess_subjects,
+    login_event_record,
+)
 from fiscus.identity.service._mfa import mfa_code_accept
+from fiscus.identity.service._one_time import one_time_attempt_failed, one_time_claim
 from fiscus.identity.service._sessions import session_open
-from fiscus.identity.tokens import mfa_token_issue, mfa_token_verify
+from fiscus.identity.throttle import account_subject
 
 _REFUSED = "The tenant, email or password is wrong."
-
-
-@dataclass(frozen=True, slots=True)
-class Client:
-    """Where a login comes from."""
-
-    ip: str
-    user_agent: str | None
-    request_id: str = "-"
-
-
-def _ctx(tenant_id: uuid.UUID, user_id: uuid.UUID | None, client: Client) -> Context:
-    return Context(
-        tenant_id=tenant_id,
-        actor_type="user",
-        actor_id=user_id,
-        role="-",
-        permissions=frozenset(),
-        request_id=client.request_id,
-        client_ip=client.ip,
-        user_agent=client.user_agent,
-    )
-
-
-async def login_event_record(
-    uow: UnitOfWork,
-    *,
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID | None,
-    client: Client,
-    outcome: str,
-    reason: str | None = None,
-) -> None:
-    """One row of login history, and the matching audit record."""
-    await uow.session.execute(
-        insert(LoginEvent).values(
-            tenant_id=tenant_id,
-            id=new_id(),
-            user_id=user_id,
-            occurred_at=clock.now(),
-            ip=client.ip,
-            user_agent=(client.user_agent or "")[:500] or None,
-            outcome=outcome,
-            reason=reason,
-        )
-    )
-    await audit_record(
-        uow,
-        ctx=_ctx(tenant_id, user_id, client),
-        action=f"auth.login_{outcome}",
-        object_type="user",
-        object_id=user_id,
-        outcome="success" if outcome in ("success", "mfa_required") else "failure",
-        details={"reason": reason} if reason else None,
-    )
-
-
-async def _failure(
-    db: Database,
-    identity: Identity,
-    *,
-    tenant: TenantInfo,
-    account: str,
-    user_id: uuid.UUID | None,
-    email: str,
-    client: Client,
-    reason: str,
-) -> None:
-    locked = await identity.throttle.login_failed(account=account, ip=client.ip)
-    async with db.uow(tenant_id=tenant.id) as uow:
-        await login_event_record(
-            uow,
-            tenant_id=tenant.id,
-            user_id=user_id,
-            client=client,
-            outcome="failure",
-            reason=reason,
-        )
-        if locked and user_id is not None:
-            await login_event_record(
-                uow,
-                tenant_id=tenant.id,
-                user_id=user_id,
-                client=client,
-                outcome="locked",
-                reason="too_many_failures",
-            )
-            # The messaging module tells the owner; the payload carries no secret.
-            await emit(
-                uow,
-                tenant_id=tenant.id,
-                type="user.locked_out",
-                subject=f"user/{user_id}",
-                payload={
-                    "user_id": str(user_id),
-                    "email": email,
-                    "locked_for_s": identity.config.lockout_s,
-                    "ip": client.ip,
-                },
-            )
+MFA_PREFIX = "fsm_"
 
 
 async def _throttled(
     db: Database,
     identity: Identity,
     *,
-    tenant: TenantInfo,
-    account: str,
+    tenant_id: uuid.UUID,
+    subjects: list[str],
     user_id: uuid.UUID | None,
     client: Client,
 ) -> None:
     try:
-        await identity.throttle.login_check(account=account, ip=client.ip)
+        await identity.throttle.login_check(subjects=subjects, ip=client.ip)
     except DomainError as error:
-        async with db.uow(tenant_id=tenant.id) as uow:
+        async with db.uow(tenant_id=tenant_id) as uow:
             await login_event_record(
                 uow,
-                tenant_id=tenant.id,
+                tenant_id=tenant_id,
                 user_id=user_id,
                 client=client,
                 outcome="throttled",
@@ -152,9 +67,14 @@ async def _throttled(
         raise
 
 
-async def _user_in_tenant(db: Database, *, tenant_id: uuid.UUID, email: str) -> User | None:
+async def account_find(db: Database, *, tenant_id: uuid.UUID, email_hash: bytes) -> User | None:
+    """The tenant's active account with this address (and an active membership), or None."""
     async with db.uow(tenant_id=tenant_id) as uow:
-        user = (await uow.session.execute(select(User).where(User.email == email))).scalar()
+        user = (
+            await uow.session.execute(
+                select(User).where(User.tenant_id == tenant_id, User.email_hash == email_hash)
+            )
+        ).scalar()
         if user is None:
             return None
         membership = await membership_get(uow, tenant_id=tenant_id, user_id=user.id)
@@ -171,57 +91,86 @@ async def auth_login(
     email: str,
     password: str,
     client: Client,
-) -> TokenPair | MfaChallenge:
+) -> TokenPair | MfaChallengeRead:
     """Check a password login; a token pair, or an MFA challenge when MFA is on."""
-    email = email.strip().lower()
     async with db.uow() as uow:
         tenant = await tenant_by_slug(uow, slug=tenant_slug.strip().lower())
     if tenant is None or tenant.status != "active":
         await asyncio.to_thread(password_verify, None, password)  # same time as a real check
         raise InvalidCredentials(_REFUSED)
-    account = f"{tenant.id}:{email}"
-    user = await _user_in_tenant(db, tenant_id=tenant.id, email=email)
+    digest = sealed.email_hash(identity.keyring, email)
+    user = await account_find(db, tenant_id=tenant.id, email_hash=digest)
+    user_id = user.id if user is not None else None
+    subjects = guess_subjects(tenant.id, user_id, digest)
     await _throttled(
-        db,
-        identity,
-        tenant=tenant,
-        account=account,
-        user_id=user.id if user else None,
-        client=client,
+        db, identity, tenant_id=tenant.id, subjects=subjects, user_id=user_id, client=client
     )
     ok = await asyncio.to_thread(password_verify, user.password_hash if user else None, password)
     if user is None or not ok:
-        await _failure(
-            db,
-            identity,
-            tenant=tenant,
-            account=account,
-            user_id=user.id if user is not None else None,
-            email=email,
-            client=client,
-            reason="unknown_account" if user is None else "bad_password",
-        )
-        raise InvalidCredentials(_REFUSED)
-    await identity.throttle.login_succeeded(account=account)
-    if user.totp_enabled:
         async with db.uow(tenant_id=tenant.id) as uow:
             await login_event_record(
-                uow, tenant_id=tenant.id, user_id=user.id, client=client, outcome="mfa_required"
+                uow,
+                tenant_id=tenant.id,
+                user_id=user_id,
+                client=client,
+                outcome="failure",
+                reason="unknown_account" if user is None else "bad_password",
             )
-        token = mfa_token_issue(
-            identity.ring,
-            issuer=identity.config.issuer,
-            user_id=user.id,
+        await guess_failed(
+            db,
+            identity,
             tenant_id=tenant.id,
-            now=clock.now(),
-            ttl_s=identity.config.mfa_token_ttl_s,
+            user_id=user_id,
+            subjects=subjects,
+            client=client,
+            kind="password",
         )
-        return MfaChallenge(mfa_token=token, expires_in=identity.config.mfa_token_ttl_s)
-    return await _open(db, identity, tenant=tenant, user_id=user.id, mfa=False, client=client)
+        raise InvalidCredentials(_REFUSED)
+    await identity.throttle.login_succeeded(
+        subject=account_subject(tenant.id, user.id), kind="password"
+    )
+    if user.totp_enabled:
+        return await _challenge_issue(db, identity, tenant_id=tenant.id, user=user, client=client)
+    async with db.uow(tenant_id=tenant.id) as uow:
+        return await _session_start(
+            uow, identity, tenant=tenant, user_id=user.id, mfa=False, client=client
+        )
 
 
-async def _open(
-    db: Database,
+async def _challenge_issue(
+    db: Database, identity: Identity, *, tenant_id: uuid.UUID, user: User, client: Client
+) -> MfaChallengeRead:
+    token = new_token(MFA_PREFIX)
+    now = clock.now()
+    ttl_s = identity.config.mfa_token_ttl_s
+    async with db.uow(tenant_id=tenant_id) as uow:
+        # Expired challenges of this account are of no further use.
+        await uow.session.execute(
+            delete(MfaChallenge).where(
+                MfaChallenge.tenant_id == tenant_id,
+                MfaChallenge.user_id == user.id,
+                MfaChallenge.expires_at <= now,
+            )
+        )
+        await uow.session.execute(
+            insert(MfaChallenge).values(
+                tenant_id=tenant_id,
+                id=new_id(),
+                user_id=user.id,
+                token_hash=token_hash(token),
+                created_at=now,
+                expires_at=now + timedelta(seconds=ttl_s),
+                attempts=0,
+            )
+        )
+        await login_event_record(
+            uow, tenant_id=tenant_id, user_id=user.id, client=client, outcome="mfa_required"
+        )
+    return MfaChallengeRead(mfa_token=token, expires_in=ttl_s)
+
+
+async def _session_start(
+    uow: UnitOfWork,
     identity: Identity,
     *,
     tenant: TenantInfo,
@@ -229,53 +178,125 @@ async def _open(
     mfa: bool,
     client: Client,
 ) -> TokenPair:
-    async with db.uow(tenant_id=tenant.id) as uow:
-        pair, _ = await session_open(
-            uow,
-            identity,
-            tenant_id=tenant.id,
-            user_id=user_id,
-            mfa=mfa,
-            ip=client.ip,
-            user_agent=client.user_agent,
-            max_sessions=tenant.settings.max_sessions_per_user,
-        )
-        await login_event_record(
-            uow, tenant_id=tenant.id, user_id=user_id, client=client, outcome="success"
-        )
+    pair, _ = await session_open(
+        uow,
+        identity,
+        tenant_id=tenant.id,
+        user_id=user_id,
+        mfa=mfa,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        max_sessions=tenant.settings.max_sessions_per_user,
+    )
+    await login_event_record(
+        uow, tenant_id=tenant.id, user_id=user_id, client=client, outcome="success"
+    )
     return pair
+
+
+async def _challenge_lookup(db: Database, token: str) -> tuple[uuid.UUID, uuid.UUID, bytes]:
+    """(tenant, user, the user's email hash) of a challenge token, before the tenant is known."""
+    if not token.startswith(MFA_PREFIX):
+        raise InvalidToken("The MFA challenge is not valid; log in again.")
+    async with db.uow() as lookup:
+        found = (
+            await lookup.session.execute(
+                select(MfaChallenge.tenant_id, MfaChallenge.user_id, User.email_hash)
+                .join(
+                    User,
+                    (User.tenant_id == MfaChallenge.tenant_id) & (User.id == MfaChallenge.user_id),
+                )
+                .where(MfaChallenge.token_hash == token_hash(token))
+            )
+        ).first()
+    if found is None:
+        raise InvalidToken("The MFA challenge is not valid; log in again.")
+    return found[0], found[1], bytes(found[2])
 
 
 async def auth_mfa_verify(
     db: Database, identity: Identity, *, mfa_token: str, code: str, client: Client
 ) -> TokenPair:
     """Second login step: the challenge token and a TOTP or backup code."""
-    user_id, tenant_id = mfa_token_verify(identity.ring, mfa_token, issuer=identity.config.issuer)
+    tenant_id, user_id, email_hash = await _challenge_lookup(db, mfa_token)
     async with db.uow() as uow:
         tenant = await tenant_get(uow, tenant_id=tenant_id)
-        email = (await uow.session.execute(select(User.email).where(User.id == user_id))).scalar()
-    if email is None or tenant.status != "active":
+    if tenant.status != "active":
         raise InvalidCredentials(_REFUSED)
-    account = f"{tenant.id}:{email}"
-    await _throttled(db, identity, tenant=tenant, account=account, user_id=user_id, client=client)
+    subjects = guess_subjects(tenant_id, user_id, email_hash)
+    await _throttled(
+        db, identity, tenant_id=tenant_id, subjects=subjects, user_id=user_id, client=client
+    )
     try:
-        async with db.uow(tenant_id=tenant.id) as uow:
-            user = (
-                await uow.session.execute(select(User).where(User.id == user_id).with_for_update())
-            ).scalar()
-            if user is None or not user.totp_enabled or user.status != "active":
-                raise InvalidCredentials(_REFUSED)
-            await mfa_code_accept(uow, identity, user=user, code=code)
+        async with db.uow(tenant_id=tenant_id) as uow:
+            await _challenge_spend(uow, identity, token=mfa_token, user_id=user_id, code=code)
+            pair = await _session_start(
+                uow, identity, tenant=tenant, user_id=user_id, mfa=True, client=client
+            )
     except InvalidMfaCode:
-        await _failure(
-            db,
-            identity,
-            tenant=tenant,
-            account=account,
+        await _challenge_failed(db, identity, tenant_id, user_id, mfa_token, subjects, client)
+        raise
+    await identity.throttle.login_succeeded(subject=account_subject(tenant_id, user_id), kind="mfa")
+    return pair
+
+
+async def _challenge_spend(
+    uow: UnitOfWork, identity: Identity, *, token: str, user_id: uuid.UUID, code: str
+) -> None:
+    """Check the challenge (row locked: concurrent codes on one challenge are serialised)
+    and the code; mark the challenge used."""
+    challenge = await one_time_claim(
+        uow,
+        MfaChallenge,
+        token=token,
+        max_attempts=identity.config.mfa_challenge_max_attempts,
+        refused="The MFA challenge was used or has expired; log in again.",
+    )
+    user = (
+        await uow.session.execute(
+            select(User)
+            .where(User.tenant_id == challenge.tenant_id, User.id == user_id)
+            .with_for_update()
+        )
+    ).scalar()
+    membership = await membership_get(uow, tenant_id=challenge.tenant_id, user_id=user_id)
+    if (
+        user is None
+        or not user.totp_enabled
+        or user.status != "active"
+        or membership is None
+        or membership.status != "active"
+    ):
+        raise InvalidCredentials(_REFUSED)
+    await mfa_code_accept(uow, identity, user=user, code=code)
+    challenge.used_at = clock.now()
+
+
+async def _challenge_failed(
+    db: Database,
+    identity: Identity,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    token: str,
+    subjects: list[str],
+    client: Client,
+) -> None:
+    async with db.uow(tenant_id=tenant_id) as uow:
+        await one_time_attempt_failed(uow, MfaChallenge, token=token)
+        await login_event_record(
+            uow,
+            tenant_id=tenant_id,
             user_id=user_id,
-            email=email,
             client=client,
+            outcome="failure",
             reason="bad_mfa_code",
         )
-        raise
-    return await _open(db, identity, tenant=tenant, user_id=user_id, mfa=True, client=client)
+    await guess_failed(
+        db,
+        identity,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        subjects=subjects,
+        client=client,
+        kind="mfa",
+    )

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import uuid
 from datetime import timedelta
 
 import pyotp
 import segno
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
 from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.errors import PermissionDenied
-from fiscus.identity.crypto import keyed_hash, seal, unseal
+from fiscus.identity import sealed
+from fiscus.identity.crypto import keyed_hash
 from fiscus.identity.errors import InvalidMfaCode, MfaState, ReauthenticationRequired
 from fiscus.identity.models import AuthSession, BackupCode, User
 from fiscus.identity.runtime import Identity
@@ -60,11 +60,24 @@ def totp_matching_step(secret: str, code: str, *, after_step: int | None) -> int
 
 def _secret_of(identity: Identity, user: User) -> str:
     assert user.totp_secret_sealed is not None
-    return unseal(identity.seal_key, user.totp_secret_sealed, context=user.id.bytes).decode()
+    return sealed.unseal(
+        identity.keyring,
+        sealed.USER_TOTP,
+        tenant_id=user.tenant_id,
+        row_id=user.id,
+        sealed=user.totp_secret_sealed,
+    )
+
+
+def _backup_hash(identity: Identity, code: str) -> bytes:
+    return sealed.backup_code_hash(identity.keyring, _normalise_backup(code))
 
 
 async def mfa_code_accept(uow: UnitOfWork, identity: Identity, *, user: User, code: str) -> str:
-    """Spend a TOTP or backup code of `user` (row locked by the caller); 'totp' or 'backup'."""
+    """Spend a TOTP or backup code of `user` (row locked by the caller); 'totp' or 'backup'.
+
+    The caller counts an InvalidMfaCode as a failed second-factor guess (`guess_failed`).
+    """
     assert uow.active
     digits = code.strip().replace(" ", "")
     if user.totp_secret_sealed is not None and digits.isdigit() and len(digits) == TOTP_DIGITS:
@@ -75,13 +88,23 @@ async def mfa_code_accept(uow: UnitOfWork, identity: Identity, *, user: User, co
             user.totp_last_step = step
             return "totp"
         raise InvalidMfaCode("The code is wrong or was already used.")
-    digest = keyed_hash(identity.backup_code_key, _normalise_backup(code))
+    normal = _normalise_backup(code)
+    if not normal:
+        raise InvalidMfaCode("The code is wrong or was already used.")
+    legacy = [keyed_hash(key, normal) for key in identity.legacy_backup_code_keys]
     result = await uow.session.execute(
         update(BackupCode)
         .where(
+            BackupCode.tenant_id == user.tenant_id,
             BackupCode.user_id == user.id,
-            BackupCode.code_hash == digest,
             BackupCode.used_at.is_(None),
+            or_(
+                and_(
+                    BackupCode.code_hash == _backup_hash(identity, code),
+                    BackupCode.legacy_hash.is_(False),
+                ),
+                and_(BackupCode.code_hash.in_(legacy), BackupCode.legacy_hash.is_(True)),
+            ),
         )
         .values(used_at=clock.now())
     )
@@ -90,11 +113,16 @@ async def mfa_code_accept(uow: UnitOfWork, identity: Identity, *, user: User, co
     return "backup"
 
 
-async def _user_for_update(uow: UnitOfWork, ctx: Context) -> User:
+async def user_for_update(uow: UnitOfWork, ctx: Context) -> User:
+    """The signed-in person's account row, locked; API keys have none."""
     if ctx.actor_type != "user" or ctx.actor_id is None:
-        raise PermissionDenied("Only people have MFA settings; API keys do not.")
+        raise PermissionDenied("Only people have a password, a profile and MFA; API keys do not.")
     user = (
-        await uow.session.execute(select(User).where(User.id == ctx.actor_id).with_for_update())
+        await uow.session.execute(
+            select(User)
+            .where(User.tenant_id == ctx.tenant_id, User.id == ctx.actor_id)
+            .with_for_update()
+        )
     ).scalar_one()
     return user
 
@@ -121,35 +149,47 @@ async def totp_enroll_start(db: Database, identity: Identity, *, ctx: Context) -
     """Start TOTP enrolment: a fresh 160-bit secret, its otpauth URI and a QR code."""
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         await require_recent_auth(uow, identity, ctx=ctx)
-        user = await _user_for_update(uow, ctx)
+        user = await user_for_update(uow, ctx)
         if user.totp_enabled:
             raise MfaState("TOTP is already on; turn it off first to enrol a new device.")
         secret = pyotp.random_base32(length=SECRET_BASE32_CHARS)
-        user.totp_secret_sealed = seal(identity.seal_key, secret.encode(), context=user.id.bytes)
+        user.totp_secret_sealed = sealed.seal(
+            identity.keyring,
+            sealed.USER_TOTP,
+            tenant_id=user.tenant_id,
+            row_id=user.id,
+            value=secret,
+        )
         user.totp_last_step = None
         user.updated_at = clock.now()
         await audit_record(
             uow, ctx=ctx, action="mfa.totp_enrolment_started", object_type="user", object_id=user.id
         )
-        email = user.email
+        email = sealed.unseal(
+            identity.keyring,
+            sealed.USER_EMAIL,
+            tenant_id=user.tenant_id,
+            row_id=user.id,
+            sealed=user.email_sealed,
+        )
     uri = _totp(secret).provisioning_uri(name=email, issuer_name=identity.config.issuer)
     svg = segno.make(uri, error="m").svg_inline(scale=4)
     return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_svg=svg)
 
 
-async def _replace_backup_codes(
-    uow: UnitOfWork, identity: Identity, *, user_id: uuid.UUID
-) -> list[str]:
+async def _replace_backup_codes(uow: UnitOfWork, identity: Identity, *, user: User) -> list[str]:
     codes = [_backup_code() for _ in range(BACKUP_CODE_COUNT)]
-    await uow.session.execute(delete(BackupCode).where(BackupCode.user_id == user_id))
+    await _backup_codes_drop(uow, user)
     now = clock.now()
     await uow.session.execute(
         insert(BackupCode),
         [
             {
-                "user_id": user_id,
-                "code_hash": keyed_hash(identity.backup_code_key, _normalise_backup(c)),
+                "tenant_id": user.tenant_id,
+                "user_id": user.id,
+                "code_hash": _backup_hash(identity, c),
                 "created_at": now,
+                "legacy_hash": False,
             }
             for c in codes
         ],
@@ -157,19 +197,27 @@ async def _replace_backup_codes(
     return codes
 
 
+async def _backup_codes_drop(uow: UnitOfWork, user: User) -> None:
+    await uow.session.execute(
+        delete(BackupCode).where(
+            BackupCode.tenant_id == user.tenant_id, BackupCode.user_id == user.id
+        )
+    )
+
+
 async def totp_enroll_confirm(
     db: Database, identity: Identity, *, ctx: Context, code: str
 ) -> BackupCodes:
     """Turn TOTP on with the first code from the app; return ten fresh backup codes."""
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        user = await _user_for_update(uow, ctx)
+        user = await user_for_update(uow, ctx)
         if user.totp_enabled or user.totp_secret_sealed is None:
             raise MfaState("Start enrolment with POST /v1/me/mfa/totp first.")
         step = totp_matching_step(_secret_of(identity, user), code.strip(), after_step=None)
         if step is None:
             raise InvalidMfaCode("The code does not match; check the device's clock.")
         user.totp_enabled, user.totp_last_step, user.updated_at = True, step, clock.now()
-        codes = await _replace_backup_codes(uow, identity, user_id=user.id)
+        codes = await _replace_backup_codes(uow, identity, user=user)
         await audit_record(
             uow, ctx=ctx, action="mfa.totp_enabled", object_type="user", object_id=user.id
         )
@@ -180,12 +228,12 @@ async def totp_disable(db: Database, identity: Identity, *, ctx: Context) -> Non
     """Turn TOTP off and drop the backup codes (needs recent re-authentication)."""
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         await require_recent_auth(uow, identity, ctx=ctx)
-        user = await _user_for_update(uow, ctx)
+        user = await user_for_update(uow, ctx)
         if not user.totp_enabled:
             raise MfaState("TOTP is not on.")
         user.totp_enabled, user.totp_secret_sealed, user.totp_last_step = False, None, None
         user.updated_at = clock.now()
-        await uow.session.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
+        await _backup_codes_drop(uow, user)
         await audit_record(
             uow, ctx=ctx, action="mfa.totp_disabled", object_type="user", object_id=user.id
         )
@@ -195,10 +243,10 @@ async def backup_codes_regenerate(db: Database, identity: Identity, *, ctx: Cont
     """Replace the backup codes (the old ones stop working); needs recent re-authentication."""
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         await require_recent_auth(uow, identity, ctx=ctx)
-        user = await _user_for_update(uow, ctx)
+        user = await user_for_update(uow, ctx)
         if not user.totp_enabled:
             raise MfaState("Backup codes exist only while TOTP is on.")
-        codes = await _replace_backup_codes(uow, identity, user_id=user.id)
+        codes = await _replace_backup_codes(uow, identity, user=user)
         await audit_record(
             uow,
             ctx=ctx,

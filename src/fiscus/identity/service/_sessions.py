@@ -98,7 +98,7 @@ async def session_open(
 
 async def session_still_valid(uow: UnitOfWork, *, session: AuthSession) -> bool:
     """False when the user was disabled or changed password after the session proved itself."""
-    user = await uow.session.get(User, session.user_id)
+    user = await uow.session.get(User, (session.tenant_id, session.user_id))
     membership = await membership_get(uow, tenant_id=session.tenant_id, user_id=session.user_id)
     if user is None or membership is None:
         return False

@@ -1,11 +1,12 @@
-"""Users: provisioning into a tenant, role and status changes, password and email changes."""
+"""Accounts: provisioning into a tenant, role and status changes, re-authentication, password."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from fiscus.access.context import Context
 from fiscus.access.errors import RoleNotGrantable
@@ -14,20 +15,25 @@ from fiscus.access.service import membership_create, membership_update, role_che
 from fiscus.audit.service import audit_record
 from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
-from fiscus.core.errors import Conflict, NotFound, PermissionDenied, ValidationProblem
+from fiscus.core.errors import NotFound, PermissionDenied, ValidationProblem
 from fiscus.core.ids import new_id
-from fiscus.identity.errors import InvalidCredentials, InvalidMfaCode
+from fiscus.core.keyring import KeyRing
+from fiscus.identity import sealed
+from fiscus.identity.errors import EmailInUse, InvalidCredentials, InvalidMfaCode
 from fiscus.identity.models import AuthSession, User
 from fiscus.identity.passwords import password_check, password_hash, password_verify
 from fiscus.identity.runtime import Identity
 from fiscus.identity.schemas import UserCreate, UserRead, UserUpdate
-from fiscus.identity.service._mfa import mfa_code_accept, require_recent_auth
+from fiscus.identity.service._guard import Client, guess_failed, guess_subjects
+from fiscus.identity.service._mfa import mfa_code_accept, user_for_update
+from fiscus.identity.service._reset import reset_tokens_end
 from fiscus.identity.service._sessions import sessions_revoke
+from fiscus.identity.throttle import Kind
 
 
 def normalise_email(email: str) -> str:
-    """Emails are compared and stored lower-cased and trimmed."""
-    value = email.strip().lower()
+    """Emails are compared, hashed and stored lower-cased and trimmed."""
+    value = sealed.email_normal(email)
     if "@" not in value or len(value) > 320:
         raise ValidationProblem("This is not an email address.", field="email")
     return value
@@ -35,59 +41,75 @@ def normalise_email(email: str) -> str:
 
 async def user_provision(
     uow: UnitOfWork,
+    keyring: KeyRing,
     *,
     tenant_id: uuid.UUID,
     email: str,
     password: str,
     role: str,
     display_name: str = "",
-) -> tuple[uuid.UUID, bool]:
-    """Add a person to a tenant: a new user, or a membership for an existing one.
+) -> uuid.UUID:
+    """Create an account in the tenant with a role; EmailInUse if the tenant has one.
 
-    Returns (user id, created). An existing person keeps their password; the one given is
-    then ignored, so one tenant's administrator cannot take over another tenant's login.
+    Accounts are per tenant: the same address in another tenant is another account, which
+    this neither finds nor touches (docs/identity.md).
     """
     assert uow.active
     email = normalise_email(email)
     if await role_permissions(uow, tenant_id=tenant_id, role=role) is None:
         raise RoleNotGrantable(f"There is no role {role!r} in this tenant.")
-    existing = (
-        await uow.session.execute(text("SELECT fiscus_user_id_by_email(:e)"), {"e": email})
-    ).scalar()
-    if existing is not None:
-        if await membership_get(uow, tenant_id=tenant_id, user_id=existing) is not None:
-            raise Conflict("This person is already a member of the tenant.")
-        await membership_create(uow, tenant_id=tenant_id, user_id=existing, role=role)
-        return existing, False
+    digest = sealed.email_hash(keyring, email)
+    if await account_with_address(uow, tenant_id=tenant_id, email_hash=digest) is not None:
+        raise EmailInUse("A user of this tenant already has this email address.")
     checked = password_check(password)
     hashed = await asyncio.to_thread(password_hash, checked)
     now = clock.now()
     user_id = new_id()
-    # A plain INSERT (no RETURNING): the new row is not visible to this tenant until its
-    # membership exists, and RETURNING would need it to be.
-    await uow.session.execute(
-        insert(User).values(
-            id=user_id,
-            email=email,
-            display_name=display_name.strip() or email.split("@")[0],
-            password_hash=hashed,
-            status="active",
-            totp_enabled=False,
-            password_changed_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    name = display_name.strip() or email.split("@")[0]
+    try:
+        async with uow.session.begin_nested():
+            await uow.session.execute(
+                insert(User).values(
+                    tenant_id=tenant_id,
+                    id=user_id,
+                    email_hash=digest,
+                    email_sealed=sealed.seal(
+                        keyring, sealed.USER_EMAIL, tenant_id=tenant_id, row_id=user_id, value=email
+                    ),
+                    display_name_sealed=sealed.seal(
+                        keyring, sealed.USER_NAME, tenant_id=tenant_id, row_id=user_id, value=name
+                    ),
+                    password_hash=hashed,
+                    status="active",
+                    totp_enabled=False,
+                    password_changed_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:  # the same address added at the same moment
+        raise EmailInUse("A user of this tenant already has this email address.") from None
     await membership_create(uow, tenant_id=tenant_id, user_id=user_id, role=role)
-    return user_id, True
+    return user_id
 
 
-def user_read(user: User, *, role: str, status: str) -> UserRead:
-    """The API view of a user in one tenant."""
+async def account_with_address(
+    uow: UnitOfWork, *, tenant_id: uuid.UUID, email_hash: bytes
+) -> uuid.UUID | None:
+    """The account of the tenant with this address, if any."""
+    found = await uow.session.execute(
+        select(User.id).where(User.tenant_id == tenant_id, User.email_hash == email_hash)
+    )
+    return found.scalar()
+
+
+def user_read(user: User, keyring: KeyRing, *, role: str, status: str) -> UserRead:
+    """The API view of an account, its personal data opened."""
+    email, name = user_personal(user, keyring)
     return UserRead(
         id=str(user.id),
-        email=user.email,
-        display_name=user.display_name,
+        email=email,
+        display_name=name,
         role=role,
         status="disabled" if user.status == "disabled" else status,
         mfa_enabled=user.totp_enabled,
@@ -95,33 +117,61 @@ def user_read(user: User, *, role: str, status: str) -> UserRead:
     )
 
 
-async def user_add(db: Database, *, ctx: Context, payload: UserCreate) -> UserRead:
-    """An administrator adds a person to the tenant with a role they may grant."""
+def user_personal(user: User, keyring: KeyRing) -> tuple[str, str]:
+    """(email, display name) of an account, opened."""
+    tenant_id, row_id = user.tenant_id, user.id
+    return (
+        sealed.unseal(
+            keyring, sealed.USER_EMAIL, tenant_id=tenant_id, row_id=row_id, sealed=user.email_sealed
+        ),
+        sealed.unseal(
+            keyring,
+            sealed.USER_NAME,
+            tenant_id=tenant_id,
+            row_id=row_id,
+            sealed=user.display_name_sealed,
+        ),
+    )
+
+
+async def user_add(
+    db: Database, keyring: KeyRing, *, ctx: Context, payload: UserCreate
+) -> UserRead:
+    """An administrator adds an account to the tenant with a role they may grant."""
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         await role_check_grantable(uow, ctx=ctx, role=payload.role)
-        user_id, created = await user_provision(
+        user_id = await user_provision(
             uow,
+            keyring,
             tenant_id=ctx.tenant_id,
             email=str(payload.email),
             password=payload.password,
             role=payload.role,
             display_name=payload.display_name,
         )
-        user = (await uow.session.execute(select(User).where(User.id == user_id))).scalar_one()
+        user = await _account(uow, tenant_id=ctx.tenant_id, user_id=user_id)
+        # Ids and the role only: personal data stays out of the audit trail.
         await audit_record(
             uow,
             ctx=ctx,
             action="user.added",
             object_type="user",
             object_id=user_id,
-            after={"email": user.email, "role": payload.role},
-            details={"new_person": created},
+            after={"role": payload.role},
         )
-        return user_read(user, role=payload.role, status="active")
+        return user_read(user, keyring, role=payload.role, status="active")
+
+
+async def _account(uow: UnitOfWork, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
+    return (
+        await uow.session.execute(
+            select(User).where(User.tenant_id == tenant_id, User.id == user_id)
+        )
+    ).scalar_one()
 
 
 async def user_update(
-    db: Database, *, ctx: Context, user_id: uuid.UUID, payload: UserUpdate
+    db: Database, keyring: KeyRing, *, ctx: Context, user_id: uuid.UUID, payload: UserUpdate
 ) -> UserRead:
     """Change a member's role or status; disabling ends their sessions at once."""
     if user_id == ctx.actor_id:
@@ -156,55 +206,81 @@ async def user_update(
             before=before,
             after=after,
         )
-        user = (await uow.session.execute(select(User).where(User.id == user_id))).scalar_one()
-        return user_read(user, role=after["role"], status=after["status"])
-
-
-async def _me_for_update(uow: UnitOfWork, ctx: Context) -> User:
-    if ctx.actor_type != "user" or ctx.actor_id is None:
-        raise PermissionDenied("API keys have no password or profile.")
-    return (
-        await uow.session.execute(select(User).where(User.id == ctx.actor_id).with_for_update())
-    ).scalar_one()
+        user = await _account(uow, tenant_id=ctx.tenant_id, user_id=user_id)
+        return user_read(user, keyring, role=after["role"], status=after["status"])
 
 
 async def reauthenticate(
     db: Database, identity: Identity, *, ctx: Context, password: str, code: str | None
 ) -> None:
-    """Prove presence again (password, and MFA when on): opens the re-auth window."""
+    """Prove presence again (password, and MFA when on): opens the re-auth window.
+
+    Guesses count like log-in guesses: a stolen session cannot try passwords or codes here
+    without limit.
+    """
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        user = await _me_for_update(uow, ctx)
-        stored = user.password_hash
+        user = await user_for_update(uow, ctx)
+        stored, subjects = (
+            user.password_hash,
+            guess_subjects(ctx.tenant_id, user.id, user.email_hash),
+        )
+    await identity.throttle.login_check(subjects=subjects, ip=_ip(ctx))
     ok = await asyncio.to_thread(password_verify, stored, password)
+    failed: Kind | None = None if ok else "password"
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        user = await _me_for_update(uow, ctx)
+        user = await user_for_update(uow, ctx)
         if ok and user.totp_enabled:
             try:
                 await mfa_code_accept(uow, identity, user=user, code=code or "")
             except InvalidMfaCode:
-                ok = False
+                failed = "mfa"
         await audit_record(
             uow,
             ctx=ctx,
             action="auth.reauthenticated",
             object_type="user",
             object_id=user.id,
-            outcome="success" if ok else "failure",
+            outcome="success" if failed is None else "failure",
         )
-        if ok:
+        if failed is None:
             session = await uow.session.get(AuthSession, (ctx.tenant_id, ctx.session_id))
             if session is not None:
                 session.authenticated_at = clock.now()
-    if not ok:
+    if failed is not None:
+        await _guess_failed(db, identity, ctx=ctx, subjects=subjects, kind=failed)
         raise InvalidCredentials("The password or code is wrong.")
 
 
-async def password_change(
-    db: Database, *, ctx: Context, current_password: str, new_password: str
+def _ip(ctx: Context) -> str:
+    return ctx.client_ip or "unknown"
+
+
+async def _guess_failed(
+    db: Database, identity: Identity, *, ctx: Context, subjects: list[str], kind: Kind
 ) -> None:
-    """Change your password; every other session (in every tenant) ends."""
+    client = Client(ip=_ip(ctx), user_agent=ctx.user_agent, request_id=ctx.request_id)
+    await guess_failed(
+        db,
+        identity,
+        tenant_id=ctx.tenant_id,
+        user_id=ctx.actor_id,
+        subjects=subjects,
+        client=client,
+        kind=kind,
+    )
+
+
+async def password_change(
+    db: Database, identity: Identity, *, ctx: Context, current_password: str, new_password: str
+) -> None:
+    """Change your password; your other sessions and any reset token end."""
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        stored = (await _me_for_update(uow, ctx)).password_hash
+        user = await user_for_update(uow, ctx)
+        stored, subjects = (
+            user.password_hash,
+            guess_subjects(ctx.tenant_id, user.id, user.email_hash),
+        )
+    await identity.throttle.login_check(subjects=subjects, ip=_ip(ctx))
     if not await asyncio.to_thread(password_verify, stored, current_password):
         async with db.uow(tenant_id=ctx.tenant_id) as uow:
             await audit_record(
@@ -215,12 +291,13 @@ async def password_change(
                 object_id=ctx.actor_id,
                 outcome="failure",
             )
+        await _guess_failed(db, identity, ctx=ctx, subjects=subjects, kind="password")
         raise InvalidCredentials("The current password is wrong.")
     # The new password's policy is checked only after the caller proved the current one.
     checked = password_check(new_password)
     hashed = await asyncio.to_thread(password_hash, checked)
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        user = await _me_for_update(uow, ctx)
+        user = await user_for_update(uow, ctx)
         now = clock.now()
         user.password_hash, user.password_changed_at, user.updated_at = hashed, now, now
         session = await uow.session.get(AuthSession, (ctx.tenant_id, ctx.session_id))
@@ -233,30 +310,7 @@ async def password_change(
             reason="password_changed",
             except_session=ctx.session_id,
         )
+        await reset_tokens_end(uow, tenant_id=ctx.tenant_id, user_id=user.id)
         await audit_record(
             uow, ctx=ctx, action="user.password_changed", object_type="user", object_id=user.id
-        )
-
-
-async def email_change(db: Database, identity: Identity, *, ctx: Context, email: str) -> None:
-    """Change your login email; needs a recent re-authentication."""
-    address = normalise_email(email)
-    async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        await require_recent_auth(uow, identity, ctx=ctx)
-        taken = (
-            await uow.session.execute(text("SELECT fiscus_user_id_by_email(:e)"), {"e": address})
-        ).scalar()
-        if taken is not None:
-            raise Conflict("This email address cannot be used.")
-        user = await _me_for_update(uow, ctx)
-        before = {"email": user.email}
-        user.email, user.updated_at = address, clock.now()
-        await audit_record(
-            uow,
-            ctx=ctx,
-            action="user.email_changed",
-            object_type="user",
-            object_id=user.id,
-            before=before,
-            after={"email": address},
         )

@@ -27,8 +27,15 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fiscus.core.errors import PROBLEM_BASE, DomainError, PayloadTooLarge, ServiceUnavailable
+from fiscus.core.errors import (
+    PROBLEM_BASE,
+    DomainError,
+    KeysUnavailable,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 from fiscus.core.ids import new_id
+from fiscus.core.keyring import KeyRingError
 from fiscus.core.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -259,6 +266,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+_KEYS_UNAVAILABLE = KeysUnavailable(
+    "Encrypted data cannot be opened right now; retry shortly.", headers={"Retry-After": "5"}
+)
 _UNAVAILABLE = ServiceUnavailable(
     "A service this request needs is unavailable; retry shortly.", headers={"Retry-After": "1"}
 )
@@ -391,6 +401,13 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, pg_errors.DataError)
         return _invalid_data(request)
 
+    async def on_keyring_error(request: Request, error: Exception) -> Response:
+        # Keys not loaded yet (the database was down at start) or a value the keys cannot
+        # open: the client can do nothing about either, and neither is worth a 500 page.
+        log.error("keyring_unavailable", path=request.url.path, reason=str(error))
+        return render_error(_KEYS_UNAVAILABLE, instance=request.url.path)
+
+    app.add_exception_handler(KeyRingError, on_keyring_error)
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(pg_errors.DataError, on_driver_data_error)

@@ -18,7 +18,19 @@ from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.errors import NotFound, ValidationProblem
 from fiscus.core.events import RelayedEvent, emit
 from fiscus.core.ids import new_id
+from fiscus.core.keyring import KeyRing
 from fiscus.messaging._recipients import Recipient, recipients_resolve
+from fiscus.messaging._sealing import (
+    ADDRESS,
+    DETAIL,
+    LAST_ERROR,
+    PHONE,
+    MessageView,
+    content_seal,
+    message_open,
+    seal,
+    unseal,
+)
 from fiscus.messaging._secrets import placeholders
 from fiscus.messaging._templates import (
     CHANNELS,
@@ -58,14 +70,17 @@ class Audience:
     choices: dict[tuple[uuid.UUID, str], list[str]]
 
 
-def status_change(message: Message, status: str, *, detail: str | None = None) -> dict[str, Any]:
-    """A row for the message's status history."""
+def status_change(
+    keyring: KeyRing, message: Message, status: str, *, detail: str | None = None
+) -> dict[str, Any]:
+    """A row for the message's status history (the note sealed: it can quote an address)."""
+    change_id = new_id()
     return {
         "tenant_id": message.tenant_id,
-        "id": new_id(),
+        "id": change_id,
         "message_id": message.id,
         "status": status,
-        "detail": detail,
+        "detail_sealed": seal(keyring, DETAIL, (message.tenant_id, change_id), detail),
         "at": clock.now(),
     }
 
@@ -116,7 +131,9 @@ async def _templates(uow: UnitOfWork, tenant_id: uuid.UUID, event_type: str) -> 
     return bodies
 
 
-async def messages_fan_out(uow: UnitOfWork, events: Sequence[RelayedEvent]) -> None:
+async def messages_fan_out(
+    uow: UnitOfWork, events: Sequence[RelayedEvent], keyring: KeyRing
+) -> None:
     """Relay subscriber: the messages each event means, one per (event, user, channel).
 
     Work is batched per relay batch: one audience load per tenant and one template load
@@ -141,11 +158,14 @@ async def messages_fan_out(uow: UnitOfWork, events: Sequence[RelayedEvent]) -> N
         key = (event.tenant_id, event.type)
         if key not in templates:
             templates[key] = await _templates(uow, event.tenant_id, event.type)
-        await _queue_event(uow, event, recipients, templates[key], audiences[event.tenant_id])
+        await _queue_event(
+            uow, keyring, event, recipients, templates[key], audiences[event.tenant_id]
+        )
 
 
 async def _queue_event(
     uow: UnitOfWork,
+    keyring: KeyRing,
     event: RelayedEvent,
     recipients: list[Recipient],
     bodies: dict[str, Body],
@@ -159,6 +179,7 @@ async def _queue_event(
             if body is not None:
                 await _queue(
                     uow,
+                    keyring,
                     event=event,
                     user_id=recipient.user_id,
                     channel=channel,
@@ -169,15 +190,20 @@ async def _queue_event(
                 )
 
 
-def _address(channel: Channel, user_id: uuid.UUID, audience: Audience) -> str | None:
+def _address(
+    keyring: KeyRing, channel: Channel, user_id: uuid.UUID, audience: Audience
+) -> str | None:
     if channel == "sms":
         profile = audience.profiles.get(user_id)
-        return profile.phone if profile else None
+        if profile is None:
+            return None
+        return unseal(keyring, PHONE, (profile.tenant_id, profile.user_id), profile.phone_sealed)
     return None
 
 
 async def _queue(
     uow: UnitOfWork,
+    keyring: KeyRing,
     *,
     event: RelayedEvent,
     user_id: uuid.UUID,
@@ -187,7 +213,7 @@ async def _queue(
     variables: dict[str, Any],
     audience: Audience,
 ) -> None:
-    address = _address(channel, user_id, audience)
+    address = _address(keyring, channel, user_id, audience)
     if channel == "sms" and address is None:
         return  # no number, no SMS: not a failure worth recording
     now = clock.now()
@@ -196,36 +222,36 @@ async def _queue(
         rendered = render(body, variables)
     except Exception as error:
         rendered, problem = Rendered(None, "", None), f"template error: {error}"
+    row = (event.tenant_id, new_id())
     message = Message(
-        tenant_id=event.tenant_id,
-        id=new_id(),
+        tenant_id=row[0],
+        id=row[1],
         user_id=user_id,
         event_id=event.id,
         event_type=event.type,
         channel=channel,
         category=category,
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        address=address,
+        content_sealed=content_seal(keyring, row, rendered),
+        address_sealed=seal(keyring, ADDRESS, row, address),
         status="queued",
         attempt_count=0,
         next_attempt_at=now,
         created_at=now,
     )
-    history = [status_change(message, "queued")]
+    history = [status_change(keyring, message, "queued")]
     if problem is not None:
-        message.status, message.next_attempt_at, message.last_error = "failed", None, problem
-        history.append(status_change(message, "failed", detail=problem))
+        message.status, message.next_attempt_at = "failed", None
+        message.last_error_sealed = seal(keyring, LAST_ERROR, row, problem)
+        history.append(status_change(keyring, message, "failed", detail=problem))
     elif channel == "in_app":
         # Committed means it is in the user's inbox: sent and delivered at once.
         message.status, message.next_attempt_at = "delivered", None
         message.sent_at = message.delivered_at = now
-        history.append(status_change(message, "delivered"))
-    row = {c.key: getattr(message, c.key) for c in Message.__table__.columns}
+        history.append(status_change(keyring, message, "delivered"))
+    values = {c.key: getattr(message, c.key) for c in Message.__table__.columns}
     inserted = await uow.session.execute(
         insert(Message)
-        .values(row)
+        .values(values)
         .on_conflict_do_nothing(
             index_elements=["tenant_id", "event_id", "user_id", "channel"],
             index_where=Message.event_id.is_not(None),
@@ -306,6 +332,7 @@ async def profile_set(
     db: Database,
     ctx: Context,
     *,
+    keyring: KeyRing,
     phone: str | None,
     timezone: str,
     quiet_start: time | None,
@@ -322,7 +349,7 @@ async def profile_set(
     values = {
         "tenant_id": ctx.tenant_id,
         "user_id": user_id,
-        "phone": phone,
+        "phone_sealed": seal(keyring, PHONE, (ctx.tenant_id, user_id), phone),
         "timezone": timezone,
         "quiet_start": quiet_start,
         "quiet_end": quiet_end,
@@ -339,7 +366,9 @@ async def profile_set(
         )
 
 
-async def message_mark_read(db: Database, ctx: Context, *, message_id: uuid.UUID) -> Message:
+async def message_mark_read(
+    db: Database, ctx: Context, *, keyring: KeyRing, message_id: uuid.UUID
+) -> MessageView:
     """Record that the caller read one of their in-app messages (idempotent)."""
     user_id = _me(ctx)
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
@@ -361,9 +390,9 @@ async def message_mark_read(db: Database, ctx: Context, *, message_id: uuid.UUID
             message.read_at = clock.now()
             message.status = "read"
             await uow.session.execute(
-                insert(MessageStatusChange).values([status_change(message, "read")])
+                insert(MessageStatusChange).values([status_change(keyring, message, "read")])
             )
-    return message
+        return message_open(keyring, message)
 
 
 async def announcement_publish(
@@ -383,9 +412,14 @@ async def announcement_publish(
         )
 
 
-async def marketing_unsubscribe(db: Database, *, root_secret: str, token: str) -> None:
-    """RFC 8058 one-click: the signed link's user stops receiving marketing on every channel."""
-    request = token_read(root_secret, token)
+async def marketing_unsubscribe(
+    db: Database, *, keyring: KeyRing, token: str, legacy_roots: Sequence[str] = ()
+) -> None:
+    """RFC 8058 one-click: the signed link's user stops receiving marketing on every channel.
+
+    `legacy_roots` (the configured root secrets) also accept links mailed before the key ring.
+    """
+    request = token_read(keyring, token, legacy_roots=legacy_roots)
     if request.category != "marketing":
         raise ValidationProblem("The unsubscribe link is not valid.", field="token")
     now = clock.now()

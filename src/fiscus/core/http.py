@@ -10,6 +10,7 @@ import contextvars
 import json
 import re
 import time
+import traceback
 from typing import Any
 
 import structlog
@@ -212,7 +213,7 @@ class RequestMiddleware:
                         scope, receive, send_wrapper
                     )
             else:
-                log.exception("unhandled_error", path=scope["path"], method=scope["method"])
+                log_unhandled(failure, path=scope["path"], method=scope["method"])
                 if not response_started[0]:
                     await internal_error_response()(scope, receive, send_wrapper)
         finally:
@@ -290,6 +291,31 @@ def unavailable_dependency(error: BaseException) -> str | None:
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
         return "redis"
     return None
+
+
+def log_unhandled(failure: BaseException, **where: Any) -> None:
+    """Log a bug with its traceback, except the database's own words.
+
+    PostgreSQL's messages quote the values they refuse ("Key (email)=(ada@...) already
+    exists", "Failing row contains (...)"): personal data that must not reach a log. For
+    database errors the log names the error, SQLSTATE, constraint, table and the frames
+    it passed through instead.
+    """
+    error = failure.orig if isinstance(failure, DBAPIError) and failure.orig else failure
+    if not isinstance(error, pg_errors.Error):
+        log.exception("unhandled_error", **where)
+        return
+    diag = error.diag
+    frames = traceback.extract_tb(failure.__traceback__)[-12:]
+    log.error(
+        "unhandled_error",
+        **where,
+        error=type(error).__name__,
+        sqlstate=error.sqlstate,
+        constraint=diag.constraint_name,
+        table=diag.table_name,
+        frames=[f"{frame.filename}:{frame.lineno} {frame.name}" for frame in frames],
+    )
 
 
 def internal_error_response() -> Response:

@@ -12,10 +12,8 @@ the start both refuse with a message naming the secret, instead of answering 500
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,7 +32,7 @@ from sqlalchemy.engine import make_url
 from fiscus.core.backup import tenant_role_ensure
 from fiscus.core.embedded import EmbeddedPostgres
 from tests.conftest import TEST_SECRET
-from tests.live import live_server
+from tests.live import fiscus_cli, live_server
 
 pytestmark = pytest.mark.xdist_group("restore")
 
@@ -46,8 +44,7 @@ TOTP_STEP_S = 30
 
 
 def _env(url: str, secret: str = TEST_SECRET) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FISCUS_")}
-    return env | {
+    return {
         "FISCUS_DATABASE_URL": url,
         "FISCUS_SECRET_KEY": secret,
         "FISCUS_ENV": "test",
@@ -59,14 +56,7 @@ def _env(url: str, secret: str = TEST_SECRET) -> dict[str, str]:
 def _fiscus(
     url: str, *args: str, secret: str = TEST_SECRET, extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fiscus.cli", *args],
-        env=_env(url, secret) | (extra or {}),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return fiscus_cli(*args, env=_env(url, secret) | (extra or {}))
 
 
 @dataclass

@@ -17,9 +17,6 @@ every stored replay unreadable.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -45,25 +42,13 @@ from fiscus.worker import install_event_subscribers
 from tests.conftest import make_settings, recreate_database, scratch_database_name
 from tests.factories import principal, session_headers
 from tests.keyring_checks import assert_nothing_stale
-from tests.live import live_server
+from tests.live import fiscus_cli, live_server
 from tests.webhooks.receiver import Receiver, running
 
 ROOT_A = "root-a-" + "a" * 40
 ROOT_B = "root-b-" + "b" * 40
 ROOT_C = "root-c-" + "c" * 40
 PHONE = "+33612345678"
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("FISCUS_")}
-    return subprocess.run(
-        [sys.executable, "-m", "fiscus.cli", *args],
-        env=base | env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 @contextmanager
@@ -81,10 +66,10 @@ def test_changing_the_root_secret_keeps_webhook_signing_and_replays(
 ) -> None:
     url = recreate_database(server_url, scratch_database_name("rotation", worker_id))
     env = {"FISCUS_DATABASE_URL": url, "FISCUS_SECRET_KEY": ROOT_A, "FISCUS_ENV": "test"}
-    assert _cli("migrate", env=env).returncode == 0
-    assert _cli("admin", "create-tenant", "rot", "--name", "Rot", env=env).returncode == 0
+    assert fiscus_cli("migrate", env=env).returncode == 0
+    assert fiscus_cli("admin", "create-tenant", "rot", "--name", "Rot", env=env).returncode == 0
     owner = ["admin", "create-user", "--tenant", "rot", "--email", "o@example.com"]
-    made = _cli(*owner, "--role", "owner", env=env | {"FISCUS_PASSWORD": "rotation pass 1"})
+    made = fiscus_cli(*owner, "--role", "owner", env=env | {"FISCUS_PASSWORD": "rotation pass 1"})
     assert made.returncode == 0, made.stderr
     login = {"tenant": "rot", "email": "o@example.com", "password": "rotation pass 1"}
     extra = {"FISCUS_WEBHOOKS_ALLOW_PRIVATE": "true", "FISCUS_SECRET_KEY": ROOT_A}
@@ -227,7 +212,7 @@ async def test_two_root_and_two_data_key_rotations_keep_everything_readable(
                 "FISCUS_PREVIOUS_SECRET_KEYS": json.dumps([ROOT_A]),
                 "FISCUS_ENV": "test",
             }
-            rotated = _cli("keys", "rotate", "--wait-s", "0", env=env)
+            rotated = fiscus_cli("keys", "rotate", "--wait-s", "0", env=env)
             assert rotated.returncode == 0, rotated.stderr
             kids.append(await _data_kids(db))
 

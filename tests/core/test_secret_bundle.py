@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from fiscus.core.keyring import (
     secret_bundle_open,
     secret_bundle_seal,
 )
+from tests.live import fiscus_cli
 
 SECRET = "root-secret-of-the-bank-" + "q" * 40
 PREVIOUS = "root-secret-before-it-" + "p" * 40
@@ -24,15 +23,7 @@ PASSPHRASE = "correct horse battery staple, twice"
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("FISCUS_")}
-    return subprocess.run(
-        [sys.executable, "-m", "fiscus.cli", *args],
-        env=base | {"FISCUS_ENV": "test"} | env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return fiscus_cli(*args, env={"FISCUS_ENV": "test"} | env)
 
 
 def test_export_then_import_restores_the_secret_and_never_shows_it(tmp_path: Path) -> None:

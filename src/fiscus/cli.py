@@ -106,6 +106,20 @@ def _migrate(url: str, settings: Settings) -> None:
     err.print(f"Applied {pending} migration(s).")
 
 
+def _refuse_unopenable_keys(url: str, settings: Settings) -> None:
+    """Stop with a clear message (exit 3) when FISCUS_SECRET_KEY does not open the keys.
+
+    Another installation's database (a restore), or the secret changed without the old
+    one in FISCUS_PREVIOUS_SECRET_KEYS: better said at start than as failing requests.
+    """
+    from fiscus.core.backup import keyring_check
+
+    keys = keyring_check(url, settings.root_secrets)
+    if not keys.keys_open:
+        err.print(f"[red]The encryption keys do not open:[/red] {keys.message}")
+        raise typer.Exit(3)
+
+
 @app.command()
 def version() -> None:
     """Print the fiscus version."""
@@ -147,18 +161,11 @@ def serve(
     """Serve the API (and, unless --no-worker, the background jobs)."""
     import uvicorn
 
-    from fiscus.core.backup import keyring_check
-
     settings = _settings()
     with database(settings) as (url, embedded):
         if migrate_first:
             _migrate(url, settings)
-        keys = keyring_check(url, settings.root_secrets)
-        if not keys.keys_open:
-            # Another installation's database (a restore), or FISCUS_SECRET_KEY changed
-            # without the old one in FISCUS_PREVIOUS_SECRET_KEYS: say so, do not serve 500s.
-            err.print(f"[red]The encryption keys do not open:[/red] {keys.message}")
-            raise typer.Exit(3)
+        _refuse_unopenable_keys(url, settings)
         # Child processes (reload, workers) read settings from the environment.
         os.environ["FISCUS_DATABASE_URL"] = url
         os.environ["FISCUS_RUN_WORKER"] = "true" if worker else "false"
@@ -195,6 +202,7 @@ def worker_command(
     settings = _settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
     with database(settings) as (url, _):
+        _refuse_unopenable_keys(url, settings)
 
         async def main() -> None:
             # Every job holds a connection, and a webhook dispatch holds one per lane while

@@ -224,9 +224,11 @@ def test_another_installations_secret_is_refused_with_a_clear_message(
     restored = _fiscus(url, "db", "restore", str(source.custom_dump), secret=OTHER_SECRET)
     assert restored.returncode == 3
     assert "FISCUS_SECRET_KEY" in restored.stderr and "Traceback" not in restored.stderr
-    served = _fiscus(url, "serve", "--no-migrate", "--port", "9", secret=OTHER_SECRET)
-    assert served.returncode == 3
-    assert "do not open" in served.stderr and "FISCUS_SECRET_KEY" in served.stderr
+    for command in (["serve", "--no-migrate", "--port", "9"], ["worker"]):
+        started = _fiscus(url, *command, secret=OTHER_SECRET)
+        assert started.returncode == 3, (command, started.stderr)
+        assert "do not open" in started.stderr and "FISCUS_SECRET_KEY" in started.stderr
+        assert "Traceback" not in started.stderr
 
 
 def test_two_sessions_creating_the_tenant_role_at_once_both_succeed(

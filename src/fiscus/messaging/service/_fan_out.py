@@ -1,22 +1,18 @@
-"""Messaging use cases: fan events out to messages, templates, preferences, read receipts."""
+"""Relayed events become messages: recipients, channels, templates, sealed rows."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import time
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from fiscus.access.context import Context
 from fiscus.core import clock
-from fiscus.core.db import Database, UnitOfWork
-from fiscus.core.errors import NotFound, ValidationProblem
-from fiscus.core.events import RelayedEvent, emit
+from fiscus.core.db import UnitOfWork
+from fiscus.core.events import RelayedEvent
 from fiscus.core.ids import new_id
 from fiscus.core.keyring import KeyRing
 from fiscus.messaging._recipients import Recipient, recipients_resolve
@@ -25,9 +21,7 @@ from fiscus.messaging._sealing import (
     DETAIL,
     LAST_ERROR,
     PHONE,
-    MessageView,
     content_seal,
-    message_open,
     seal,
     unseal,
 )
@@ -40,9 +34,7 @@ from fiscus.messaging._templates import (
     Channel,
     Rendered,
     render,
-    template_check,
 )
-from fiscus.messaging._unsubscribe import token_read
 from fiscus.messaging.models import (
     Message,
     MessagePreference,
@@ -260,187 +252,3 @@ async def _queue(
     )
     if inserted.first() is not None:
         await uow.session.execute(insert(MessageStatusChange).values(history))
-
-
-async def template_save(
-    db: Database,
-    ctx: Context,
-    *,
-    event_type: str,
-    channel: Channel,
-    body: Body,
-) -> Rendered:
-    """Save the tenant's template after rendering it against sample data; return the preview."""
-    preview = template_check(event_type, channel, body)
-    values = {
-        "tenant_id": ctx.tenant_id,
-        "event_type": event_type,
-        "channel": channel,
-        "subject": body.subject,
-        "body_text": body.text,
-        "body_html": body.html,
-        "updated_at": clock.now(),
-    }
-    async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        await uow.session.execute(
-            insert(MessageTemplate)
-            .values(values)
-            .on_conflict_do_update(
-                index_elements=["tenant_id", "event_type", "channel"],
-                set_={k: v for k, v in values.items() if k not in ("tenant_id",)},
-            )
-        )
-    return preview
-
-
-def template_preview(*, event_type: str, channel: Channel, body: Body) -> Rendered:
-    """Render a template with the event type's sample data (nothing is saved)."""
-    return template_check(event_type, channel, body)
-
-
-async def preferences_set(
-    db: Database, ctx: Context, *, category: str, channels: Sequence[str]
-) -> None:
-    """Choose the caller's channels for a category; security cannot be changed."""
-    user_id = _me(ctx)
-    if category == "security":
-        raise ValidationProblem("Security messages are always sent.", field="category")
-    if category not in DEFAULT_CHANNELS:
-        raise ValidationProblem(f"Unknown category {category!r}.", field="category")
-    chosen = [c for c in CHANNELS if c in channels]
-    if len(chosen) != len(set(channels)):
-        raise ValidationProblem("Channels are email, sms and in_app.", field="channels")
-    values = {
-        "tenant_id": ctx.tenant_id,
-        "user_id": user_id,
-        "category": category,
-        "channels": chosen,
-        "updated_at": clock.now(),
-    }
-    async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        await uow.session.execute(
-            insert(MessagePreference)
-            .values(values)
-            .on_conflict_do_update(
-                index_elements=["tenant_id", "user_id", "category"],
-                set_={"channels": chosen, "updated_at": values["updated_at"]},
-            )
-        )
-
-
-async def profile_set(
-    db: Database,
-    ctx: Context,
-    *,
-    keyring: KeyRing,
-    phone: str | None,
-    timezone: str,
-    quiet_start: time | None,
-    quiet_end: time | None,
-) -> None:
-    """Set the caller's SMS number, time zone and quiet hours."""
-    user_id = _me(ctx)
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationProblem(f"Unknown time zone {timezone!r}.", field="timezone") from None
-    if (quiet_start is None) != (quiet_end is None):
-        raise ValidationProblem("Quiet hours need a start and an end.", field="quiet_end")
-    values = {
-        "tenant_id": ctx.tenant_id,
-        "user_id": user_id,
-        "phone_sealed": seal(keyring, PHONE, (ctx.tenant_id, user_id), phone),
-        "timezone": timezone,
-        "quiet_start": quiet_start,
-        "quiet_end": quiet_end,
-        "updated_at": clock.now(),
-    }
-    async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        await uow.session.execute(
-            insert(MessageProfile)
-            .values(values)
-            .on_conflict_do_update(
-                index_elements=["tenant_id", "user_id"],
-                set_={k: v for k, v in values.items() if k not in ("tenant_id", "user_id")},
-            )
-        )
-
-
-async def message_mark_read(
-    db: Database, ctx: Context, *, keyring: KeyRing, message_id: uuid.UUID
-) -> MessageView:
-    """Record that the caller read one of their in-app messages (idempotent)."""
-    user_id = _me(ctx)
-    async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        message = (
-            await uow.session.execute(
-                select(Message)
-                .where(
-                    Message.tenant_id == ctx.tenant_id,
-                    Message.id == message_id,
-                    Message.user_id == user_id,
-                    Message.channel == "in_app",
-                )
-                .with_for_update()
-            )
-        ).scalar_one_or_none()
-        if message is None:
-            raise NotFound(f"Message {message_id} was not found.")
-        if message.read_at is None:
-            message.read_at = clock.now()
-            message.status = "read"
-            await uow.session.execute(
-                insert(MessageStatusChange).values([status_change(keyring, message, "read")])
-            )
-        return message_open(keyring, message)
-
-
-async def announcement_publish(
-    db: Database, ctx: Context, *, title: str, body: str, roles: Sequence[str] | None
-) -> uuid.UUID:
-    """Announce to every member of the tenant (or of some roles), in-app, via the outbox."""
-    payload: dict[str, Any] = {"title": title, "body": body}
-    if roles:
-        payload["roles"] = list(roles)
-    async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        return await emit(
-            uow,
-            tenant_id=ctx.tenant_id,
-            type="announcement.published",
-            subject=f"announcement/{new_id()}",
-            payload=payload,
-        )
-
-
-async def marketing_unsubscribe(
-    db: Database, *, keyring: KeyRing, token: str, legacy_roots: Sequence[str] = ()
-) -> None:
-    """RFC 8058 one-click: the signed link's user stops receiving marketing on every channel.
-
-    `legacy_roots` (the configured root secrets) also accept links mailed before the key ring.
-    """
-    request = token_read(keyring, token, legacy_roots=legacy_roots)
-    if request.category != "marketing":
-        raise ValidationProblem("The unsubscribe link is not valid.", field="token")
-    now = clock.now()
-    async with db.uow(tenant_id=request.tenant_id) as uow:
-        await uow.session.execute(
-            insert(MessagePreference)
-            .values(
-                tenant_id=request.tenant_id,
-                user_id=request.user_id,
-                category="marketing",
-                channels=[],
-                updated_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=["tenant_id", "user_id", "category"],
-                set_={"channels": [], "updated_at": now},
-            )
-        )
-
-
-def _me(ctx: Context) -> uuid.UUID:
-    if ctx.actor_type != "user" or ctx.actor_id is None:
-        raise ValidationProblem("Only a signed-in user has messages and preferences.")
-    return ctx.actor_id

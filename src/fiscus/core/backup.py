@@ -32,7 +32,7 @@ from psycopg import sql
 from sqlalchemy import create_engine, pool
 
 from fiscus.core.db import TENANT_ROLE, libpq_url, sqlalchemy_url
-from fiscus.core.keyring import KeyRing, KeyRingError, root_kid
+from fiscus.core.keyring import KeyRing, KeyRingEmpty, KeyRingError, root_kid
 
 CUSTOM_MAGIC = b"PGDMP"
 # pg_dump writes each default-privileges statement on one line of a plain dump, and each
@@ -182,9 +182,9 @@ def keyring_check(url: str, roots: list[str]) -> RestoreResult:
                 # Opens and, after a root rotation, re-wraps; a failure rolls back.
                 with connection.begin():
                     ring.load_sync(connection, create=False)
+            except KeyRingEmpty as error:
+                return RestoreResult(True, str(error))
             except KeyRingError as error:
-                if "no encryption keys yet" in str(error):
-                    return RestoreResult(True, "The dump has no keys yet; run `fiscus migrate`.")
                 return RestoreResult(False, str(error))
     finally:
         engine.dispose()

@@ -47,6 +47,10 @@ class KeyRingError(Exception):
     """
 
 
+class KeyRingEmpty(KeyRingError):
+    """The database has no keys yet (a new database, or a dump from before the key ring)."""
+
+
 class KeyRingNotLoaded(KeyRingError):
     """The keys were not read yet (the database was unreachable when the process started)."""
 
@@ -212,7 +216,10 @@ class KeyRing:
         index = [key for p, key, _ in plan.keys.values() if p == INDEX]
         active = [(at, kid) for kid, (_, at) in data.items() if at is not None]
         if not active or not index:
-            raise KeyRingError("The database has no encryption keys yet; run `fiscus migrate`.")
+            raise KeyRingEmpty(
+                "The database has no encryption keys yet; fiscus creates them when it first"
+                " starts on it (`fiscus serve`, `fiscus keys status`)."
+            )
         self._data = {kid: AESGCM(key) for kid, (key, _) in data.items()}
         self._current = max(active)[1]
         self._index = index[0]

@@ -135,8 +135,11 @@ async def principal(
     )
 
 
-async def keyring_for(db: Database, settings: Settings) -> KeyRing:
-    """The key ring of the test database, opened with the settings' secrets."""
-    ring = KeyRing(settings.root_secrets)
+async def keyring_for(db: Database, settings: Settings | None = None) -> KeyRing:
+    """The key ring of the test database, opened with the settings' secrets (by default
+    the suite's test secret)."""
+    from tests.conftest import make_settings
+
+    ring = KeyRing((settings or make_settings(None)).root_secrets)
     await ring.load(db)
     return ring

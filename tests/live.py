@@ -83,3 +83,18 @@ def live_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def fiscus_cli(
+    *args: str, env: dict[str, str], timeout_s: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """Run the `fiscus` command with exactly these FISCUS_* settings (none inherited)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FISCUS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "fiscus.cli", *args],
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )

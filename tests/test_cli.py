@@ -21,6 +21,11 @@ COMMANDS = [
     ["db", "shell"],
     ["db", "dump"],
     ["db", "restore"],
+    ["keys"],
+    ["keys", "status"],
+    ["keys", "rotate"],
+    ["keys", "export"],
+    ["keys", "import"],
 ]
 
 

@@ -88,9 +88,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     keyring: KeyRing = app.state.keyring
     await _open_keyring(keyring, db)
     refresher = asyncio.create_task(keyring.keep_fresh(db))
-    app.state.idempotency = IdempotencyStore(
-        db, ttl_s=settings.idempotency_ttl_s, secret_key=settings.resolved_secret_key
-    )
+    app.state.idempotency = IdempotencyStore(db, ttl_s=settings.idempotency_ttl_s, keyring=keyring)
     app.state.expected_heads = script_heads()
     app.state.redis = _redis_client(settings)
     job_app = build_job_app(url)
@@ -129,7 +127,10 @@ async def _open_keyring(keyring: KeyRing, db: Database) -> None:
     refresher (requests that need it answer 503 until the database is back)."""
     try:
         await keyring.load(db)
-    except KeyRingError:
+    except KeyRingError as error:
+        # Another installation's database (a restore) or a secret that was changed
+        # without FISCUS_PREVIOUS_SECRET_KEYS: refuse to start rather than answer 500s.
+        log.error("keyring_refused", reason=str(error))
         raise
     except Exception as error:
         log.warning("keyring_not_loaded", cause=type(error).__name__)

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 
 from fiscus import __version__
 from fiscus.cli_identity import admin_app, audit_app
+from fiscus.cli_keys import keys_app
 from fiscus.core.config import ConfigError, Settings, load_settings
 from fiscus.core.db import libpq_url, redact_url
 from fiscus.core.embedded import EmbeddedError, EmbeddedPostgres, client_bin_dir
@@ -35,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 app.add_typer(ledger_cli, name="ledger")
+app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)
 
 
@@ -104,6 +106,20 @@ def _migrate(url: str, settings: Settings) -> None:
     err.print(f"Applied {pending} migration(s).")
 
 
+def _refuse_unopenable_keys(url: str, settings: Settings) -> None:
+    """Stop with a clear message (exit 3) when FISCUS_SECRET_KEY does not open the keys.
+
+    Another installation's database (a restore), or the secret changed without the old
+    one in FISCUS_PREVIOUS_SECRET_KEYS: better said at start than as failing requests.
+    """
+    from fiscus.core.backup import keyring_check
+
+    keys = keyring_check(url, settings.root_secrets)
+    if not keys.keys_open:
+        err.print(f"[red]The encryption keys do not open:[/red] {keys.message}")
+        raise typer.Exit(3)
+
+
 @app.command()
 def version() -> None:
     """Print the fiscus version."""
@@ -149,6 +165,7 @@ def serve(
     with database(settings) as (url, embedded):
         if migrate_first:
             _migrate(url, settings)
+        _refuse_unopenable_keys(url, settings)
         # Child processes (reload, workers) read settings from the environment.
         os.environ["FISCUS_DATABASE_URL"] = url
         os.environ["FISCUS_RUN_WORKER"] = "true" if worker else "false"
@@ -185,6 +202,7 @@ def worker_command(
     settings = _settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
     with database(settings) as (url, _):
+        _refuse_unopenable_keys(url, settings)
 
         async def main() -> None:
             # Every job holds a connection, and a webhook dispatch holds one per lane while
@@ -265,44 +283,39 @@ def db_restore(
         Path, typer.Argument(exists=True, dir_okay=False, help="A dump from `db dump`")
     ],
 ) -> None:
-    """Restore a dump made by `fiscus db dump` into the database in use (replaces its contents)."""
+    """Restore a dump made by `fiscus db dump` into the database in use (replaces its contents).
+
+    Works on a brand-new server too (it creates the `fiscus_app` role the dump needs). The
+    dump opens only with the root secret of the installation that wrote it: set
+    FISCUS_SECRET_KEY to it (`fiscus keys import` restores it from its backup bundle).
+    """
+    from fiscus.core.backup import RestoreError, database_restore
+
     settings = _settings()
     with database(settings) as (url, _):
-        with file.open("rb") as handle:
-            custom = handle.read(5) == b"PGDMP"
-        if custom:
-            args = [
-                _tool("pg_restore", url),
-                "--dbname",
-                libpq_url(url),
-                "--clean",
-                "--if-exists",
-                "--no-owner",
-                "--single-transaction",
-                "--exit-on-error",
-                str(file),
-            ]
-        else:
-            args = [
-                _tool("psql", url),
-                "--dbname",
-                libpq_url(url),
-                "--quiet",
-                "--set",
-                "ON_ERROR_STOP=1",
-                "--single-transaction",
-                "--file",
-                str(file),
-            ]
         with Progress(
             SpinnerColumn(), TextColumn("Restoring {task.description}"), console=err
         ) as p:
             p.add_task(file.name, total=None)
-            result = subprocess.run(args, capture_output=True, text=True, check=False)  # noqa: S603
-        if result.returncode != 0:
-            err.print(f"[red]Restore failed:[/red] {result.stderr.strip()[-2000:]}")
-            raise typer.Exit(1)
+            try:
+                result = database_restore(
+                    url,
+                    file,
+                    psql=_tool("psql", url),
+                    pg_restore=_tool("pg_restore", url),
+                    roots=settings.root_secrets,
+                )
+            except RestoreError as error:
+                err.print(f"[red]Restore failed:[/red] {error}")
+                raise typer.Exit(1) from None
         err.print(f"Restored {file}.")
+        if not result.keys_open:
+            err.print(
+                "[red]The restored keys do not open with this FISCUS_SECRET_KEY:[/red] "
+                f"{result.message}"
+            )
+            raise typer.Exit(3)
+        err.print(result.message)
 
 
 def _run_with_progress(args: list[str], output: Path, label: str) -> None:

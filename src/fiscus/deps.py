@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fiscus.core.config import Settings
 from fiscus.core.db import Database
 from fiscus.core.idempotency import IdempotencyStore
+from fiscus.core.keyring import KeyRing
 
 
 async def _settings(request: Request) -> Settings:
@@ -30,6 +31,12 @@ async def _idempotency(request: Request) -> IdempotencyStore:
     return store
 
 
+async def _keyring(request: Request) -> KeyRing:
+    keyring: KeyRing = request.app.state.keyring
+    return keyring
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 IdempotencyDep = Annotated[IdempotencyStore, Depends(_idempotency)]
+KeyRingDep = Annotated[KeyRing, Depends(_keyring)]

@@ -93,3 +93,14 @@ async def test_concurrent_units_of_work_do_not_share_sessions(db: Database) -> N
             return int(await uow.session.scalar(text(f"SELECT {index}")) or 0)
 
     assert await asyncio.gather(*(one(i) for i in range(30))) == list(range(30))
+
+
+async def test_a_database_error_does_not_quote_the_statement_parameters(db: Database) -> None:
+    # Error messages end up in logged tracebacks; parameters carry emails and phone numbers.
+    with pytest.raises(DBAPIError) as raised:
+        async with db.uow() as uow:
+            await uow.session.execute(
+                text("SELECT CAST(:value AS text), 1 / 0"), {"value": "zelda.quixote@example.com"}
+            )
+    assert "division by zero" in str(raised.value)
+    assert "zelda.quixote@example.com" not in str(raised.value)

@@ -16,19 +16,20 @@ from fiscus.core.db import Database
 from fiscus.core.errors import PROBLEM_BASE, BusinessRuleViolation
 from fiscus.core.http import Metrics, RequestMiddleware, install_error_handlers
 from fiscus.core.idempotency import IdempotencyStore, idempotent, model_response
+from fiscus.core.keyring import KeyRing
 from fiscus.core.models import IdempotencyKey
-from tests.conftest import TEST_SECRET
+from tests.factories import keyring_for
 
 TENANT = uuid.UUID("01900000-0000-7000-8000-000000000001")
 OTHER_TENANT = uuid.UUID("01900000-0000-7000-8000-000000000002")
 
 
-def _app(db: Database, calls: list[str]) -> FastAPI:
+def _app(db: Database, calls: list[str], keyring: KeyRing) -> FastAPI:
     """A small app whose POST /things records each real execution in the database."""
     app = FastAPI()
     install_error_handlers(app)
     app.add_middleware(RequestMiddleware, metrics=Metrics(), max_body_bytes=4096)
-    store = IdempotencyStore(db, secret_key=TEST_SECRET)
+    store = IdempotencyStore(db, keyring=keyring)
 
     @app.post("/things")
     async def create(request: Request) -> Response:
@@ -58,7 +59,7 @@ def _app(db: Database, calls: list[str]) -> FastAPI:
 @pytest.fixture
 async def setup(db: Database) -> AsyncIterator[tuple[httpx.AsyncClient, list[str]]]:
     calls: list[str] = []
-    transport = httpx.ASGITransport(app=_app(db, calls))
+    transport = httpx.ASGITransport(app=_app(db, calls, await keyring_for(db)))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         yield client, calls
 
@@ -176,10 +177,10 @@ async def test_a_crashed_claim_can_be_taken_over_after_its_lock_expires(
     setup: tuple, db: Database, random_key: str
 ) -> None:
     client, calls = setup
-    store = IdempotencyStore(db, secret_key=TEST_SECRET)
+    store = IdempotencyStore(db, keyring=await keyring_for(db))
     from fiscus.core.idempotency import Claim, request_fingerprint
 
-    fingerprint = request_fingerprint(store.fingerprint_key, "POST", "/things", b'{"name":"a"}')
+    fingerprint = request_fingerprint(store.keyring, "POST", "/things", b'{"name":"a"}')
     claim = await store.begin(
         tenant_id=TENANT, key=random_key, method="POST", path="/things", fingerprint=fingerprint
     )
@@ -196,10 +197,10 @@ async def test_a_crashed_claim_can_be_taken_over_after_its_lock_expires(
 
 
 async def test_expired_keys_are_purged_and_live_ones_kept(db: Database) -> None:
-    store = IdempotencyStore(db, ttl_s=3600, secret_key=TEST_SECRET)
+    store = IdempotencyStore(db, ttl_s=3600, keyring=await keyring_for(db))
     from fiscus.core.idempotency import request_fingerprint
 
-    fingerprint = request_fingerprint(store.fingerprint_key, "POST", "/x", b"{}")
+    fingerprint = request_fingerprint(store.keyring, "POST", "/x", b"{}")
     with clock.frozen_clock(clock.now() - timedelta(hours=2)):
         await store.begin(
             tenant_id=TENANT, key="old", method="POST", path="/x", fingerprint=fingerprint

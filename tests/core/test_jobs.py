@@ -12,7 +12,6 @@ from fiscus.core.db import Database
 from fiscus.core.idempotency import IdempotencyStore, request_fingerprint
 from fiscus.core.models import IdempotencyKey
 from fiscus.worker import build_job_app, open_job_pool, run_worker
-from tests.conftest import TEST_SECRET
 from tests.factories import keyring_for
 
 TENANT = uuid.UUID("01900000-0000-7000-8000-0000000000cc")
@@ -32,8 +31,8 @@ async def test_purge_is_registered_as_a_periodic_task(clean_database: str) -> No
 
 
 async def test_periodic_purge_runs_through_a_real_worker(db: Database, settings: Settings) -> None:
-    store = IdempotencyStore(db, ttl_s=3600, secret_key=TEST_SECRET)
-    fingerprint = request_fingerprint(store.fingerprint_key, "POST", "/x", b"{}")
+    store = IdempotencyStore(db, ttl_s=3600, keyring=await keyring_for(db))
+    fingerprint = request_fingerprint(store.keyring, "POST", "/x", b"{}")
     with clock.frozen_clock(clock.now() - timedelta(hours=3)):
         for index in range(5):
             await store.begin(

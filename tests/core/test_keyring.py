@@ -12,6 +12,8 @@ from fiscus.core.db import Database
 from fiscus.core.keyring import (
     KeyRing,
     KeyRingError,
+    KeyRingNotLoaded,
+    KeyRotationRefused,
     SealedColumn,
     column_reseal_batch,
     column_stale_count,
@@ -19,8 +21,10 @@ from fiscus.core.keyring import (
     data_key_activate,
     data_key_create,
     data_keys_retire,
+    keys_rotate,
     kid_of,
 )
+from fiscus.core.keyring._rotation import ROTATION_LOCK
 
 ROOT_A = "root-secret-a-" + "a" * 40
 ROOT_B = "root-secret-b-" + "b" * 40
@@ -156,3 +160,89 @@ async def test_the_tenant_role_cannot_read_the_keys(db: Database) -> None:
     with pytest.raises(ProgrammingError, match="permission denied"):
         async with db.uow(tenant_id=uuid.uuid4()) as uow:
             await uow.session.execute(text("SELECT wrapped FROM encryption_keys"))
+
+
+async def test_retiring_refuses_while_a_value_is_still_on_the_old_key(db: Database) -> None:
+    ring = KeyRing([ROOT_A])
+    await ring.load(db)
+    column = SealedColumn(
+        table="keyring_probe", column="v", key=("id",), context=lambda k: context_of("p", str(k[0]))
+    )
+    async with db.uow() as uow:
+        await uow.session.execute(text("CREATE TABLE keyring_probe (id int PRIMARY KEY, v bytea)"))
+        await uow.session.execute(
+            text("INSERT INTO keyring_probe VALUES (1, :v)"),
+            {"v": ring.seal_text("old", context=column.context((1,)))},
+        )
+    old = ring.current_kid
+    try:
+        await data_key_activate(db, ring, await data_key_create(db, ring))
+        with pytest.raises(KeyRotationRefused, match=r"keyring_probe\.v"):
+            await data_keys_retire(db, ring, [column])
+        assert old in ring.kids(), "the key a value needs is kept"
+        assert ring.open_text(await _probe_value(db), context=column.context((1,))) == "old"
+    finally:
+        async with db.uow() as uow:
+            await uow.session.execute(text("DROP TABLE IF EXISTS keyring_probe"))
+
+
+async def _probe_value(db: Database) -> bytes:
+    async with db.uow() as uow:
+        return bytes((await uow.session.execute(text("SELECT v FROM keyring_probe"))).scalar_one())
+
+
+async def test_a_second_rotation_while_one_runs_is_refused(db: Database) -> None:
+    ring = KeyRing([ROOT_A])
+    await ring.load(db)
+    before = ring.current_kid
+    async with db.engine.connect() as holder:
+        assert await holder.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": ROTATION_LOCK})
+        with pytest.raises(KeyRotationRefused, match="Another"):
+            await keys_rotate(db, ring, wait_s=0, columns=[])
+        await holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ROTATION_LOCK})
+    assert ring.current_kid == before
+    result = await keys_rotate(db, ring, wait_s=0, columns=[])
+    assert result.retired == [before] and ring.current_kid == result.new_kid
+
+
+async def test_an_unloaded_ring_says_so_instead_of_failing_an_assertion() -> None:
+    ring = KeyRing([ROOT_A])
+    with pytest.raises(KeyRingNotLoaded):
+        ring.seal_text("x", context=b"c")
+    with pytest.raises(KeyRingNotLoaded):
+        ring.lookup_hash("x", purpose="p")
+
+
+async def test_the_refresher_outlives_a_refused_reload_and_recovers(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process re-wraps the keys under a secret this one does not know (a root
+    # rotation this process was not restarted for): its reloads are refused, but the
+    # refresher keeps trying, and picks new keys up once the keys open again.
+    monkeypatch.setattr("fiscus.core.keyring._ring.REFRESH_S", 0.01)
+    ring = KeyRing([ROOT_A])
+    await ring.load(db)
+    refresher = asyncio.create_task(ring.keep_fresh(db))
+    try:
+        await KeyRing([ROOT_B, ROOT_A]).load(db)  # re-wrapped under B: A's reloads fail
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        assert not refresher.done(), "a refused reload must not end the refresher"
+        back = KeyRing([ROOT_A, ROOT_B])
+        await back.load(db)  # re-wrapped under A again
+        new = await data_key_create(db, back)
+        for _ in range(500):
+            if new in ring.kids():
+                break
+            await asyncio.sleep(0.01)
+        assert new in ring.kids()
+    finally:
+        refresher.cancel()
+
+
+async def test_keyed_hash_keeps_apart_what_lookup_hash_normalises_together(db: Database) -> None:
+    ring = KeyRing([ROOT_A])
+    await ring.load(db)
+    assert ring.lookup_hash("ﬁ", purpose="p") == ring.lookup_hash("fi", purpose="p")
+    assert ring.keyed_hash("ﬁ".encode(), purpose="p") != ring.keyed_hash(b"fi", purpose="p")
+    assert ring.keyed_hash(b"x", purpose="p") != ring.keyed_hash(b"x", purpose="q")

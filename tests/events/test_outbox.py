@@ -19,6 +19,7 @@ from fiscus.core.events import (
     events_relay_batch,
     type_matches,
 )
+from tests.factories import keyring_for
 
 
 async def _emit(db: Database, tenant_id: uuid.UUID, type_: str = "transfer.posted") -> uuid.UUID:
@@ -27,8 +28,9 @@ async def _emit(db: Database, tenant_id: uuid.UUID, type_: str = "transfer.poste
 
 
 async def _relay_all(db: Database) -> int:
+    keyring = await keyring_for(db)
     total = 0
-    while batch := await events_relay_batch(db, limit=50):
+    while batch := await events_relay_batch(db, keyring=keyring, limit=50):
         total += len(batch)
     return total
 
@@ -47,7 +49,7 @@ async def test_rolled_back_transaction_emits_nothing(db: Database) -> None:
     with pytest.raises(RuntimeError):
         await _emit_then_fail(db, tenant, emitted)
     [event_id] = emitted
-    assert await events_relay_batch(db) == []
+    assert await events_relay_batch(db, keyring=await keyring_for(db)) == []
     async with db.uow(tenant_id=tenant) as uow:
         assert await event_get(uow, tenant_id=tenant, event_id=event_id) is None
 
@@ -56,7 +58,8 @@ async def test_concurrent_emitters_get_gap_free_positions_per_tenant(db: Databas
     tenants = [uuid.uuid4(), uuid.uuid4()]
     # 120 transactions at once, interleaved with relay runs, across two tenants.
     emitted = asyncio.gather(*(_emit(db, tenants[i % 2]) for i in range(120)))
-    relays = asyncio.gather(*(events_relay_batch(db, limit=7) for _ in range(10)))
+    keyring = await keyring_for(db)
+    relays = asyncio.gather(*(events_relay_batch(db, keyring=keyring, limit=7) for _ in range(10)))
     ids, _ = await asyncio.gather(emitted, relays)
     await _relay_all(db)
     for tenant in tenants:
@@ -64,7 +67,7 @@ async def test_concurrent_emitters_get_gap_free_positions_per_tenant(db: Databas
             feed = await events_feed(uow, tenant_id=tenant, after=0, types=[], limit=1000)
         assert [e.position for e in feed] == list(range(1, 61))
         assert {e.id for e in feed} <= set(ids)
-    assert await events_relay_batch(db) == [], "every event is relayed exactly once"
+    assert await events_relay_batch(db, keyring=keyring) == [], "every event is relayed once"
 
 
 async def test_feed_resumes_after_a_position_and_filters_by_wildcards(db: Database) -> None:

@@ -97,7 +97,12 @@ async def test_transfer_event_reaches_webhook_email_and_inbox_through_the_worker
     [mail] = smtp[0].messages
     assert mail["To"] == "holder@example.com" and "12.50 EUR" in mail["Subject"]
     inbox, _ = await inbox_list(
-        db, user_context(tenant, holder), unread_only=True, cursor=None, limit=10
+        db,
+        user_context(tenant, holder),
+        keyring=await keyring_for(db, settings),
+        unread_only=True,
+        cursor=None,
+        limit=10,
     )
     assert [m.event_id for m in inbox] == [event_id]
     [logged], _ = await deliveries_list(db, admin, endpoint_id=endpoint.endpoint.id)

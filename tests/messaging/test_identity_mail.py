@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from fiscus.core import clock
 from fiscus.core.config import Settings
 from fiscus.identity.service import RESET_EVENT
+from fiscus.messaging._sealing import message_open
 from fiscus.messaging.models import Message, MessageTemplate
 from tests.factories import PASSWORD
 from tests.messaging.conftest import Inbox, worker_running
@@ -56,8 +57,9 @@ async def test_an_email_change_mails_the_new_address_and_a_taken_one_a_notice(
     assert "fse_" not in notice and "already belongs to your account" in notice
     token = _token(_text(by_address[fresh]), "fse_")
     async with app.state.db.uow() as uow:
-        stored = (await uow.session.execute(select(Message.body_text))).scalars().all()
-    assert stored and all(token not in body for body in stored)
+        rows = (await uow.session.execute(select(Message))).scalars().all()
+    stored = [message_open(app.state.keyring, row) for row in rows]
+    assert stored and all(token not in f"{m.subject} {m.body} {m.html}" for m in stored)
     done = await client.post("/v1/me/email/confirm", json={"token": token}, headers=p.headers)
     assert done.status_code == 204
     login = {"tenant": p.tenant_slug, "email": fresh, "password": PASSWORD}

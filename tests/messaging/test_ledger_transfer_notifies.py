@@ -13,14 +13,13 @@ from fiscus.ledger.schemas import AccountCreate, TransferCreate
 from fiscus.ledger.service import account_create, transfer_create
 from fiscus.messaging.dispatch import messages_dispatch
 from fiscus.messaging.queries import inbox_list
-from fiscus.webhooks.delivery import deliveries_dispatch
 from fiscus.webhooks.queries import deliveries_list
 from fiscus.worker import install_event_subscribers
 from tests.conftest import make_settings
 from tests.factories import keyring_for
 from tests.messaging.conftest import Inbox, Users
 from tests.messaging.test_messages import user_context
-from tests.webhooks.factories import admin_context, make_endpoint
+from tests.webhooks.factories import admin_context, dispatch_webhooks, make_endpoint
 from tests.webhooks.receiver import Receiver, running
 
 
@@ -72,10 +71,11 @@ async def test_posting_a_ledger_transfer_mails_and_notifies_the_holder(
                 debit_account_id=bank.id, credit_account_id=wallet.id, amount=1250, currency="EUR"
             ),
         )
-        while await events_relay_batch(db):
+        keyring = await keyring_for(db, settings)
+        while await events_relay_batch(db, keyring=keyring):
             pass
-        await deliveries_dispatch(db, settings=settings)
-        await messages_dispatch(db, settings=settings, keyring=await keyring_for(db, settings))
+        await dispatch_webhooks(db, settings)
+        await messages_dispatch(db, settings=settings, keyring=keyring)
     [request] = receiver.requests
     body = Webhook(endpoint.secret).verify(request.body, request.headers)
     assert body["type"] == "transfer.posted"
@@ -84,7 +84,7 @@ async def test_posting_a_ledger_transfer_mails_and_notifies_the_holder(
     assert mail["To"] == "holder@example.com"
     assert mail["Subject"] == "Transfer posted: 12.50 EUR"
     inbox, _ = await inbox_list(
-        db, user_context(tenant, holder), unread_only=True, cursor=None, limit=5
+        db, user_context(tenant, holder), keyring=keyring, unread_only=True, cursor=None, limit=5
     )
     assert len(inbox) == 1
     [logged], _ = await deliveries_list(db, admin_context(tenant), endpoint_id=endpoint.endpoint.id)

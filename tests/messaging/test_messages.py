@@ -14,6 +14,7 @@ from fiscus.core.config import Settings
 from fiscus.core.db import Database
 from fiscus.core.errors import NotFound, ValidationProblem
 from fiscus.core.events import RelayedEvent, emit, events_relay_batch
+from fiscus.messaging._sealing import MessageView, message_open
 from fiscus.messaging._templates import Body
 from fiscus.messaging.dispatch import messages_dispatch
 from fiscus.messaging.models import Message, MessageStatusChange
@@ -79,17 +80,20 @@ async def emit_relayed(
     async with db.uow(tenant_id=tenant) as uow:
         await emit(uow, tenant_id=tenant, type=type_, subject="x/1", payload=payload)
     relayed: list[RelayedEvent] = []
-    while batch := await events_relay_batch(db):
+    keyring = await keyring_for(db)
+    while batch := await events_relay_batch(db, keyring=keyring):
         relayed.extend(batch)
     return relayed
 
 
-async def messages_of(db: Database, user: uuid.UUID) -> list[Message]:
+async def messages_of(db: Database, user: uuid.UUID) -> list[MessageView]:
+    """The user's messages, opened with the key ring (they are stored sealed)."""
+    keyring = await keyring_for(db)
     async with db.uow() as uow:
         rows = await uow.session.execute(
             select(Message).where(Message.user_id == user).order_by(Message.id)
         )
-        return list(rows.scalars())
+        return [message_open(keyring, row) for row in rows.scalars()]
 
 
 async def test_posted_transfer_emails_and_notifies_the_holder_once(
@@ -100,7 +104,7 @@ async def test_posted_transfer_emails_and_notifies_the_holder_once(
     relayed = await emit_relayed(db, tenant, "transfer.posted", transfer_payload(holder))
     # The relay may run again after a crash: fan-out is idempotent per (event, user, channel).
     async with db.uow() as uow:
-        await messages_fan_out(uow, relayed)
+        await messages_fan_out(uow, relayed, await keyring_for(db))
     assert await _dispatch(db, settings) == 1
     inbox, _ = smtp
     [mail] = inbox.messages
@@ -115,10 +119,15 @@ async def test_posted_transfer_emails_and_notifies_the_holder_once(
         ("in_app", "delivered"),
     ]
     in_app = next(m for m in messages if m.channel == "in_app")
-    read = await message_mark_read(db, user_context(tenant, holder), message_id=in_app.id)
+    keyring = await keyring_for(db)
+    read = await message_mark_read(
+        db, user_context(tenant, holder), keyring=keyring, message_id=in_app.id
+    )
     assert read.status == "read" and read.read_at is not None
     with pytest.raises(NotFound):
-        await message_mark_read(db, user_context(tenant, uuid.uuid4()), message_id=in_app.id)
+        await message_mark_read(
+            db, user_context(tenant, uuid.uuid4()), keyring=keyring, message_id=in_app.id
+        )
     async with db.uow() as uow:
         history = (
             await uow.session.execute(
@@ -226,9 +235,10 @@ async def test_marketing_needs_opt_in_and_carries_one_click_unsubscribe(
     assert link.startswith("https://bank.example/v1/messaging/unsubscribe?token=")
     assert await messages_of(db, other) == [], "no opt-in, no marketing"
     token = link.split("token=", 1)[1]
+    keyring = await keyring_for(db, settings)
     with pytest.raises(ValidationProblem):
-        await marketing_unsubscribe(db, root_secret=settings.resolved_secret_key, token=token + "x")
-    await marketing_unsubscribe(db, root_secret=settings.resolved_secret_key, token=token)
+        await marketing_unsubscribe(db, keyring=keyring, token=token + "x")
+    await marketing_unsubscribe(db, keyring=keyring, token=token)
     await emit_relayed(db, tenant, "marketing.campaign_sent", campaign)
     await _dispatch(db, settings)
     assert len(smtp[0].messages) == 1, "unsubscribed with one click"
@@ -250,6 +260,7 @@ async def test_quiet_hours_and_hourly_cap_hold_messages_back(
     await profile_set(
         db,
         user_context(tenant, night_owl),
+        keyring=await keyring_for(db),
         phone=None,
         timezone="Europe/Paris",
         quiet_start=time(22, 0),
@@ -298,10 +309,10 @@ async def test_announcement_reaches_members_of_the_chosen_roles_in_app(
     ctx = user_context(tenant, admin, "messages:send")
     install_event_subscribers()
     await announcement_publish(db, ctx, title="Maintenance", body="Tonight.", roles=["admin"])
-    while await events_relay_batch(db):
+    while await events_relay_batch(db, keyring=await keyring_for(db)):
         pass
     [message] = await messages_of(db, admin)
-    assert (message.channel, message.subject, message.body_text) == (
+    assert (message.channel, message.subject, message.body) == (
         "in_app",
         "Maintenance",
         "Tonight.",

@@ -10,7 +10,9 @@ import httpx
 from sqlalchemy import select
 
 from fiscus.core.config import Settings
+from fiscus.messaging._sealing import message_open
 from fiscus.messaging.models import Message
+from tests.factories import keyring_for
 from tests.messaging.conftest import Inbox, worker_running
 from tests.messaging.test_end_to_end import _eventually
 
@@ -43,8 +45,10 @@ async def test_reset_email_carries_a_working_token_that_is_stored_nowhere(
     body = mail.get_body(preferencelist=("plain",)).get_content()
     token = next(word for word in body.split() if word.startswith("fsp_"))
 
+    keyring = await keyring_for(db, settings)
     async with db.uow() as uow:
-        stored = (await uow.session.execute(select(Message.body_text))).scalars().all()
+        rows = (await uow.session.execute(select(Message))).scalars().all()
+    stored = [message_open(keyring, row).body for row in rows]
     assert stored
     assert all(token not in text for text in stored)
     assert any("[[fiscus-secret:reset_token]]" in text for text in stored)

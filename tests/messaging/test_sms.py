@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from sqlalchemy import select
 
 from fiscus.core.db import Database
+from fiscus.messaging._sealing import message_open
 from fiscus.messaging.dispatch import messages_dispatch
 from fiscus.messaging.models import Message
 from fiscus.messaging.service import preferences_set, profile_set
@@ -60,7 +61,15 @@ async def test_sms_goes_through_the_twilio_api_and_a_bad_number_fails_for_good(
     bad = await directory.add("b@example.com")
     for user, phone in ((good, "+33612345678"), (bad, "+000")):
         ctx = user_context(tenant, user)
-        await profile_set(db, ctx, phone=phone, timezone="UTC", quiet_start=None, quiet_end=None)
+        await profile_set(
+            db,
+            ctx,
+            keyring=await keyring_for(db),
+            phone=phone,
+            timezone="UTC",
+            quiet_start=None,
+            quiet_end=None,
+        )
         await preferences_set(db, ctx, category="transactions", channels=["sms"])
     script = [
         Reply(201, {"content-type": "application/json"}, json.dumps(CREATED).encode()),
@@ -94,6 +103,7 @@ async def test_sms_goes_through_the_twilio_api_and_a_bad_number_fails_for_good(
         "From": ["+15005550006"],
         "Body": ["fiscus: transfer posted, credit 12.50 EUR."],
     }
+    keyring = await keyring_for(db)
     async with db.uow() as uow:
         rows = {
             m.user_id: m
@@ -101,5 +111,8 @@ async def test_sms_goes_through_the_twilio_api_and_a_bad_number_fails_for_good(
             if m.channel == "sms"
         }
     assert rows[good].status == "sent" and rows[good].provider_id == SID
-    assert rows[bad].status == "failed" and "21211" in (rows[bad].last_error or "")
+    failed = message_open(keyring, rows[bad])
+    assert failed.status == "failed" and "21211" in (failed.last_error or "")
+    # The provider's refusal quotes the number: stored sealed, like the number itself.
+    assert failed.address == "+000" and b"+000" not in (rows[bad].last_error_sealed or b"")
     assert len(twilio.requests) == 2, "a permanent refusal is not retried"

@@ -12,9 +12,11 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from fiscus.api import create_app
 from fiscus.core.errors import PROBLEM_BASE
+from fiscus.core.keyring import KeyRing
 from tests.conftest import make_settings
 from tests.factories import Principal
 
@@ -76,3 +78,24 @@ async def test_redis_down_under_the_lockout_check_answers_503(
         overrides={"redis_url": "redis://127.0.0.1:1/0"},
     )
     _assert_unavailable(response, capsys.readouterr().err)
+
+
+async def test_keys_not_loaded_yet_answer_503_keys_unavailable(
+    app: FastAPI, client: httpx.AsyncClient, make_principal: MakePrincipal
+) -> None:
+    # A process whose database was down when it started has no keys until its refresher
+    # reads them: a request that must seal something then is a 503, not an assertion's 500.
+    admin = await make_principal(role="admin")
+    loaded = app.state.keyring
+    app.state.keyring = KeyRing(app.state.settings.root_secrets)
+    try:
+        response = await client.post(
+            "/v1/webhook-endpoints",
+            json={"url": "https://93.184.215.14/hook", "event_types": ["transfer.*"]},
+            headers=admin.headers,
+        )
+    finally:
+        app.state.keyring = loaded
+    assert response.status_code == 503, response.text
+    assert response.json()["type"] == PROBLEM_BASE + "keys-unavailable"
+    assert response.headers["retry-after"] == "5"

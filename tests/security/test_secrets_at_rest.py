@@ -19,10 +19,12 @@ Allowed places, each explicit:
 - argon2 password hashes: only in the dump's `users` table; keys, tokens and backup codes
   only as hashes; TOTP and webhook secrets only sealed (AES-GCM).
 - the password-reset token: only in the reset email, the channel that delivers it.
-- personal data (emails, names, phone, address in ledger metadata): in the dump, and in
-  emails to their own recipient, but never in logs. Users' emails and names are sealed
-  with the key ring (identity); free-text ledger fields are stored as the client sent
-  them; encryption at rest of the whole database (disk, backups) is the operator's.
+- personal data (every email, name and phone number the run used, including a customer's
+  SMS number and the messages sent to them): in emails to their own recipient only, never
+  in logs, and in the dump only sealed with the key ring, except in the places
+  `PERSONAL_DATA_SOURCES` (tests/secrets_scan.py) lists with their reason: the ledger's
+  free-text fields, stored as the client sent them. Every other table is checked, so a new
+  one that stores personal data in clear fails.
   Webhooks carry only the keys each event type documents (a closed list below: a new key
   or event type fails here until it is reviewed and documented).
 - card numbers: fiscus has no cards module yet, so nothing validates free text against
@@ -67,6 +69,7 @@ from tests.secrets_scan import (
     Finding,
     card_numbers,
     find_patterns,
+    find_personal_data,
     find_secrets,
     split_dump,
 )
@@ -241,6 +244,18 @@ class Flows:
         )
         return str(made["id"]), email, password
 
+    def customer_profile(self, email: str, password: str) -> str:
+        """The customer's SMS number and channels, set through the API; returns the number."""
+        mobile = self.run.personal.setdefault(
+            "customer mobile", f"+4477009{secrets.randbelow(10**5):05d}"
+        )
+        token = self.tokens("customer first login", self.login(email, password))
+        profile = {"phone": mobile, "timezone": "Europe/Madrid"}
+        _ok(self.http.put("/v1/me/message-profile", json=profile, headers=self.bearer(token)), 204)
+        choice = {"category": "transactions", "channels": ["email", "sms", "in_app"]}
+        _ok(self.http.put("/v1/me/message-preferences", json=choice, headers=self.bearer(token)))
+        return mobile
+
     def ledger(self, key: dict[str, str], holder: str) -> None:
         personal = self.run.personal
         tag = secrets.token_hex(4)
@@ -366,6 +381,7 @@ def _drive(flows: Flows, run: Run) -> None:
     flows.webhook_endpoint(token)
     key = flows.api_key(token)
     holder, customer_email, customer_password = flows.customer(key)
+    flows.customer_profile(customer_email, customer_password)
     flows.ledger(key, holder)
     _, backup = flows.mfa(token, "TOTP secret")
     _ok(flows.http.post("/v1/auth/logout", headers=flows.bearer(token)), 204)
@@ -442,6 +458,8 @@ def run(server_url: str, worker_id: str, tmp_path_factory: pytest.TempPathFactor
                 "FISCUS_SMTP_PORT": str(smtp.port),
                 "FISCUS_SMTP_SECURITY": "none",
                 "FISCUS_PUBLIC_URL": "https://bank.example",
+                # The console SMS sink writes here (a development sink: it holds the SMS).
+                "FISCUS_DATA_DIR": str(folder / "data"),
             }
             with live_server(url, log_file=log, extra_env=extra) as server:
                 with httpx.Client(base_url=server.base_url, timeout=60) as http:
@@ -470,6 +488,14 @@ def run(server_url: str, worker_id: str, tmp_path_factory: pytest.TempPathFactor
                 _eventually(
                     lambda: len(inbox.messages) >= 2,
                     lambda: f"the reset and transfer emails, got {len(inbox.messages)}",
+                )
+                sms_log = folder / "data" / "sms.log"
+                _eventually(
+                    lambda: (
+                        sms_log.exists()
+                        and result.personal["customer mobile"] in sms_log.read_text()
+                    ),
+                    lambda: "the transfer SMS in the console sink",
                 )
                 dump = folder / "dump.sql"
                 cli_output.append(_cli(env, "db", "dump", "-o", str(dump)))
@@ -507,6 +533,10 @@ def test_the_run_produced_every_artefact(run: Run) -> None:
     tables = {artefact.where for artefact in run.dump}
     for table in ("users", "api_keys", "refresh_tokens", "webhook_secrets", "idempotency_keys"):
         assert f"dump public.{table}" in tables, tables
+    # The messaging tables hold the run's messages (email, SMS, in-app) and the SMS number.
+    rows = {a.where: len(a.text.splitlines()) for a in run.dump}
+    assert rows["dump public.messages"] >= 4, rows  # reset email; transfer email, SMS, in-app
+    assert rows["dump public.message_profiles"] >= 1, rows
     # The replay table holds the create/rotate responses (the sealing's regression).
     [replays] = [a for a in run.dump if a.where == "dump public.idempotency_keys"]
     assert len(replays.text.splitlines()) >= 3
@@ -547,6 +577,14 @@ def test_no_credential_pattern_anywhere(run: Run) -> None:
 
 def test_no_personal_data_in_logs(run: Run) -> None:
     found = find_secrets(run.logs, dict(run.personal))
+    assert not found, [str(f) for f in found]
+
+
+def test_no_personal_data_in_the_dump_outside_the_listed_sources(run: Run) -> None:
+    # Every email, name and phone number the run used, in every encoding `forms` knows:
+    # sealed everywhere but the places PERSONAL_DATA_SOURCES lists, each with its reason.
+    assert {"owner email", "customer name", "customer mobile"} <= set(run.personal)
+    found = find_personal_data(run.dump, run.personal)
     assert not found, [str(f) for f in found]
 
 

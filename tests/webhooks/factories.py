@@ -8,8 +8,10 @@ from fiscus.access.context import Context
 from fiscus.core.config import Settings
 from fiscus.core.db import Database
 from fiscus.core.events import emit, events_relay_batch
+from fiscus.webhooks.delivery import deliveries_dispatch
 from fiscus.webhooks.service import EndpointWithSecret, endpoint_create
 from fiscus.worker import install_event_subscribers
+from tests.factories import keyring_for
 
 
 def admin_context(tenant_id: uuid.UUID | None = None) -> Context:
@@ -35,6 +37,7 @@ async def make_endpoint(
         db,
         ctx,
         settings=settings,
+        keyring=await keyring_for(db, settings),
         url=url,
         event_types=event_types or ["transfer.*"],
         description="test receiver",
@@ -50,6 +53,12 @@ async def emit_and_relay(
         event_id = await emit(
             uow, tenant_id=tenant_id, type=type_, subject="transfer/1", payload=dict(payload)
         )
-    while await events_relay_batch(db):
+    keyring = await keyring_for(db)
+    while await events_relay_batch(db, keyring=keyring):
         pass
     return event_id
+
+
+async def dispatch_webhooks(db: Database, settings: Settings) -> int:
+    """Send the due deliveries with the test database's key ring; how many attempts."""
+    return await deliveries_dispatch(db, settings=settings, keyring=await keyring_for(db, settings))

@@ -10,8 +10,8 @@ from standardwebhooks import Webhook
 
 from fiscus.core.db import Database
 from fiscus.core.events import emit, events_relay_batch
-from fiscus.webhooks.delivery import deliveries_dispatch
 from tests.factories import Principal
+from tests.webhooks.factories import dispatch_webhooks
 from tests.webhooks.receiver import Receiver, running
 
 MakePrincipal = Callable[..., Awaitable[Principal]]
@@ -42,8 +42,8 @@ async def test_endpoint_lifecycle_over_http(
 
         async with db.uow(tenant_id=tenant) as uow:
             await emit(uow, tenant_id=tenant, type="transfer.posted", subject="t/1", payload={})
-        await events_relay_batch(db)
-        await deliveries_dispatch(db, settings=app.state.settings)
+        await events_relay_batch(db, keyring=app.state.keyring)
+        await dispatch_webhooks(db, app.state.settings)
         [request] = receiver.requests
         Webhook(rotated.json()["secret"]).verify(request.body, request.headers)
         Webhook(endpoint["secret"]).verify(request.body, request.headers)

@@ -11,7 +11,6 @@ from fiscus.core import clock
 from fiscus.core.config import Settings
 from fiscus.core.db import Database
 from fiscus.core.errors import ValidationProblem
-from fiscus.webhooks.delivery import deliveries_dispatch
 from fiscus.webhooks.errors import EndpointDisabled, EndpointNotFound
 from fiscus.webhooks.queries import deliveries_list, endpoint_get
 from fiscus.webhooks.service import (
@@ -21,7 +20,7 @@ from fiscus.webhooks.service import (
     endpoint_send_test,
     endpoint_update,
 )
-from tests.webhooks.factories import admin_context, emit_and_relay, make_endpoint
+from tests.webhooks.factories import admin_context, dispatch_webhooks, emit_and_relay, make_endpoint
 from tests.webhooks.receiver import Receiver, Reply, running
 
 
@@ -40,12 +39,12 @@ async def test_replay_resends_matching_events_since_a_time(
         since = clock.now()
         second = await emit_and_relay(db, ctx.tenant_id, "transfer.voided")
         await emit_and_relay(db, ctx.tenant_id, "card.frozen")
-        await deliveries_dispatch(db, settings=settings)
+        await dispatch_webhooks(db, settings)
         count = await endpoint_replay(
             db, ctx, endpoint_id=created.endpoint.id, since=since, wake=_nothing
         )
         assert count == 1
-        await deliveries_dispatch(db, settings=settings)
+        await dispatch_webhooks(db, settings)
     replayed = receiver.requests[-1]
     assert json.loads(replayed.body)["id"] == str(second)
     assert len(receiver.requests) == 3
@@ -57,7 +56,7 @@ async def test_send_test_event_ignores_the_filter(db: Database, settings: Settin
     with running(Receiver()) as receiver:
         created = await make_endpoint(db, ctx, settings, receiver.url, ["card.*"])
         delivery = await endpoint_send_test(db, ctx, endpoint_id=created.endpoint.id, wake=_nothing)
-        await deliveries_dispatch(db, settings=settings)
+        await dispatch_webhooks(db, settings)
     [request] = receiver.requests
     assert json.loads(request.body)["type"] == "webhook.test"
     assert request.headers["webhook-id"] == str(delivery.id)
@@ -71,7 +70,7 @@ async def test_manual_retry_sends_a_failed_delivery_once_more(
         created = await make_endpoint(db, ctx, settings, receiver.url)
         await emit_and_relay(db, ctx.tenant_id)
         for _ in range(8):
-            await deliveries_dispatch(db, settings=settings)
+            await dispatch_webhooks(db, settings)
             frozen.advance(timedelta(hours=10))
         [logged], _ = await deliveries_list(db, ctx, endpoint_id=created.endpoint.id)
         assert logged.delivery.status == "failed"
@@ -83,7 +82,7 @@ async def test_manual_retry_sends_a_failed_delivery_once_more(
             delivery_id=logged.delivery.id,
             wake=_nothing,
         )
-        assert await deliveries_dispatch(db, settings=settings) == 1
+        assert await dispatch_webhooks(db, settings) == 1
     [logged], _ = await deliveries_list(db, ctx, endpoint_id=created.endpoint.id)
     assert logged.delivery.status == "succeeded" and logged.delivery.attempt_count == 9
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1

@@ -6,11 +6,10 @@ import pytest
 
 from fiscus.core.config import Settings
 from fiscus.core.db import Database
-from fiscus.webhooks.delivery import deliveries_dispatch
 from fiscus.webhooks.errors import UnsafeWebhookUrl
 from fiscus.webhooks.queries import deliveries_list
 from tests.conftest import make_settings
-from tests.webhooks.factories import admin_context, emit_and_relay, make_endpoint
+from tests.webhooks.factories import admin_context, dispatch_webhooks, emit_and_relay, make_endpoint
 from tests.webhooks.receiver import Receiver, Reply, running
 
 REFUSED = [
@@ -59,7 +58,7 @@ async def test_address_is_checked_again_at_delivery(
         # Saved while loopback was allowed; delivered by a worker that refuses it.
         created = await make_endpoint(db, ctx, settings, receiver.url)
         await emit_and_relay(db, ctx.tenant_id)
-        assert await deliveries_dispatch(db, settings=strict) == 1
+        assert await dispatch_webhooks(db, strict) == 1
     assert receiver.requests == []
     [logged], _ = await deliveries_list(db, ctx, endpoint_id=created.endpoint.id)
     assert logged.delivery.status == "pending"
@@ -74,7 +73,7 @@ async def test_redirects_are_not_followed(db: Database, settings: Settings) -> N
         with running(Receiver(default=redirect)) as outside:
             created = await make_endpoint(db, ctx, settings, outside.url)
             await emit_and_relay(db, ctx.tenant_id)
-            await deliveries_dispatch(db, settings=settings)
+            await dispatch_webhooks(db, settings)
     assert len(outside.requests) == 1
     assert inside.requests == [], "the redirect target is never contacted"
     [logged], _ = await deliveries_list(db, ctx, endpoint_id=created.endpoint.id)

@@ -61,6 +61,9 @@ class Database:
             pool_recycle=1800,
             pool_timeout=10,
             connect_args={"connect_timeout": 5, "application_name": "fiscus"},
+            # A database error's message otherwise quotes the statement's parameters, and
+            # logged tracebacks would carry emails, phone numbers and sealed values.
+            hide_parameters=True,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 

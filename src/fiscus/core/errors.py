@@ -163,6 +163,13 @@ class ServiceUnavailable(DomainError):
     status = 503
 
 
+class KeysUnavailable(ServiceUnavailable):
+    """The encryption keys are not loaded, or cannot open a stored value; retry later."""
+
+    type_slug = "keys-unavailable"
+    title = "Encryption keys unavailable"
+
+
 def all_error_classes() -> list[type[DomainError]]:
     """Every DomainError subclass loaded so far, for the docs and the tests."""
     seen: list[type[DomainError]] = [DomainError]

@@ -36,6 +36,7 @@ from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.errors import ValidationProblem
 from fiscus.core.ids import new_id
+from fiscus.core.keyring import KeyRing
 from fiscus.core.models import Base
 
 # The relay's advisory lock key (any fixed bigint; it names "the one relay").
@@ -82,7 +83,8 @@ class RelayedEvent:
     position: int
 
 
-FanOut = Callable[[UnitOfWork, Sequence[RelayedEvent]], Awaitable[None]]
+# (the relay's unit of work, the batch, the key ring to seal what the fan-out stores)
+FanOut = Callable[[UnitOfWork, Sequence[RelayedEvent], KeyRing], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,9 @@ _RELAY_SQL = text(
 )
 
 
-async def events_relay_batch(db: Database, *, limit: int = RELAY_BATCH) -> list[RelayedEvent]:
+async def events_relay_batch(
+    db: Database, *, keyring: KeyRing, limit: int = RELAY_BATCH
+) -> list[RelayedEvent]:
     """Number up to `limit` committed, unrelayed events and fan them out; one transaction.
 
     A crash anywhere before commit rolls back numbering and fan-out together, so the next
@@ -185,7 +189,7 @@ async def events_relay_batch(db: Database, *, limit: int = RELAY_BATCH) -> list[
         )
         if relayed:
             for subscriber in subscribers():
-                await subscriber.fan_out(uow, relayed)
+                await subscriber.fan_out(uow, relayed, keyring)
     return relayed
 
 

@@ -10,6 +10,7 @@ import contextvars
 import json
 import re
 import time
+import traceback
 from typing import Any
 
 import structlog
@@ -27,8 +28,15 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fiscus.core.errors import PROBLEM_BASE, DomainError, PayloadTooLarge, ServiceUnavailable
+from fiscus.core.errors import (
+    PROBLEM_BASE,
+    DomainError,
+    KeysUnavailable,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 from fiscus.core.ids import new_id
+from fiscus.core.keyring import KeyRingError
 from fiscus.core.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -205,7 +213,7 @@ class RequestMiddleware:
                         scope, receive, send_wrapper
                     )
             else:
-                log.exception("unhandled_error", path=scope["path"], method=scope["method"])
+                log_unhandled(failure, path=scope["path"], method=scope["method"])
                 if not response_started[0]:
                     await internal_error_response()(scope, receive, send_wrapper)
         finally:
@@ -259,6 +267,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+_KEYS_UNAVAILABLE = KeysUnavailable(
+    "Encrypted data cannot be opened right now; retry shortly.", headers={"Retry-After": "5"}
+)
 _UNAVAILABLE = ServiceUnavailable(
     "A service this request needs is unavailable; retry shortly.", headers={"Retry-After": "1"}
 )
@@ -280,6 +291,31 @@ def unavailable_dependency(error: BaseException) -> str | None:
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
         return "redis"
     return None
+
+
+def log_unhandled(failure: BaseException, **where: Any) -> None:
+    """Log a bug with its traceback, except the database's own words.
+
+    PostgreSQL's messages quote the values they refuse ("Key (email)=(ada@...) already
+    exists", "Failing row contains (...)"): personal data that must not reach a log. For
+    database errors the log names the error, SQLSTATE, constraint, table and the frames
+    it passed through instead.
+    """
+    error = failure.orig if isinstance(failure, DBAPIError) and failure.orig else failure
+    if not isinstance(error, pg_errors.Error):
+        log.exception("unhandled_error", **where)
+        return
+    diag = error.diag
+    frames = traceback.extract_tb(failure.__traceback__)[-12:]
+    log.error(
+        "unhandled_error",
+        **where,
+        error=type(error).__name__,
+        sqlstate=error.sqlstate,
+        constraint=diag.constraint_name,
+        table=diag.table_name,
+        frames=[f"{frame.filename}:{frame.lineno} {frame.name}" for frame in frames],
+    )
 
 
 def internal_error_response() -> Response:
@@ -391,6 +427,13 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, pg_errors.DataError)
         return _invalid_data(request)
 
+    async def on_keyring_error(request: Request, error: Exception) -> Response:
+        # Keys not loaded yet (the database was down at start) or a value the keys cannot
+        # open: the client can do nothing about either, and neither is worth a 500 page.
+        log.error("keyring_unavailable", path=request.url.path, reason=str(error))
+        return render_error(_KEYS_UNAVAILABLE, instance=request.url.path)
+
+    app.add_exception_handler(KeyRingError, on_keyring_error)
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(pg_errors.DataError, on_driver_data_error)

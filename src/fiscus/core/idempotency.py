@@ -10,28 +10,25 @@ response is stored after it. If the process dies in between, the claim expires a
 carry the key into their own transaction (the ledger's unique transfer key), which makes
 the second run return the first result instead of posting twice.
 
-At rest, stored responses are sealed (AES-GCM, key derived from the installation secret,
-bound to the tenant and key): they can carry a secret shown once (a webhook signing
-secret) or personal data. The request fingerprint is an HMAC under a second derived key,
-so a dump cannot be used to guess a password sent in a request body offline.
+At rest, stored responses are sealed with the key ring (bound to the tenant and key):
+they can carry a secret shown once (a webhook signing secret) or personal data; `fiscus
+keys rotate` re-seals them like every other registered column. The request fingerprint is
+an HMAC under the key ring's index key, which survives every rotation (a retry after a
+rotation still matches), so a dump cannot be used to guess a password sent in a request
+body offline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
-import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Request
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -47,6 +44,7 @@ from fiscus.core.errors import (
     ValidationProblem,
 )
 from fiscus.core.http import render_error
+from fiscus.core.keyring import KeyRing, SealedColumn, context_of, register_sealed_column
 from fiscus.core.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -55,7 +53,7 @@ LOCK_S = 60
 WAIT_S = 10.0
 MAX_KEY_LENGTH = 255
 PURGE_BATCH = 10_000
-_NONCE_BYTES = 12
+FINGERPRINT_PURPOSE = "idempotency.request"
 # Response headers worth replaying; the rest (dates, request ids) belong to each reply.
 _KEPT_HEADERS = ("content-type", "location", "deprecation", "sunset")
 
@@ -77,23 +75,31 @@ class Replay:
     headers: dict[str, str]
 
 
-def request_fingerprint(key: bytes, method: str, path: str, body: bytes) -> bytes:
-    """HMAC-SHA256 under `key` of method, path and the body (canonical JSON when it parses)."""
+def request_fingerprint(keyring: KeyRing, method: str, path: str, body: bytes) -> bytes:
+    """HMAC-SHA256 under the index key of method, path and the body (canonical JSON when
+    it parses); exact bytes, so two bodies that differ only in Unicode form still differ."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError):
         canonical = body
-    digest = hmac.new(key, digestmod=hashlib.sha256)
-    for part in (method.encode(), path.encode(), canonical):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.digest()
-
-
-def _derive(root_secret: str, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
-        root_secret.encode()
+    framed = b"".join(
+        len(part).to_bytes(8, "big") + part for part in (method.encode(), path.encode(), canonical)
     )
+    return keyring.keyed_hash(framed, purpose=FINGERPRINT_PURPOSE)
+
+
+def _response_context(tenant_id: uuid.UUID, key: str) -> bytes:
+    return context_of("idempotency_keys.response_body", tenant_id, key)
+
+
+register_sealed_column(
+    SealedColumn(
+        table="idempotency_keys",
+        column="response_body",
+        key=("tenant_id", "key"),
+        context=lambda values: _response_context(values[0], values[1]),
+    )
+)
 
 
 def check_key(key: str) -> str:
@@ -108,28 +114,24 @@ def check_key(key: str) -> str:
 class IdempotencyStore:
     """Claims, completes and replays idempotency keys in the `idempotency_keys` table."""
 
-    def __init__(self, db: Database, *, ttl_s: int = 86400, secret_key: str | None = None) -> None:
-        """`secret_key` (the installation secret) is needed to record or replay responses;
+    def __init__(self, db: Database, *, ttl_s: int = 86400, keyring: KeyRing | None = None) -> None:
+        """`keyring` (the process's key ring) is needed to record or replay responses;
         purging expired keys works without it."""
         self.db = db
         self.ttl = timedelta(seconds=ttl_s)
-        self._aead: AESGCM | None = None
-        self.fingerprint_key = b""
-        if secret_key is not None:
-            self._aead = AESGCM(_derive(secret_key, b"fiscus/idempotency/responses/v1"))
-            self.fingerprint_key = _derive(secret_key, b"fiscus/idempotency/fingerprints/v1")
+        self._keyring = keyring
 
-    def _sealer(self) -> AESGCM:
-        assert self._aead is not None, "recording responses needs the installation secret"
-        return self._aead
+    @property
+    def keyring(self) -> KeyRing:
+        """The key ring that seals responses and keys fingerprints."""
+        assert self._keyring is not None, "recording responses needs the key ring"
+        return self._keyring
 
     def _seal(self, tenant_id: uuid.UUID, key: str, body: bytes) -> bytes:
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        return nonce + self._sealer().encrypt(nonce, body, tenant_id.bytes + key.encode())
+        return self.keyring.seal(body, context=_response_context(tenant_id, key))
 
     def _open(self, tenant_id: uuid.UUID, key: str, sealed: bytes) -> bytes:
-        nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-        return self._sealer().decrypt(nonce, ciphertext, tenant_id.bytes + key.encode())
+        return self.keyring.open(sealed, context=_response_context(tenant_id, key))
 
     async def begin(
         self, *, tenant_id: uuid.UUID, key: str, method: str, path: str, fingerprint: bytes
@@ -184,7 +186,11 @@ class IdempotencyStore:
             if row.expires_at <= now:
                 await session.delete(row)
                 return None
-            if (row.request_hash, row.method, row.path) != (fingerprint, method, path):
+            if (row.method, row.path) != (method, path) or (
+                # An empty fingerprint was written before the key ring (migration 0006
+                # could not recompute it without the body): method and path must match.
+                row.request_hash and not hmac.compare_digest(row.request_hash, fingerprint)
+            ):
                 raise IdempotencyKeyReused(
                     f"This {HEADER} was used for a different request; use a new key."
                 )
@@ -260,9 +266,8 @@ async def idempotent(
             )
         return await handler()
     key = check_key(raw_key)
-    assert store.fingerprint_key, "an idempotent route needs a store with the installation secret"
     body = await request.body()
-    fingerprint = request_fingerprint(store.fingerprint_key, request.method, request.url.path, body)
+    fingerprint = request_fingerprint(store.keyring, request.method, request.url.path, body)
     outcome = await store.begin(
         tenant_id=tenant_id,
         key=key,

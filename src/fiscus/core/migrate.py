@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, pool
-from sqlalchemy.engine import Connection
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import create_engine, pool, text
+from sqlalchemy.engine import Connection, Row
 
 from fiscus.core.db import sqlalchemy_url
 from fiscus.core.keyring import KeyRing
@@ -43,6 +50,13 @@ def upgrade(url: str, target: str = "heads", *, root_secrets: list[str] | None =
 def migration_keyring(connection: Connection) -> KeyRing:
     """The key ring, opened on the migration's connection, for a data migration that seals
     existing rows (creating the keys on a database that has none yet)."""
+    ring = KeyRing(migration_roots())
+    ring.load_sync(connection)
+    return ring
+
+
+def migration_roots() -> list[str]:
+    """The root secrets (newest first) a data migration may use, as `migration_keyring`."""
     from alembic import op
 
     roots = op.get_context().config.attributes.get("root_secrets")  # type: ignore[union-attr]
@@ -50,9 +64,68 @@ def migration_keyring(connection: Connection) -> KeyRing:
         from fiscus.core.config import load_settings
 
         roots = load_settings().root_secrets
-    ring = KeyRing(roots)
-    ring.load_sync(connection)
-    return ring
+    return list(roots)
+
+
+def rows_in_batches(
+    connection: Connection,
+    *,
+    table: str,
+    key: Sequence[str],
+    columns: Sequence[str],
+    where: str = "TRUE",
+    batch: int = 1000,
+) -> Iterator[list[Row[Any]]]:
+    """Every row of `table` (key columns first, then `columns`) in key order, `batch` at a
+    time, so that a data migration never holds a whole table in memory."""
+    assert 1 <= batch <= 100_000
+    names = ", ".join([*key, *columns])
+    order = ", ".join(key)
+    after: tuple[Any, ...] | None = None
+    while True:
+        params: dict[str, Any] = {"limit": batch}
+        clause = where
+        if after is not None:
+            marks = ", ".join(f":a{i}" for i in range(len(key)))
+            clause = f"({where}) AND ({order}) > ({marks})"
+            params |= {f"a{i}": value for i, value in enumerate(after)}
+        rows = connection.execute(
+            text(f"SELECT {names} FROM {table} WHERE {clause} ORDER BY {order} LIMIT :limit"),  # noqa: S608 - names from migration code
+            params,
+        ).all()
+        if not rows:
+            return
+        yield list(rows)
+        after = tuple(rows[-1][: len(key)])
+
+
+# Before the key ring (migrations 0006 and 0303), idempotency responses and webhook signing
+# secrets were sealed with AES-GCM under keys derived from the root secret alone:
+# nonce (12) | ciphertext, with the purpose as HKDF info. These two functions read and
+# write that format, for those data migrations only.
+
+
+def _legacy_aead(root_secret: str, info: bytes) -> AESGCM:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
+        root_secret.encode()
+    )
+    return AESGCM(derived)
+
+
+def legacy_open(roots: Sequence[str], info: bytes, sealed: bytes, aad: bytes) -> bytes | None:
+    """A value sealed before the key ring, opened with any of `roots`; None if none opens."""
+    for root in roots:
+        try:
+            return _legacy_aead(root, info).decrypt(sealed[:12], sealed[12:], aad)
+        except InvalidTag:
+            continue
+    return None
+
+
+def legacy_seal(root_secret: str, info: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """A value sealed as before the key ring (for downgrades)."""
+    nonce = os.urandom(12)
+    return nonce + _legacy_aead(root_secret, info).encrypt(nonce, plaintext, aad)
 
 
 def downgrade(url: str, target: str = "base") -> None:

@@ -42,13 +42,18 @@ class Base(DeclarativeBase):
 
 
 def import_all_models() -> None:
-    """Import every `fiscus.<module>.models` (and core's tables) so metadata is complete."""
+    """Import every `fiscus.<module>.models` (and core's tables) so metadata is complete.
+
+    Modules register their sealed columns (the key ring's rotation list) next to their
+    tables, so this also completes that list for `fiscus keys`.
+    """
     import importlib
     import pkgutil
 
     import fiscus
 
     importlib.import_module("fiscus.core.events")
+    importlib.import_module("fiscus.core.idempotency")
     for module in pkgutil.iter_modules(fiscus.__path__):
         if module.ispkg:
             try:

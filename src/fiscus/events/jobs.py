@@ -8,7 +8,7 @@ import psycopg
 from procrastinate import App, Blueprint, JobContext
 
 from fiscus.core.events import NOTIFY_CHANNEL, RELAY_BATCH, events_relay_batch, subscribers
-from fiscus.core.jobs import defer_once, job_database
+from fiscus.core.jobs import defer_once, job_database, job_keyring
 from fiscus.core.logging import get_logger
 
 blueprint = Blueprint()
@@ -25,10 +25,10 @@ RECONNECT_S = 2.0
 
 async def relay_run(context: JobContext) -> int:
     """Relay batches until the outbox is drained (bounded); wake the subscribers."""
-    app, db = context.app, job_database(context)
+    app, db, keyring = context.app, job_database(context), job_keyring(context)
     total = 0
     for _ in range(MAX_BATCHES_PER_RUN):
-        batch = await events_relay_batch(db)
+        batch = await events_relay_batch(db, keyring=keyring)
         total += len(batch)
         if batch:
             for subscriber in subscribers():

@@ -1,8 +1,10 @@
 """Channels to the outside: email over SMTP (or a local maildir sink), SMS providers.
 
 With no SMTP host configured (the embedded default) email goes to a Maildir under the
-data folder and to the log, so a developer sees every message without a mail server.
-SMS goes to a console sink unless a Twilio-compatible provider is configured.
+data folder, so a developer sees every message without a mail server. SMS goes to a
+console sink (a file in the data folder) unless a Twilio-compatible provider is
+configured. Both development sinks hold whole messages, recipients included, on disk;
+the log says only that a message went there, never to whom or what it said.
 """
 
 from __future__ import annotations
@@ -68,18 +70,19 @@ class SmtpTransport:
 
 
 class MaildirTransport:
-    """The embedded default: keep every email in `<data_dir>/mail` (Maildir) and log it."""
+    """The embedded default: keep every email in `<data_dir>/mail` (Maildir)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
     async def send(self, message: EmailMessage) -> None:
         """Store the message in the Maildir."""
-        await asyncio.to_thread(self._store, message)
-        log.info("email_to_maildir", to=message["To"], subject=message["Subject"])
+        key = await asyncio.to_thread(self._store, message)
+        # The recipient and subject are personal data: the log names the file, not them.
+        log.info("email_to_maildir", folder=str(self.folder), file=key)
 
-    def _store(self, message: EmailMessage) -> None:
-        mailbox.Maildir(self.folder, create=True).add(message)
+    def _store(self, message: EmailMessage) -> str:
+        return str(mailbox.Maildir(self.folder, create=True).add(message))
 
 
 def email_transport(settings: Settings) -> EmailTransport:
@@ -98,7 +101,7 @@ class SmsProvider(Protocol):
 
 
 class ConsoleSms:
-    """Development sink: logs the SMS and appends it to `<data_dir>/sms.log`."""
+    """Development sink: appends each SMS (number and text) to `<data_dir>/sms.log`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -106,7 +109,9 @@ class ConsoleSms:
     async def send(self, *, to: str, body: str) -> str:
         """Record the message locally."""
         await asyncio.to_thread(self._append, to, body)
-        log.info("sms_to_console", to=to, body=body)
+        # The number and the text are personal data (and a text can carry a code): the log
+        # says where the message went, not to whom or what it said.
+        log.info("sms_to_console", file=str(self.path), chars=len(body))
         return "console"
 
     def _append(self, to: str, body: str) -> None:

@@ -13,10 +13,10 @@ from fiscus.access.deps import authorized
 from fiscus.core.http import problem_responses
 from fiscus.core.idempotency import idempotent, model_response
 from fiscus.core.pagination import Cursor, Limit
-from fiscus.deps import DatabaseDep, IdempotencyDep, SettingsDep
+from fiscus.deps import DatabaseDep, IdempotencyDep, KeyRingDep, SettingsDep
 from fiscus.messaging import queries, service
+from fiscus.messaging._sealing import MessageView
 from fiscus.messaging._templates import Body
-from fiscus.messaging.models import Message
 from fiscus.messaging.schemas import (
     AnnouncementCreate,
     AnnouncementQueued,
@@ -29,7 +29,6 @@ from fiscus.messaging.schemas import (
     PreferenceUpdate,
     ProfileUpdate,
     RenderedMessage,
-    StatusChangeRead,
     TemplateBody,
     TemplatePreviewRequest,
 )
@@ -39,13 +38,13 @@ Me = Annotated[Context, authorized("self:read")]
 MeManage = Annotated[Context, authorized("self:manage")]
 
 
-def _inbox(message: Message) -> InboxMessage:
+def _inbox(message: MessageView) -> InboxMessage:
     return InboxMessage(
         id=message.id,
         event_type=message.event_type,
         category=message.category,
         subject=message.subject,
-        body=message.body_text,
+        body=message.body,
         created_at=message.created_at,
         delivered_at=message.delivered_at,
         read_at=message.read_at,
@@ -61,13 +60,14 @@ def _inbox(message: Message) -> InboxMessage:
 async def my_messages(
     ctx: Me,
     db: DatabaseDep,
+    keyring: KeyRingDep,
     unread: Annotated[bool, Query(description="Only messages not read yet")] = False,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> InboxPage:
     """The caller's in-app messages (and announcements), newest first."""
     rows, next_cursor = await queries.inbox_list(
-        db, ctx, unread_only=unread, cursor=cursor, limit=limit
+        db, ctx, keyring=keyring, unread_only=unread, cursor=cursor, limit=limit
     )
     return InboxPage(data=[_inbox(m) for m in rows], next_cursor=next_cursor)
 
@@ -78,9 +78,11 @@ async def my_messages(
     response_model=InboxMessage,
     responses=problem_responses(401, 403, 404),
 )
-async def read_message(message_id: uuid.UUID, ctx: MeManage, db: DatabaseDep) -> InboxMessage:
+async def read_message(
+    message_id: uuid.UUID, ctx: MeManage, db: DatabaseDep, keyring: KeyRingDep
+) -> InboxMessage:
     """Record the read receipt; reading twice keeps the first time."""
-    return _inbox(await service.message_mark_read(db, ctx, message_id=message_id))
+    return _inbox(await service.message_mark_read(db, ctx, keyring=keyring, message_id=message_id))
 
 
 @router.get(
@@ -112,11 +114,14 @@ async def set_preference(body: PreferenceUpdate, ctx: MeManage, db: DatabaseDep)
     summary="Set my SMS number, time zone and quiet hours",
     responses=problem_responses(400, 401, 403),
 )
-async def set_profile(body: ProfileUpdate, ctx: MeManage, db: DatabaseDep) -> Response:
+async def set_profile(
+    body: ProfileUpdate, ctx: MeManage, db: DatabaseDep, keyring: KeyRingDep
+) -> Response:
     """Email and SMS (except security) wait until quiet hours end."""
     await service.profile_set(
         db,
         ctx,
+        keyring=keyring,
         phone=body.phone,
         timezone=body.timezone,
         quiet_start=body.quiet_start,
@@ -204,6 +209,7 @@ async def announce(
 async def list_messages(
     ctx: Annotated[Context, authorized("messages:read_all")],
     db: DatabaseDep,
+    keyring: KeyRingDep,
     user_id: uuid.UUID | None = None,
     status: Literal["queued", "sent", "delivered", "failed", "read"] | None = None,
     cursor: Cursor = None,
@@ -211,14 +217,11 @@ async def list_messages(
 ) -> MessagePage:
     """Newest first; filter by user or status."""
     rows, next_cursor = await queries.messages_list(
-        db, ctx, user_id=user_id, status=status, cursor=cursor, limit=limit
+        db, ctx, keyring=keyring, user_id=user_id, status=status, cursor=cursor, limit=limit
     )
-    data = []
-    for row in rows:
-        read = MessageRead.model_validate(row.message)
-        read.history = [StatusChangeRead.model_validate(h) for h in row.history]
-        data.append(read)
-    return MessagePage(data=data, next_cursor=next_cursor)
+    return MessagePage(
+        data=[MessageRead.model_validate(row) for row in rows], next_cursor=next_cursor
+    )
 
 
 @router.post(
@@ -228,8 +231,13 @@ async def list_messages(
     responses=problem_responses(400),
 )
 async def unsubscribe(
-    token: Annotated[str, Query(max_length=512)], db: DatabaseDep, settings: SettingsDep
+    token: Annotated[str, Query(max_length=512)],
+    db: DatabaseDep,
+    settings: SettingsDep,
+    keyring: KeyRingDep,
 ) -> Response:
     """The `List-Unsubscribe` link of a marketing email; the signed token is the credential."""
-    await service.marketing_unsubscribe(db, root_secret=settings.resolved_secret_key, token=token)
+    await service.marketing_unsubscribe(
+        db, keyring=keyring, token=token, legacy_roots=settings.root_secrets
+    )
     return Response(status_code=204)

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from fiscus.core import clock
 from fiscus.core.config import Settings
 from fiscus.core.db import Database, UnitOfWork
-from fiscus.core.keyring import KeyRing
+from fiscus.core.keyring import KeyRing, KeyRingError, KeyRingNotLoaded
 from fiscus.messaging._channels import (
     ChannelError,
     EmailTransport,
@@ -26,8 +26,9 @@ from fiscus.messaging._channels import (
     sms_provider,
 )
 from fiscus.messaging._recipients import directory
+from fiscus.messaging._sealing import ADDRESS, LAST_ERROR, content_unseal, seal, unseal
 from fiscus.messaging._secrets import secrets_expand
-from fiscus.messaging._templates import SMS_MAX_CHARS
+from fiscus.messaging._templates import SMS_MAX_CHARS, Rendered
 from fiscus.messaging._unsubscribe import Unsubscribe, token_make
 from fiscus.messaging.models import Message, MessageProfile, MessageStatusChange
 from fiscus.messaging.service import status_change
@@ -83,23 +84,24 @@ async def message_send_next(
         if held is not None:
             until, reason = held
             message.next_attempt_at = until
-            await _history(uow, message, "queued", f"{reason} until {clock.rfc3339(until)}")
+            note = f"{reason} until {clock.rfc3339(until)}"
+            await _history(uow, keyring, message, "queued", note)
             return True
-        if message.address is None and not await _resolve_email(uow, message):
+        if message.address_sealed is None and not await _resolve_email(uow, keyring, message):
             return True
         try:
             await _send(uow, message, settings=settings, keyring=keyring, email=email, sms=sms)
         except ChannelError as error:
-            await _failed_attempt(uow, message, error)
+            await _failed_attempt(uow, keyring, message, error)
             return True
         now = clock.now()
         message.attempt_count += 1
         message.status, message.sent_at, message.next_attempt_at = "sent", now, None
-        await _history(uow, message, "sent")
+        await _history(uow, keyring, message, "sent")
     return True
 
 
-async def _resolve_email(uow: UnitOfWork, message: Message) -> bool:
+async def _resolve_email(uow: UnitOfWork, keyring: KeyRing, message: Message) -> bool:
     """Fill in the recipient's current e-mail address from the directory; fail without one."""
     found = directory()
     contacts = (
@@ -110,30 +112,44 @@ async def _resolve_email(uow: UnitOfWork, message: Message) -> bool:
     contact = contacts.get(message.user_id)
     if contact is None or not contact.email:
         message.status, message.next_attempt_at = "failed", None
-        message.last_error = "the user has no e-mail address (or is no longer a member)"
-        await _history(uow, message, "failed", message.last_error)
+        await _record_error(
+            uow, keyring, message, "the user has no e-mail address (or is no longer a member)"
+        )
         return False
-    message.address = contact.email
+    message.address_sealed = seal(keyring, ADDRESS, (message.tenant_id, message.id), contact.email)
     return True
 
 
 async def _history(
-    uow: UnitOfWork, message: Message, status: str, detail: str | None = None
+    uow: UnitOfWork, keyring: KeyRing, message: Message, status: str, detail: str | None = None
 ) -> None:
     await uow.session.execute(
-        insert(MessageStatusChange).values([status_change(message, status, detail=detail)])
+        insert(MessageStatusChange).values([status_change(keyring, message, status, detail=detail)])
     )
 
 
-async def _failed_attempt(uow: UnitOfWork, message: Message, error: ChannelError) -> None:
+async def _record_error(
+    uow: UnitOfWork, keyring: KeyRing, message: Message, error: str, *, retrying: bool = False
+) -> None:
+    """Keep the error (sealed: an SMTP or SMS refusal quotes the address) and its history."""
+    error = error[:1000]
+    message.last_error_sealed = seal(keyring, LAST_ERROR, (message.tenant_id, message.id), error)
+    if retrying:
+        await _history(uow, keyring, message, "queued", f"retrying after: {error}")
+    else:
+        await _history(uow, keyring, message, "failed", error)
+
+
+async def _failed_attempt(
+    uow: UnitOfWork, keyring: KeyRing, message: Message, error: ChannelError
+) -> None:
     message.attempt_count += 1
-    message.last_error = str(error)[:1000]
     if error.permanent or message.attempt_count > len(RETRY_DELAYS):
         message.status, message.next_attempt_at = "failed", None
-        await _history(uow, message, "failed", message.last_error)
+        await _record_error(uow, keyring, message, str(error))
         return
     message.next_attempt_at = clock.now() + RETRY_DELAYS[message.attempt_count - 1]
-    await _history(uow, message, "queued", f"retrying after: {message.last_error}")
+    await _record_error(uow, keyring, message, str(error), retrying=True)
 
 
 async def _held_until(
@@ -193,53 +209,57 @@ async def _send(
     email: EmailTransport,
     sms: SmsProvider,
 ) -> None:
-    assert message.address is not None, "messages without an address fail at fan-out"
+    row = (message.tenant_id, message.id)
+    address = unseal(keyring, ADDRESS, row, message.address_sealed)
+    assert address is not None, "messages without an address fail at fan-out"
+    stored = content_unseal(keyring, row, message.content_sealed)
     # Secrets are filled in here, in what is sent, and never in the stored message.
-    subject, text, html = await secrets_expand(
-        uow,
-        keyring=keyring,
-        tenant_id=message.tenant_id,
-        event_id=message.event_id,
-        event_type=message.event_type,
-        texts=[message.subject, message.body_text, message.body_html],
-    )
+    try:
+        subject, text, html = await secrets_expand(
+            uow,
+            keyring=keyring,
+            tenant_id=message.tenant_id,
+            event_id=message.event_id,
+            event_type=message.event_type,
+            texts=[stored.subject, stored.text, stored.html],
+        )
+    except KeyRingNotLoaded:
+        raise
+    except KeyRingError as error:
+        # The event's sealed secret names a data key that was retired since (a reset email
+        # queued across `fiscus keys rotate`): it can never be sent; ask for a new one.
+        raise ChannelError(
+            f"a secret of this message cannot be opened: {error}", permanent=True
+        ) from None
     if message.channel == "sms":
-        message.provider_id = await sms.send(to=message.address, body=(text or "")[:SMS_MAX_CHARS])
+        message.provider_id = await sms.send(to=address, body=(text or "")[:SMS_MAX_CHARS])
         return
+    content = Rendered(subject=subject, text=text or "", html=html)
     await email.send(
-        email_build(message, settings=settings, subject=subject, text=text or "", html=html)
+        email_build(message, settings=settings, keyring=keyring, address=address, content=content)
     )
     message.provider_id = f"<{message.id}@fiscus>"
 
 
 def email_build(
-    message: Message,
-    *,
-    settings: Settings,
-    subject: str | None = None,
-    text: str | None = None,
-    html: str | None = None,
+    message: Message, *, settings: Settings, keyring: KeyRing, address: str, content: Rendered
 ) -> EmailMessage:
     """The MIME email for a message: text and HTML, and RFC 8058 headers for marketing.
 
-    `subject`, `text` and `html` override the stored ones (secrets filled in at send time).
+    `address` and `content` are the opened recipient and the text as sent (secrets filled in).
     """
     mail = EmailMessage()
     mail["From"] = settings.smtp_from
-    mail["To"] = message.address or ""
-    mail["Subject"] = (subject if subject is not None else message.subject) or ""
+    mail["To"] = address
+    mail["Subject"] = content.subject or ""
     mail["Message-ID"] = f"<{message.id}@fiscus>"
     mail["X-Fiscus-Message-Id"] = str(message.id)
     if message.category == "marketing":
-        token = token_make(
-            settings.resolved_secret_key,
-            Unsubscribe(message.tenant_id, message.user_id, "marketing"),
-        )
+        token = token_make(keyring, Unsubscribe(message.tenant_id, message.user_id, "marketing"))
         url = f"{settings.public_url.rstrip('/')}/v1/messaging/unsubscribe?token={token}"
         mail["List-Unsubscribe"] = f"<{url}>"
         mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    mail.set_content(text if text is not None else message.body_text)
-    body_html = html if html is not None else message.body_html
-    if body_html:
-        mail.add_alternative(body_html, subtype="html")
+    mail.set_content(content.text)
+    if content.html:
+        mail.add_alternative(content.html, subtype="html")
     return mail

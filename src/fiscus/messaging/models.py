@@ -1,9 +1,17 @@
-"""Messaging tables: templates, profiles, preferences, messages, status history."""
+"""Messaging tables: templates, profiles, preferences, messages, status history.
+
+Personal data is sealed with the key ring (`_sealing.py`): phone numbers, recipient
+addresses, message subjects and bodies, and the errors and history notes that can quote
+an address. Nothing looks these values up, so they need no blind index.
+"""
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, time
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -11,12 +19,14 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     Text,
     Time,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fiscus.core.keyring import SealedColumn, context_of, register_sealed_column
 from fiscus.core.models import Base
 
 
@@ -45,7 +55,7 @@ class MessageProfile(Base):
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    phone: Mapped[str | None] = mapped_column(Text)
+    phone_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     timezone: Mapped[str] = mapped_column(Text)
     quiet_start: Mapped[time | None] = mapped_column(Time)
     quiet_end: Mapped[time | None] = mapped_column(Time)
@@ -99,15 +109,15 @@ class Message(Base):
     event_type: Mapped[str] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(Text)
-    subject: Mapped[str | None] = mapped_column(Text)
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str | None] = mapped_column(Text)
-    address: Mapped[str | None] = mapped_column(Text)
+    # Subject, text and HTML body, sealed together (JSON); see `_sealing.content_seal`.
+    content_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # The e-mail address or phone number it goes to; filled in for email when it is sent.
+    address_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     provider_id: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     attempt_count: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
@@ -132,5 +142,33 @@ class MessageStatusChange(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     message_id: Mapped[uuid.UUID]
     status: Mapped[str] = mapped_column(Text)
-    detail: Mapped[str | None] = mapped_column(Text)
+    detail_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     at: Mapped[datetime]
+
+
+# Each sealed column (`table.column`) and the columns that identify its row; a value's
+# associated data is `context_of(name, *those values)`, so it opens only in its own row.
+SEALED_COLUMNS: dict[str, tuple[str, str]] = {
+    "messages.content_sealed": ("tenant_id", "id"),
+    "messages.address_sealed": ("tenant_id", "id"),
+    "messages.last_error_sealed": ("tenant_id", "id"),
+    "message_status_changes.detail_sealed": ("tenant_id", "id"),
+    "message_profiles.phone_sealed": ("tenant_id", "user_id"),
+}
+
+
+def sealed_context(name: str, values: Sequence[Any]) -> bytes:
+    """The associated data of a value of sealed column `name` in the row `values` names."""
+    return context_of(name, *values)
+
+
+for _name, _key in SEALED_COLUMNS.items():
+    _table, _column = _name.split(".")
+    register_sealed_column(
+        SealedColumn(
+            table=_table,
+            column=_column,
+            key=_key,
+            context=functools.partial(sealed_context, _name),
+        )
+    )

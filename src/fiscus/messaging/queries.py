@@ -1,27 +1,24 @@
-"""Reads: a user's inbox and preferences, and the admins' view of messages with history."""
+"""Reads: a user's inbox and preferences, and the admins' view of messages with history.
+
+Messages come back opened (`MessageView`): the sealed columns are read with the key ring
+here, in the one place that shows them.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from fiscus.access.context import Context
 from fiscus.core.db import Database
 from fiscus.core.errors import ValidationProblem
+from fiscus.core.keyring import KeyRing
 from fiscus.core.pagination import keyset_page
+from fiscus.messaging._sealing import MessageView, message_open
 from fiscus.messaging._templates import CHANNELS
 from fiscus.messaging.models import Message, MessagePreference, MessageStatusChange
 from fiscus.messaging.service import DEFAULT_CHANNELS
-
-
-@dataclass(frozen=True, slots=True)
-class MessageWithHistory:
-    """A message and its status history, oldest first."""
-
-    message: Message
-    history: list[MessageStatusChange]
 
 
 def _me(ctx: Context) -> uuid.UUID:
@@ -31,8 +28,14 @@ def _me(ctx: Context) -> uuid.UUID:
 
 
 async def inbox_list(
-    db: Database, ctx: Context, *, unread_only: bool, cursor: str | None, limit: int
-) -> tuple[list[Message], str | None]:
+    db: Database,
+    ctx: Context,
+    *,
+    keyring: KeyRing,
+    unread_only: bool,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[MessageView], str | None]:
     """The caller's in-app messages, newest first."""
     user_id = _me(ctx)
     stmt = select(Message).where(
@@ -54,7 +57,7 @@ async def inbox_list(
             parse=lambda values: [uuid.UUID(values[0])],
             descending=True,
         )
-    return rows, next_cursor
+    return [message_open(keyring, row) for row in rows], next_cursor
 
 
 async def preferences_get(db: Database, ctx: Context) -> dict[str, list[str]]:
@@ -80,11 +83,12 @@ async def messages_list(
     db: Database,
     ctx: Context,
     *,
+    keyring: KeyRing,
     user_id: uuid.UUID | None,
     status: str | None,
     cursor: str | None,
     limit: int,
-) -> tuple[list[MessageWithHistory], str | None]:
+) -> tuple[list[MessageView], str | None]:
     """Every message of the tenant (admins), newest first, with status history."""
     stmt = select(Message).where(Message.tenant_id == ctx.tenant_id)
     if user_id is not None:
@@ -116,4 +120,4 @@ async def messages_list(
         by_message: dict[uuid.UUID, list[MessageStatusChange]] = {}
         for change in changes:
             by_message.setdefault(change.message_id, []).append(change)
-    return [MessageWithHistory(m, by_message.get(m.id, [])) for m in rows], next_cursor
+    return [message_open(keyring, m, by_message.get(m.id, [])) for m in rows], next_cursor

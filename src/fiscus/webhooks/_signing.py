@@ -1,8 +1,9 @@
 """Standard Webhooks signatures and the sealing of signing secrets at rest.
 
 Secrets are `whsec_` + base64 of 32 random bytes (the specification allows 24 to 64).
-They are shown once; the database holds them sealed with AES-GCM under a key derived
-from the installation secret, because signing needs the secret itself, not a hash.
+They are shown once; the database holds them sealed with the key ring (signing needs the
+secret itself, not a hash), bound to their tenant, endpoint and row, and registered so
+that `fiscus keys rotate` re-seals them.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ import secrets
 import uuid
 from collections.abc import Sequence
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from fiscus.core.keyring import KeyRing
+from fiscus.webhooks.models import secret_context
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 -- the public prefix of every secret, not a secret
 SECRET_BYTES = 32
-_NONCE_BYTES = 12
 
 
 def new_secret() -> str:
@@ -45,21 +44,25 @@ def sign(*, secrets_: Sequence[str], message_id: str, timestamp: int, body: str)
     )
 
 
-class SecretBox:
-    """Seals and opens signing secrets with a key derived from the installation secret."""
+def secret_seal(
+    keyring: KeyRing,
+    secret: str,
+    *,
+    tenant_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    secret_id: uuid.UUID,
+) -> bytes:
+    """The signing secret sealed for its row (moved to another row or endpoint, it fails)."""
+    return keyring.seal_text(secret, context=secret_context(tenant_id, endpoint_id, secret_id))
 
-    def __init__(self, root_secret: str) -> None:
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"fiscus/webhooks/secrets/v1"
-        ).derive(root_secret.encode())
-        self._aead = AESGCM(key)
 
-    def seal(self, secret: str, *, endpoint_id: uuid.UUID) -> bytes:
-        """Nonce + ciphertext; the endpoint id is bound as associated data."""
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, secret.encode(), endpoint_id.bytes)
-
-    def open(self, sealed: bytes, *, endpoint_id: uuid.UUID) -> str:
-        """The secret sealed for this endpoint (raises if tampered or moved)."""
-        nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-        return self._aead.decrypt(nonce, ciphertext, endpoint_id.bytes).decode()
+def secret_open(
+    keyring: KeyRing,
+    sealed: bytes,
+    *,
+    tenant_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    secret_id: uuid.UUID,
+) -> str:
+    """The signing secret of a `webhook_secrets` row."""
+    return keyring.open_text(sealed, context=secret_context(tenant_id, endpoint_id, secret_id))

@@ -14,7 +14,7 @@ from fiscus.core.http import problem_responses
 from fiscus.core.idempotency import idempotent, model_response
 from fiscus.core.jobs import defer_once
 from fiscus.core.pagination import Cursor, Limit
-from fiscus.deps import DatabaseDep, IdempotencyDep, SettingsDep
+from fiscus.deps import DatabaseDep, IdempotencyDep, KeyRingDep, SettingsDep
 from fiscus.webhooks import queries, service
 from fiscus.webhooks.jobs import DISPATCH_TASK
 from fiscus.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -81,6 +81,7 @@ async def create_endpoint(
     ctx: Manager,
     db: DatabaseDep,
     settings: SettingsDep,
+    keyring: KeyRingDep,
     store: IdempotencyDep,
 ) -> Response:
     """Create an endpoint after checking its URL is a public address."""
@@ -90,6 +91,7 @@ async def create_endpoint(
             db,
             ctx,
             settings=settings,
+            keyring=keyring,
             url=body.url,
             event_types=body.event_types,
             description=body.description,
@@ -172,6 +174,7 @@ async def rotate_secret(
     ctx: Manager,
     db: DatabaseDep,
     settings: SettingsDep,
+    keyring: KeyRingDep,
     store: IdempotencyDep,
     body: SecretRotate | None = None,
 ) -> Response:
@@ -186,6 +189,7 @@ async def rotate_secret(
             db,
             ctx,
             settings=settings,
+            keyring=keyring,
             endpoint_id=endpoint_id,
             overlap_s=body.overlap_s if body is not None else None,
         )

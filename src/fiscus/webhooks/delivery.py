@@ -24,12 +24,13 @@ from fiscus.core.config import Settings
 from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.events import emit
 from fiscus.core.ids import new_id
+from fiscus.core.keyring import KeyRing
 from fiscus.core.outbound import tls_context
 from fiscus.webhooks import _ssrf
-from fiscus.webhooks._signing import sign
+from fiscus.webhooks._signing import secret_open, sign
 from fiscus.webhooks.errors import UnsafeWebhookUrl
 from fiscus.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookSecret
-from fiscus.webhooks.service import RETRY_DELAYS, secret_box
+from fiscus.webhooks.service import RETRY_DELAYS
 
 TIMEOUT_S = 15.0
 DISABLE_AFTER_FAILING = timedelta(days=5)
@@ -65,7 +66,11 @@ def http_client() -> httpx.AsyncClient:
 
 
 async def deliveries_dispatch(
-    db: Database, *, settings: Settings, max_attempts: int = MAX_ATTEMPTS_PER_RUN
+    db: Database,
+    *,
+    settings: Settings,
+    keyring: KeyRing,
+    max_attempts: int = MAX_ATTEMPTS_PER_RUN,
 ) -> int:
     """Send due deliveries until none is due (or `max_attempts`); return attempts made."""
     assert 1 <= max_attempts <= 100_000
@@ -77,7 +82,9 @@ async def deliveries_dispatch(
             made = 0
             while budget[0] > 0:
                 budget[0] -= 1
-                if not await delivery_attempt_next(db, client=client, settings=settings):
+                if not await delivery_attempt_next(
+                    db, client=client, settings=settings, keyring=keyring
+                ):
                     return made
                 made += 1
             return made
@@ -99,7 +106,7 @@ async def next_due_at(db: Database) -> datetime | None:
 
 
 async def delivery_attempt_next(
-    db: Database, *, client: httpx.AsyncClient, settings: Settings
+    db: Database, *, client: httpx.AsyncClient, settings: Settings, keyring: KeyRing
 ) -> bool:
     """Claim one due delivery and attempt it; False when nothing is due."""
     async with db.uow() as uow:
@@ -123,7 +130,7 @@ async def delivery_attempt_next(
         if endpoint is None or not endpoint.enabled:
             _finish(delivery, status="failed", error="the endpoint is disabled")
             return True
-        signing = await _signing_secrets(uow, endpoint, settings=settings)
+        signing = await _signing_secrets(uow, endpoint, keyring=keyring)
         outcome = await _send(
             client, endpoint, delivery, signing, allow_private=settings.webhooks_allow_private
         )
@@ -132,7 +139,7 @@ async def delivery_attempt_next(
 
 
 async def _signing_secrets(
-    uow: UnitOfWork, endpoint: WebhookEndpoint, *, settings: Settings
+    uow: UnitOfWork, endpoint: WebhookEndpoint, *, keyring: KeyRing
 ) -> list[str]:
     now = clock.now()
     rows = (
@@ -146,8 +153,16 @@ async def _signing_secrets(
             .order_by(WebhookSecret.created_at.desc())
         )
     ).scalars()
-    box = secret_box(settings.resolved_secret_key)
-    return [box.open(row.sealed_secret, endpoint_id=endpoint.id) for row in rows]
+    return [
+        secret_open(
+            keyring,
+            row.sealed_secret,
+            tenant_id=row.tenant_id,
+            endpoint_id=row.endpoint_id,
+            secret_id=row.id,
+        )
+        for row in rows
+    ]
 
 
 async def _send(

@@ -10,7 +10,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 
 from fiscus.core import clock
 from fiscus.core.config import Settings
-from fiscus.core.jobs import job_database
+from fiscus.core.jobs import job_database, job_keyring
 from fiscus.core.logging import get_logger
 from fiscus.webhooks.delivery import deliveries_dispatch, next_due_at
 
@@ -33,7 +33,9 @@ def job_settings(context: JobContext) -> Settings:
 async def dispatch(context: JobContext) -> int:
     """Send due webhook deliveries; schedule a follow-up run for a retry due within a minute."""
     db = job_database(context)
-    attempts = await deliveries_dispatch(db, settings=job_settings(context))
+    attempts = await deliveries_dispatch(
+        db, settings=job_settings(context), keyring=job_keyring(context)
+    )
     due = await next_due_at(db)
     if due is not None and due - clock.now() <= SHORT_WAIT:
         # One scheduled run per second of due time, whatever number of runs asks for it.

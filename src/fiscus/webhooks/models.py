@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fiscus.core.keyring import SealedColumn, context_of, register_sealed_column
 from fiscus.core.models import Base
 
 
@@ -44,7 +45,7 @@ class WebhookEndpoint(Base):
 
 
 class WebhookSecret(Base):
-    """A signing secret, sealed with the installation key; `expires_at` set once rotated."""
+    """A signing secret, sealed with the key ring; `expires_at` set once rotated."""
 
     __tablename__ = "webhook_secrets"
     __table_args__ = (
@@ -63,6 +64,21 @@ class WebhookSecret(Base):
     sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
+
+
+def secret_context(tenant_id: uuid.UUID, endpoint_id: uuid.UUID, secret_id: uuid.UUID) -> bytes:
+    """Associated data of a sealed signing secret: its tenant, endpoint and row."""
+    return context_of("webhook_secrets.sealed_secret", tenant_id, endpoint_id, secret_id)
+
+
+register_sealed_column(
+    SealedColumn(
+        table="webhook_secrets",
+        column="sealed_secret",
+        key=("tenant_id", "endpoint_id", "id"),
+        context=lambda values: secret_context(values[0], values[1], values[2]),
+    )
+)
 
 
 class WebhookDelivery(Base):

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -25,8 +24,9 @@ from fiscus.core.events import (
     type_matches,
 )
 from fiscus.core.ids import new_id
+from fiscus.core.keyring import KeyRing
 from fiscus.webhooks import _ssrf
-from fiscus.webhooks._signing import SecretBox, new_secret
+from fiscus.webhooks._signing import new_secret, secret_seal
 from fiscus.webhooks.errors import DeliveryNotFound, EndpointDisabled, EndpointNotFound
 from fiscus.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookSecret
 
@@ -54,12 +54,6 @@ class RotatedSecret:
     previous_expires_at: datetime
 
 
-@lru_cache(maxsize=4)
-def secret_box(root_secret: str) -> SecretBox:
-    """The SecretBox for an installation secret (HKDF once per process)."""
-    return SecretBox(root_secret)
-
-
 def body_json(body: dict[str, Any]) -> str:
     """The exact bytes a webhook carries: compact JSON, fixed key order."""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
@@ -70,6 +64,7 @@ async def endpoint_create(
     ctx: Context,
     *,
     settings: Settings,
+    keyring: KeyRing,
     url: str,
     event_types: Sequence[str],
     description: str | None,
@@ -92,19 +87,22 @@ async def endpoint_create(
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         uow.session.add(endpoint)
         await uow.session.flush()
-        await _add_secret(uow, endpoint, secret, settings=settings, now=now)
+        await _add_secret(uow, endpoint, secret, keyring=keyring, now=now)
     return EndpointWithSecret(endpoint=endpoint, secret=secret)
 
 
 async def _add_secret(
-    uow: UnitOfWork, endpoint: WebhookEndpoint, secret: str, *, settings: Settings, now: datetime
+    uow: UnitOfWork, endpoint: WebhookEndpoint, secret: str, *, keyring: KeyRing, now: datetime
 ) -> None:
     assert uow.active
-    sealed = secret_box(settings.resolved_secret_key).seal(secret, endpoint_id=endpoint.id)
+    secret_id = new_id()
+    sealed = secret_seal(
+        keyring, secret, tenant_id=endpoint.tenant_id, endpoint_id=endpoint.id, secret_id=secret_id
+    )
     uow.session.add(
         WebhookSecret(
             tenant_id=endpoint.tenant_id,
-            id=new_id(),
+            id=secret_id,
             endpoint_id=endpoint.id,
             sealed_secret=sealed,
             created_at=now,
@@ -168,6 +166,7 @@ async def endpoint_rotate_secret(
     ctx: Context,
     *,
     settings: Settings,
+    keyring: KeyRing,
     endpoint_id: uuid.UUID,
     overlap_s: int | None = None,
 ) -> RotatedSecret:
@@ -189,7 +188,7 @@ async def endpoint_rotate_secret(
             )
             .values(expires_at=now + overlap)
         )
-        await _add_secret(uow, endpoint, secret, settings=settings, now=now)
+        await _add_secret(uow, endpoint, secret, keyring=keyring, now=now)
     return RotatedSecret(secret=secret, previous_expires_at=now + overlap)
 
 
@@ -304,8 +303,13 @@ def _delivery_row(
     }
 
 
-async def deliveries_fan_out(uow: UnitOfWork, events: Sequence[RelayedEvent]) -> None:
-    """Relay subscriber: one delivery per (event, enabled endpoint whose filter matches)."""
+async def deliveries_fan_out(
+    uow: UnitOfWork, events: Sequence[RelayedEvent], _keyring: KeyRing
+) -> None:
+    """Relay subscriber: one delivery per (event, enabled endpoint whose filter matches).
+
+    Deliveries store the event body as sent; they seal nothing, so the key ring is unused.
+    """
     assert uow.active
     tenants = {event.tenant_id for event in events}
     endpoints = (

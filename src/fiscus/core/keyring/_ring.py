@@ -1,26 +1,4 @@
-"""The key ring: one set of keys for everything fiscus encrypts at rest or hashes for look-up.
-
-Envelope encryption. The data itself is encrypted with random 256-bit *data keys* kept in
-the `encryption_keys` table, each wrapped (AES-GCM) by a key derived from the root secret
-`FISCUS_SECRET_KEY`. A database dump therefore holds no readable personal data or secret
-without the root secret, and:
-
-* rotating the root secret re-wraps a handful of keys, not every row: set the new
-  `FISCUS_SECRET_KEY`, list the old one in `FISCUS_PREVIOUS_SECRET_KEYS`, start fiscus (or
-  run `fiscus keys rotate`); the keys are re-wrapped under the new secret at start;
-* rotating the data key (`fiscus keys rotate`) makes a new key, waits until every process
-  has loaded it, switches new writes to it, re-encrypts every registered column in the
-  background, and deletes the old key once nothing refers to it.
-
-Every sealed value names its key: `0x01 | key id (8 ASCII) | nonce (12) | AES-GCM ciphertext`,
-with caller-chosen associated data (the table, column and row) so that a value copied to
-another row or column does not decrypt.
-
-Look-up hashes (blind indexes of emails, phone numbers; backup codes) are HMAC-SHA256
-under the *index key*, which is never replaced, only re-wrapped: replacing it would make
-every stored backup code unusable. It protects low-entropy values against offline guessing
-by anyone who has the database but not the root secret.
-"""
+"""The key ring itself: data and index keys loaded from the database, seal, open, hash."""
 
 from __future__ import annotations
 
@@ -31,7 +9,7 @@ import os
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,12 +18,15 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection
 
 from fiscus.core import clock
 from fiscus.core.db import Database
+from fiscus.core.logging import get_logger
 from fiscus.core.models import EncryptionKey
+
+log = get_logger("fiscus.keyring")
 
 FORMAT = b"\x01"
 KID_CHARS = 8
@@ -60,7 +41,18 @@ REFRESH_S = 30.0
 
 
 class KeyRingError(Exception):
-    """The keys cannot be opened or used; the message says what to configure."""
+    """The keys cannot be opened or used; the message says what to configure.
+
+    Messages name key ids and settings, never a key or a secret: they are logged and shown.
+    """
+
+
+class KeyRingEmpty(KeyRingError):
+    """The database has no keys yet (a new database, or a dump from before the key ring)."""
+
+
+class KeyRingNotLoaded(KeyRingError):
+    """The keys were not read yet (the database was unreachable when the process started)."""
 
 
 def root_kid(secret: str) -> str:
@@ -168,7 +160,7 @@ def _plan(rows: Sequence[_Row], roots: Sequence[str], *, create: bool) -> _Plan:
             )
         key = _unwrap(secret, row.id, row.purpose, row.wrapped)
         plan.keys[row.id] = (row.purpose, key, row.activated_at)
-        if secret is not current:
+        if secret != current:
             plan.rewrap.append(
                 {
                     "b_id": row.id,
@@ -224,7 +216,10 @@ class KeyRing:
         index = [key for p, key, _ in plan.keys.values() if p == INDEX]
         active = [(at, kid) for kid, (_, at) in data.items() if at is not None]
         if not active or not index:
-            raise KeyRingError("The database has no encryption keys yet; run `fiscus migrate`.")
+            raise KeyRingEmpty(
+                "The database has no encryption keys yet; fiscus creates them when it first"
+                " starts on it (`fiscus serve`, `fiscus keys status`)."
+            )
         self._data = {kid: AESGCM(key) for kid, (key, _) in data.items()}
         self._current = max(active)[1]
         self._index = index[0]
@@ -276,8 +271,12 @@ class KeyRing:
             await asyncio.sleep(REFRESH_S if self.loaded else 1.0)
             try:
                 await self.load(db, create=not self.loaded)
-            except KeyRingError:
-                raise
+            except KeyRingError as error:
+                # The keys in the database changed under this process (a root secret it
+                # does not know wrapped them, or a restore from another installation).
+                # Ending the refresher would leave it on stale keys for good; it keeps
+                # serving with what it has and says so until it is restarted or fixed.
+                log.error("keyring_refresh_refused", reason=str(error))
             except Exception:  # noqa: S112 - an outage must not end the refresher
                 continue
 
@@ -286,8 +285,16 @@ class KeyRing:
     @property
     def current_kid(self) -> str:
         """The data key new values are sealed with."""
-        assert self._current is not None, "load the key ring before using it"
+        self._require_loaded()
+        assert self._current is not None
         return self._current
+
+    def _require_loaded(self) -> None:
+        if self._current is None or self._index is None:
+            raise KeyRingNotLoaded(
+                "The encryption keys are not loaded yet: the database was unreachable when"
+                " this process started; they are read again every second."
+            )
 
     def kids(self) -> set[str]:
         """Every data key this process can open."""
@@ -325,119 +332,14 @@ class KeyRing:
 
     def lookup_hash(self, value: str, *, purpose: str) -> bytes:
         """HMAC-SHA256 of a normalised value under the index key (blind index, codes)."""
-        assert self._index is not None, "load the key ring before using it"
-        normal = unicodedata.normalize("NFKC", value)
-        return hmac.new(
-            self._index, purpose.encode() + b"\x00" + normal.encode(), hashlib.sha256
-        ).digest()
+        return self.keyed_hash(unicodedata.normalize("NFKC", value).encode(), purpose=purpose)
 
-
-# Rotation ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SealedColumn:
-    """A column of sealed values that `fiscus keys rotate` re-encrypts.
-
-    `key` names the primary-key columns; `context` builds each row's associated data from
-    their values, exactly as the owning module does when it writes the column.
-    """
-
-    table: str
-    column: str
-    key: tuple[str, ...]
-    context: Callable[[Sequence[Any]], bytes]
-
-
-_sealed_columns: dict[tuple[str, str], SealedColumn] = {}
-
-
-def register_sealed_column(column: SealedColumn) -> None:
-    """Declare a sealed column (each module, for its own tables, at import)."""
-    _sealed_columns[(column.table, column.column)] = column
-
-
-def sealed_columns() -> list[SealedColumn]:
-    """Every registered sealed column."""
-    return sorted(_sealed_columns.values(), key=lambda c: (c.table, c.column))
-
-
-async def data_key_create(db: Database, ring: KeyRing) -> str:
-    """Add a new data key, readable by every process but not yet used for writing."""
-    values, _ = _new_key_row(ring.roots[0], DATA, active=False)
-    async with db.uow() as uow:
-        await uow.session.execute(insert(EncryptionKey).values(**values))
-    await ring.load(db, create=False)
-    return str(values["id"])
-
-
-async def data_key_activate(db: Database, ring: KeyRing, kid: str) -> None:
-    """Make `kid` the key new values are sealed with."""
-    async with db.uow() as uow:
-        await uow.session.execute(
-            update(EncryptionKey).where(EncryptionKey.id == kid).values(activated_at=clock.now())
-        )
-    await ring.load(db, create=False)
-
-
-async def column_stale_count(db: Database, ring: KeyRing, column: SealedColumn) -> int:
-    """How many values of the column are not sealed with the current data key."""
-    async with db.uow() as uow:
-        found = await uow.session.execute(
-            text(
-                f"SELECT count(*) FROM {column.table} WHERE {column.column} IS NOT NULL"  # noqa: S608
-                f" AND substring({column.column} from 2 for {KID_CHARS}) <> :kid"
-            ),
-            {"kid": ring.current_kid.encode()},
-        )
-        return int(found.scalar_one())
-
-
-async def column_reseal_batch(
-    db: Database, ring: KeyRing, column: SealedColumn, *, batch: int = 500
-) -> int:
-    """Re-encrypt up to `batch` stale values of the column with the current key; how many."""
-    assert 1 <= batch <= 10_000
-    keys = ", ".join(column.key)
-    async with db.uow() as uow:
-        rows = (
-            await uow.session.execute(
-                text(
-                    f"SELECT {keys}, {column.column} FROM {column.table}"  # noqa: S608
-                    f" WHERE {column.column} IS NOT NULL"
-                    f" AND substring({column.column} from 2 for {KID_CHARS}) <> :kid"
-                    f" ORDER BY {keys} LIMIT :limit FOR UPDATE SKIP LOCKED"
-                ),
-                {"kid": ring.current_kid.encode(), "limit": batch},
-            )
-        ).all()
-        where = " AND ".join(f"{name} = :k{i}" for i, name in enumerate(column.key))
-        statement = text(
-            f"UPDATE {column.table} SET {column.column} = :sealed WHERE {where}"  # noqa: S608
-        )
-        for row in rows:
-            key_values = tuple(row[: len(column.key)])
-            context = column.context(key_values)
-            plain = ring.open(bytes(row[-1]), context=context)
-            params = {f"k{i}": value for i, value in enumerate(key_values)}
-            params["sealed"] = ring.seal(plain, context=context)
-            await uow.session.execute(statement, params)
-    return len(rows)
-
-
-async def data_keys_retire(db: Database, ring: KeyRing) -> list[str]:
-    """Delete every data key but the current one (call after every column is re-sealed)."""
-    async with db.uow() as uow:
-        gone = (
-            await uow.session.execute(
-                delete(EncryptionKey)
-                .where(EncryptionKey.purpose == DATA, EncryptionKey.id != ring.current_kid)
-                .returning(EncryptionKey.id)
-            )
-        ).scalars()
-        retired = list(gone)
-    await ring.load(db, create=False)
-    return retired
+    def keyed_hash(self, data: bytes, *, purpose: str) -> bytes:
+        """HMAC-SHA256 of exact bytes under the index key: fingerprints and MACs, where two
+        inputs that normalise alike must still differ (a request body, a signed link)."""
+        self._require_loaded()
+        assert self._index is not None
+        return hmac.new(self._index, purpose.encode() + b"\x00" + data, hashlib.sha256).digest()
 
 
 def roots_from(current: str, previous: Iterable[str]) -> list[str]:

@@ -113,5 +113,9 @@ def _ensure_database(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
         if exists.fetchone() is None:
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            # Two processes starting on a new folder may both get here: the loser meets the
+            # winner's row in pg_database's unique index, or a "duplicate database".
+            with contextlib.suppress(
+                psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation
+            ):
                 connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

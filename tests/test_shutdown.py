@@ -1,0 +1,236 @@
+"""Stopping cleanly: SIGTERM ≡ SIGINT for `fiscus serve` and `fiscus worker` (issue 22).
+
+Each runs on the embedded PostgreSQL of a folder of its own. After the stop, no PostgreSQL
+process for that folder may remain: before the fix, uvicorn re-raised SIGTERM after
+draining and its default action killed `fiscus serve` before it released the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from fiscus.core.embedded import EmbeddedPostgres
+from tests.conftest import TEST_SECRET
+from tests.live import free_port, wait_ready
+
+pytestmark = pytest.mark.xdist_group("shutdown")
+
+LOGIN = json.dumps({"tenant": "nobody", "email": "a@example.com", "password": "p" * 20}).encode()
+
+
+def postgres_processes(pgdata: Path) -> list[psutil.Process]:
+    """PostgreSQL server processes whose data folder is `pgdata`."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["name"] == "postgres" and str(pgdata) in cmdline:
+            found.append(process)
+    return found
+
+
+@pytest.fixture(scope="module")
+def data_dir() -> Iterator[Path]:
+    """A data folder whose embedded database is migrated (and its server stopped again)."""
+    folder = Path(tempfile.mkdtemp(prefix="fiscus-shutdown-"))
+    migrated = subprocess.run(
+        [sys.executable, "-m", "fiscus.cli", "migrate"],
+        env=_env(folder),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    try:
+        assert migrated.returncode == 0, migrated.stderr
+        assert postgres_processes(folder / "data" / "pgdata") == []
+        yield folder / "data"
+    finally:
+        for process in postgres_processes(folder / "data" / "pgdata"):
+            process.kill()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _env(folder: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FISCUS_")}
+    return (
+        env
+        | {
+            "FISCUS_DATA_DIR": str(folder / "data"),
+            "FISCUS_SECRET_KEY": TEST_SECRET,
+            "FISCUS_ENV": "test",
+            "FISCUS_LOG_LEVEL": "INFO",
+        }
+        | extra
+    )
+
+
+def _start(data_dir: Path, command: list[str], log: Path, **extra: str) -> subprocess.Popen[bytes]:
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "fiscus.cli", *command],
+            env=_env(data_dir.parent, **extra),
+            stdout=sink,
+            stderr=sink,
+        )
+
+
+def _stop_or_kill(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def _refused(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _wait_until_refused(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Until the server stopped accepting (it began its shutdown)."""
+    for _ in range(600):
+        if _refused(port):
+            return
+        assert process.poll() is None, "the server exited before draining"
+        time.sleep(0.05)
+    raise AssertionError("the server kept accepting connections")
+
+
+def _half_sent_login(port: int) -> socket.socket:
+    """A login request whose headers and half its body have been sent: in flight."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=60)
+    head = (
+        "POST /v1/auth/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(LOGIN)}\r\n\r\n"
+    ).encode()
+    connection.sendall(head + LOGIN[:10])
+    # A full request on another connection: by the time it is answered, the server has
+    # read what the first connection sent before it.
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as other:
+        other.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        assert other.recv(64).startswith(b"HTTP/1.1 ")
+    return connection
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_serve_drains_an_in_flight_request_then_stops_the_embedded_server(
+    data_dir: Path, tmp_path: Path, stop: signal.Signals
+) -> None:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    process = _start(data_dir, ["serve", "--no-migrate"], log, FISCUS_PORT=str(port))
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        in_flight = _half_sent_login(port)
+        process.send_signal(stop)
+        _wait_until_refused(port, process)
+        in_flight.sendall(LOGIN[10:])
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = in_flight.recv(4096)
+            assert chunk, answer
+            answer += chunk
+        in_flight.close()
+        # The request was answered in full by the application (a refused login), not cut.
+        assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+        assert process.wait(timeout=120) == 0, log.read_text(errors="replace")[-3000:]
+    finally:
+        _stop_or_kill(process)
+    assert postgres_processes(data_dir / "pgdata") == [], log.read_text(errors="replace")[-3000:]
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+
+
+def test_a_second_sigterm_stops_serve_at_once(data_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    # The drain would otherwise wait an hour for the request that never completes.
+    process = _start(
+        data_dir,
+        ["serve", "--no-migrate"],
+        log,
+        FISCUS_PORT=str(port),
+        FISCUS_SHUTDOWN_TIMEOUT_S="3600",
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        stuck = _half_sent_login(port)
+        process.send_signal(signal.SIGTERM)
+        _wait_until_refused(port, process)
+        assert process.poll() is None  # still draining the stuck request
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 1, log.read_text(errors="replace")[-3000:]
+        stuck.close()
+    finally:
+        _stop_or_kill(process)
+    assert postgres_processes(data_dir / "pgdata") == [], log.read_text(errors="replace")[-3000:]
+
+
+def test_worker_stops_on_sigterm_and_stops_the_embedded_server(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "worker.log"
+    process = _start(data_dir, ["worker"], log)
+    try:
+        _wait_until_worker_registered(data_dir, process)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0, log.read_text(errors="replace")[-3000:]
+    finally:
+        _stop_or_kill(process)
+    assert postgres_processes(data_dir / "pgdata") == [], log.read_text(errors="replace")[-3000:]
+
+
+def test_after_a_kill_the_next_start_reuses_the_orphaned_server_and_stops_it(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    killed = _start(data_dir, ["serve", "--no-migrate"], log, FISCUS_PORT=str(port))
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", killed)
+        orphan = postgres_processes(data_dir / "pgdata")
+        assert len(orphan) == 1
+        killed.kill()
+        killed.wait(timeout=30)
+        assert postgres_processes(data_dir / "pgdata") == orphan  # left alone by the kill
+        port = free_port()
+        again = _start(data_dir, ["serve", "--no-migrate"], log, FISCUS_PORT=str(port))
+        try:
+            wait_ready(f"http://127.0.0.1:{port}", again)
+            assert postgres_processes(data_dir / "pgdata") == orphan  # reused, not a second
+            again.send_signal(signal.SIGTERM)
+            assert again.wait(timeout=120) == 0
+        finally:
+            _stop_or_kill(again)
+    finally:
+        _stop_or_kill(killed)
+    assert postgres_processes(data_dir / "pgdata") == []
+
+
+def _wait_until_worker_registered(data_dir: Path, process: subprocess.Popen[bytes]) -> None:
+    """Until procrastinate's worker row exists: the worker is running jobs' loop."""
+    observer = EmbeddedPostgres(data_dir)
+    url = observer.start()
+    try:
+        for _ in range(600):
+            assert process.poll() is None, "the worker exited"
+            with psycopg.connect(url) as connection:
+                row = connection.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+            if row is not None and row[0] > 0:
+                return
+            time.sleep(0.1)
+        raise AssertionError("the worker never registered")
+    finally:
+        observer.stop()  # the worker holds its own handle: the server stays up

@@ -7,6 +7,7 @@ draining and its default action killed `fiscus serve` before it released the ser
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -38,7 +39,9 @@ def postgres_processes(pgdata: Path) -> list[psutil.Process]:
     for process in psutil.process_iter(["name", "cmdline"]):
         cmdline = process.info["cmdline"] or []
         if process.info["name"] == "postgres" and str(pgdata) in cmdline:
-            found.append(process)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if process.status() != psutil.STATUS_ZOMBIE:  # exited, not yet reaped
+                    found.append(process)
     return found
 
 

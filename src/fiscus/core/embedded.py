@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import subprocess
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -82,15 +85,35 @@ class EmbeddedPostgres:
         server.cleanup()
         with PostgresServer._lock:
             holders = _live_handles(self.pgdata / ".handle_pids.json")
-            running = PostmasterInfo.read_from_pgdata(self.pgdata)
+            try:
+                running = PostmasterInfo.read_from_pgdata(self.pgdata)
+            except AssertionError:  # a postmaster.pid being written: a server starting
+                return
             if holders or running is None or not running.is_running():
                 return
-            pgexec(
-                "pg_ctl",
-                ("-w", "-D", str(self.pgdata), "-m", "fast", "stop"),
-                bin_path=server.bin_path,
-                user=server.system_user,
-            )
+            try:
+                pgexec(
+                    "pg_ctl",
+                    ("-w", "-D", str(self.pgdata), "-m", "fast", "stop"),
+                    bin_path=server.bin_path,
+                    user=server.system_user,
+                )
+            except subprocess.CalledProcessError:
+                # pg_ctl could not reach the folder (its parent's mode changed under it):
+                # SIGINT is PostgreSQL's own fast shutdown.
+                _stop_process(running.pid)
+
+
+def _stop_process(pid: int, wait_s: float = 30.0) -> None:
+    """Fast-stop a postmaster by signal (SIGINT), killing it if it lingers."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + wait_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def client_bin_dir(url: str) -> Path:

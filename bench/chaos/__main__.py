@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import platform
+import signal
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -39,6 +40,9 @@ def main() -> None:
         seed=args.seed,
         webhooks=not args.no_webhooks,
     )
+    # SIGTERM (timeout, CI) stops the run like Ctrl-C: the harness's clean-up then stops the
+    # servers it started, instead of the process dying and leaving them running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     report = asyncio.run(run(config))
     print(json.dumps({**asdict(report), "ok": report.ok, "machine": platform.platform()}, indent=2))
     print(f"journal and logs: {workdir}")

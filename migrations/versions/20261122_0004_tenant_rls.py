@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from fiscus.core.cluster import tenant_role_statement
+
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -25,25 +27,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.execute(
-        """
-        DO $$ BEGIN
-          IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fiscus_app') THEN
-            CREATE ROLE fiscus_app NOLOGIN;
-          END IF;
-        END $$;
-        """
-    )
-    # The login role must be a member to SET ROLE; a superuser already may.
-    op.execute(
-        """
-        DO $$ BEGIN
-          IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-            EXECUTE format('GRANT fiscus_app TO %I', current_user);
-          END IF;
-        END $$;
-        """
-    )
+    # The role is cluster-wide: migrations/env.py has already created it in a committed
+    # transaction of its own (tenant_role_ensure), so this finds it; the statement also
+    # tolerates a concurrent creator when run without env.py's step. The login role must be
+    # a member to SET ROLE; a superuser already may.
+    driver = op.get_bind().connection.driver_connection
+    driver.execute(tenant_role_statement())
     op.execute("GRANT USAGE ON SCHEMA public TO fiscus_app")
     op.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO fiscus_app")
     op.execute("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO fiscus_app")

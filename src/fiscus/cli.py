@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 import typer
@@ -24,6 +24,7 @@ from fiscus.cli_keys import keys_app
 from fiscus.core.config import ConfigError, Settings, load_settings
 from fiscus.core.db import libpq_url, redact_url
 from fiscus.core.embedded import EmbeddedError, EmbeddedPostgres, client_bin_dir
+from fiscus.core.server import StoppingServer
 from fiscus.ledger.cli import app as ledger_cli
 
 app = typer.Typer(
@@ -176,16 +177,26 @@ def serve(
             f"fiscus {__version__} on http://{bind_host}:{bind_port}  (docs: /docs)  "
             f"database: {'embedded ' + str(embedded.pgdata) if embedded else redact_url(url)}"
         )
-        uvicorn.run(
-            "fiscus.api:create_app",
-            factory=True,
-            host=bind_host,
-            port=bind_port,
-            reload=reload,
-            workers=None if reload else workers,
-            log_config=None,
-            proxy_headers=False,
-        )
+        options: dict[str, Any] = {
+            "factory": True,
+            "host": bind_host,
+            "port": bind_port,
+            "reload": reload,
+            "workers": None if reload else workers,
+            "log_config": None,
+            "proxy_headers": False,
+            # In-flight requests get this long after SIGTERM/SIGINT; the lifespan's job
+            # worker gets the same for its running jobs.
+            "timeout_graceful_shutdown": settings.shutdown_timeout_s,
+        }
+        if reload or workers > 1:
+            # uvicorn's supervisors stop their children on SIGTERM/SIGINT, then return here.
+            uvicorn.run("fiscus.api:create_app", **options)
+            return
+        server = StoppingServer(uvicorn.Config("fiscus.api:create_app", **options))
+        server.run()
+        if not server.started:
+            raise typer.Exit(3)
 
 
 @app.command("worker")

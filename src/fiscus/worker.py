@@ -165,6 +165,8 @@ async def run_worker(
         concurrency=concurrency,
         wait=wait,
         install_signal_handlers=False,
+        # On a stop, running jobs get this long to finish, then are aborted (and retried).
+        shutdown_graceful_timeout=settings.shutdown_timeout_s,
         additional_context={"db": db, "settings": settings, "keyring": keyring},
         **options,
     )

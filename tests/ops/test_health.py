@@ -47,8 +47,8 @@ async def test_readyz_fails_when_migrations_are_missing(server_url: str, worker_
     assert "migrations not at head" in response.json()["checks"]["database"]
 
 
-async def test_readyz_checks_redis_when_configured(clean_database: str) -> None:
-    ok = await _ready(clean_database, redis_url="redis://127.0.0.1:6379/0")
+async def test_readyz_checks_redis_when_configured(clean_database: str, redis_url: str) -> None:
+    ok = await _ready(clean_database, redis_url=redis_url)
     assert ok.status_code == 200
     assert ok.json()["checks"]["redis"] == "ok"
     down = await _ready(clean_database, redis_url="redis://127.0.0.1:1/0")

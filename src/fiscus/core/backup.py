@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import create_engine, pool
 
+from fiscus.core import cluster
 from fiscus.core.db import TENANT_ROLE, libpq_url, sqlalchemy_url
 from fiscus.core.keyring import KeyRing, KeyRingEmpty, KeyRingError, root_kid
 
@@ -51,42 +52,12 @@ class RestoreError(Exception):
 
 
 def tenant_role_ensure(conninfo: str, role: str = TENANT_ROLE) -> None:
-    """Create the tenant role if the server lacks it, and let the login role SET ROLE to it.
-
-    Cluster-wide, so several restores (or migrations) may race: creating a role another
-    session is creating at the same moment waits for it and then fails with a duplicate,
-    which here means the role exists, as wanted.
-    """
-    statement = sql.SQL(
-        """
-        DO $$ BEGIN
-          IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {name}) THEN
-            BEGIN
-              CREATE ROLE {role} NOLOGIN;
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN
-              NULL;
-            END;
-          END IF;
-          IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-             AND NOT pg_has_role(current_user, {name}, 'MEMBER') THEN
-            BEGIN
-              EXECUTE format('GRANT %I TO %I', {name}, current_user);
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN
-              NULL;
-            END;
-          END IF;
-        END $$;
-        """
-    ).format(name=sql.Literal(role), role=sql.Identifier(role))
+    """Create the tenant role if the server lacks it (safe against concurrent creators);
+    a login that may not create roles gets a RestoreError saying what to ask for."""
     try:
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            connection.execute(statement)
-    except psycopg.errors.InsufficientPrivilege:
-        raise RestoreError(
-            f"The server has no role {role!r} and this login may not create roles. Ask the"
-            f" database administrator for: CREATE ROLE {role} NOLOGIN;"
-            f" GRANT {role} TO <this login>;"
-        ) from None
+        cluster.tenant_role_ensure(conninfo, role)
+    except cluster.ClusterRoleError as error:
+        raise RestoreError(str(error)) from None
 
 
 def _default_privileges(conninfo: str, *, grant: bool, role: str = TENANT_ROLE) -> None:

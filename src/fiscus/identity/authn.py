@@ -194,9 +194,8 @@ async def _key_permissions(
 
 
 async def _spend(identity: Identity, request: Request, ctx: Context) -> None:
-    plan = getattr(request.state, "fiscus_plan", "standard")
-    limits = identity.config.plan_limits
-    per_minute, burst = limits.get(plan, limits["standard"])
+    plan = getattr(request.state, "fiscus_plan", identity.config.default_plan)
+    per_minute, burst = identity.config.plan_budget(plan)
     who = f"k:{ctx.api_key_id}" if ctx.api_key_id else f"u:{ctx.actor_id}"
     budget: Budget = await identity.throttle.spend(
         identity=who, per_minute=per_minute, burst_per_s=burst

@@ -31,7 +31,7 @@ def identity_build(
     settings: Settings, keyring: KeyRing, config: IdentityConfig | None = None
 ) -> Identity:
     """Build the identity state from settings (secrets) and config (knobs)."""
-    config = config or IdentityConfig.from_environment()
+    config = config or IdentityConfig.from_environment(settings)
     return Identity(
         config=config,
         ring=SigningKeys.from_secrets(settings.root_secrets),

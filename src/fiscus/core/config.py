@@ -149,6 +149,19 @@ class Settings(BaseSettings):
         "enterprise", description="The plan of a new tenant (one of FISCUS_PLAN_LIMITS)"
     )
 
+    argon2_memory_kib: Annotated[int, Field(ge=7 * 1024, le=4 * 1024 * 1024)] = Field(
+        19 * 1024, description="argon2id memory per password hash, KiB (OWASP: 19 MiB)"
+    )
+    argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = Field(
+        2, description="argon2id passes (OWASP: 2 with 19 MiB)"
+    )
+    argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = Field(
+        1, description="argon2id lanes, threads per hash (OWASP: 1)"
+    )
+    password_hash_concurrency: Annotated[int, Field(ge=1, le=256)] | None = Field(
+        None, description="Password hashes at once per process (unset: half the cores, >= 1)"
+    )
+
     @model_validator(mode="after")
     def _plans_are_consistent(self) -> Settings:
         plan_check_names(self.plan_limits)

@@ -27,6 +27,7 @@ from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.errors import RateLimited
 from fiscus.core.http import request_id_var
+from fiscus.identity.bearer_failures import bearer_failure_note
 from fiscus.identity.crypto import token_hash
 from fiscus.identity.errors import ApiKeySuspended, InvalidToken
 from fiscus.identity.models import ApiKey, AuthSession, User
@@ -215,15 +216,19 @@ async def authenticate(request: Request) -> Context:
     identity: Identity = request.app.state.identity
     db: Database = request.app.state.db
     token = _bearer(request)
-    if token.startswith(API_KEY_PREFIX):
-        ctx = await _api_key_context(db, token=token, request=request)
-    else:
-        config = identity.config
-        claims = access_token_verify(
-            identity.ring, token, issuer=config.issuer, audience=config.audience
-        )  # verified once; its tenant opens the unit of work
-        async with db.uow(tenant_id=claims.tenant_id) as uow:
-            ctx = await _user_context(uow, identity, claims=claims, request=request)
+    try:
+        if token.startswith(API_KEY_PREFIX):
+            ctx = await _api_key_context(db, token=token, request=request)
+        else:
+            config = identity.config
+            claims = access_token_verify(
+                identity.ring, token, issuer=config.issuer, audience=config.audience
+            )  # verified once; its tenant opens the unit of work
+            async with db.uow(tenant_id=claims.tenant_id) as uow:
+                ctx = await _user_context(uow, identity, claims=claims, request=request)
+    except (InvalidToken, ApiKeySuspended) as refused:
+        await bearer_failure_note(request, token=token, error=refused)
+        raise
     setattr(request.state, STATE_CONTEXT, ctx)
     await _spend(identity, request, ctx)
     return ctx

@@ -53,6 +53,9 @@ class IdentityConfig:
     # Requests per minute one IP address may make before authentication is known.
     ip_requests_per_minute: int = 1200
     rate_limit_prefix: str = "fiscus"
+    # Refused bearer credentials: at most one audit record per address, credential kind
+    # and tenant in this many seconds (the record counts the failures in between).
+    bearer_failure_window_s: int = 60
     # Requests per minute and per second (burst) for each plan (a tenant setting), and the
     # plan whose budget applies to a tenant on a plan no longer configured: the operator's
     # FISCUS_PLAN_LIMITS and FISCUS_DEFAULT_PLAN.

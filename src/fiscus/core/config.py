@@ -162,6 +162,16 @@ class Settings(BaseSettings):
         None, description="Password hashes at once per process (unset: half the cores, >= 1)"
     )
 
+    retention_events_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        90, description="Days a relayed event stays in the feed (0: forever)"
+    )
+    retention_webhook_deliveries_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        30, description="Days a finished webhook delivery and its attempts are kept (0: forever)"
+    )
+    retention_messages_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        90, description="Days a message no longer waiting to be sent is kept (0: forever)"
+    )
+
     @model_validator(mode="after")
     def _plans_are_consistent(self) -> Settings:
         plan_check_names(self.plan_limits)

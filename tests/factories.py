@@ -48,10 +48,7 @@ async def tenant(db: Database, *, slug: str | None = None, plan: str = "enterpri
     """A new active tenant (enterprise plan by default so tests are not rate limited)."""
     slug = slug or "t-" + secrets.token_hex(6)
     async with db.uow() as uow:
-        tenant_id = await tenant_create(uow, slug=slug, name=slug.upper())
-    if plan != "standard":
-        await tenant_settings_set(db, tenant_id=tenant_id, settings=TenantSettings(plan=plan))
-    return tenant_id
+        return await tenant_create(uow, slug=slug, name=slug.upper(), plan=plan)
 
 
 async def tenant_settings_set(

@@ -136,4 +136,55 @@ def test_the_operator_sets_a_tenants_plan(clean_database: str) -> None:
             "SELECT count(*) FROM audit_events WHERE action = 'tenant.settings_changed'"
         ).fetchone()
     assert plan == ("free",)
-    assert audited == (2,)  # --plan at creation, then set-plan
+    # --plan at creation is part of the creation (one transaction); set-plan is a change.
+    assert audited == (1,)
+
+
+def test_a_new_tenant_gets_the_operators_default_plan(clean_database: str) -> None:
+    import psycopg
+
+    plans = (
+        '{"basic": {"per_minute": 60, "burst_per_s": 5},'
+        ' "pro": {"per_minute": 900, "burst_per_s": 90}}'
+    )
+    configured = {"FISCUS_PLAN_LIMITS": plans, "FISCUS_DEFAULT_PLAN": "basic"}
+    assert (
+        _run(
+            clean_database, "admin", "create-tenant", "small", "--name", "S", **configured
+        ).returncode
+        == 0
+    )
+    pro = _run(
+        clean_database,
+        "admin",
+        "create-tenant",
+        "big",
+        "--name",
+        "B",
+        "--plan",
+        "pro",
+        **configured,
+    )
+    assert pro.returncode == 0, pro.stderr
+    unknown = _run(
+        clean_database,
+        "admin",
+        "create-tenant",
+        "x1",
+        "--name",
+        "X",
+        "--plan",
+        "enterprise",
+        **configured,
+    )
+    assert unknown.returncode == 2 and "basic, pro" in unknown.stderr
+    assert _run(clean_database, "admin", "create-tenant", "plain", "--name", "P").returncode == 0
+    bad = _run(
+        clean_database, "admin", "create-tenant", "x2", "--name", "X", FISCUS_DEFAULT_PLAN="gold"
+    )
+    assert bad.returncode == 2 and "FISCUS_DEFAULT_PLAN" in bad.stderr
+    with psycopg.connect(clean_database) as db:
+        rows = dict(db.execute("SELECT slug, settings->>'plan' FROM tenants").fetchall())
+    # Without FISCUS_DEFAULT_PLAN the default is enterprise, whose budget is above the
+    # per-address abuse limits: a self-hosted install does not throttle its integrations.
+    assert rows == {"small": "basic", "big": "pro", "plain": "enterprise"}

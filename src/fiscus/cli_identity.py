@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar, get_args
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -53,20 +53,18 @@ def create_tenant(
     slug: Annotated[str, typer.Argument(help="Short name used at login, e.g. acme")],
     name: Annotated[str, typer.Option("--name", help="Display name of the organisation")],
     plan: Annotated[
-        str, typer.Option("--plan", help="Rate-limit tier: free, standard or enterprise")
-    ] = "standard",
+        str | None,
+        typer.Option("--plan", help="Rate-limit tier (default: FISCUS_DEFAULT_PLAN)"),
+    ] = None,
 ) -> None:
     """Create a tenant and print its id."""
     from fiscus.access.service import tenant_create
 
-    _plan_check(plan)
+    chosen = _plan_check(plan)
 
     async def operation(db: Database) -> uuid.UUID:
         async with db.uow() as uow:
-            tenant_id = await tenant_create(uow, slug=slug, name=name)
-        if plan != "standard":
-            await _plan_set(db, tenant_id, plan)
-        return tenant_id
+            return await tenant_create(uow, slug=slug, name=name, plan=chosen)
 
     typer.echo(str(_run(operation)))
 
@@ -74,7 +72,7 @@ def create_tenant(
 @admin_app.command("set-plan")
 def set_plan(
     slug: Annotated[str, typer.Argument(help="Slug of the tenant")],
-    plan: Annotated[str, typer.Argument(help="free, standard or enterprise")],
+    plan: Annotated[str, typer.Argument(help="A plan of FISCUS_PLAN_LIMITS")],
 ) -> None:
     """Set a tenant's plan (its rate-limit tier); tenants cannot change their own."""
     from fiscus.access.errors import TenantNotFound
@@ -93,12 +91,18 @@ def set_plan(
     typer.echo(_run(operation))
 
 
-def _plan_check(plan: str) -> None:
-    from fiscus.access.schemas import Plan
+def _plan_check(plan: str | None) -> str:
+    """The plan, or the configured default; exit 2 naming the plans if it is not one."""
+    from fiscus.cli import _settings
 
-    if plan not in get_args(Plan):
-        err.print(f"[red]Unknown plan {plan!r}:[/red] choose {', '.join(get_args(Plan))}.")
+    settings = _settings()
+    if plan is None:
+        return settings.default_plan
+    if plan not in settings.plan_limits:
+        choices = ", ".join(sorted(settings.plan_limits))
+        err.print(f"[red]Unknown plan {plan!r}:[/red] choose {choices} (FISCUS_PLAN_LIMITS).")
         raise typer.Exit(2)
+    return plan
 
 
 async def _plan_set(db: Database, tenant_id: uuid.UUID, plan: str) -> None:

@@ -176,13 +176,13 @@ async def test_a_used_or_unknown_token_costs_no_password_hash(
     app, client, make_principal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hashed: list[str] = []
-    real = _reset.password_hash
+    real = _reset.password_hash_pooled
 
-    def counting(password: str) -> str:
+    async def counting(password: str) -> str:
         hashed.append(password)
-        return real(password)
+        return await real(password)
 
-    monkeypatch.setattr(_reset, "password_hash", counting)
+    monkeypatch.setattr(_reset, "password_hash_pooled", counting)
     p = await make_principal()
     token = await _request_token(app, client, p)
     assert (await _confirm(client, token)).status_code == 204

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Plan = Literal["free", "standard", "enterprise"]
+from fiscus.core.config import PLAN_NAME
 
 
 class TenantSettings(BaseModel):
@@ -26,7 +26,12 @@ class TenantSettings(BaseModel):
         },
     )
 
-    plan: Plan = Field("standard", description="Rate-limit tier")
+    # Plans are the operator's configuration (FISCUS_PLAN_LIMITS), so any configured name.
+    plan: str = Field(
+        "standard",
+        pattern=PLAN_NAME,
+        description="Rate-limit tier (set by the platform operator; leave out to keep it)",
+    )
     mfa_required_roles: list[
         Annotated[str, Field(max_length=40, pattern=r"^[a-z][a-z0-9_]{1,39}$")]
     ] = Field(

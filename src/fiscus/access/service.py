@@ -27,8 +27,9 @@ from fiscus.core.errors import ValidationProblem
 from fiscus.core.ids import new_id
 
 
-async def tenant_create(uow: UnitOfWork, *, slug: str, name: str) -> uuid.UUID:
-    """Create an active tenant (the `fiscus admin create-tenant` bootstrap); return its id."""
+async def tenant_create(uow: UnitOfWork, *, slug: str, name: str, plan: str) -> uuid.UUID:
+    """Create an active tenant on `plan` (the `fiscus admin create-tenant` bootstrap; the
+    caller checked the plan is configured); return its id."""
     assert uow.active
     slug = slug.strip().lower()
     if not 2 <= len(slug) <= 63 or not all(c.isalnum() or c == "-" for c in slug):
@@ -43,7 +44,7 @@ async def tenant_create(uow: UnitOfWork, *, slug: str, name: str) -> uuid.UUID:
             slug=slug,
             name=name.strip() or slug,
             status="active",
-            settings=TenantSettings().model_dump(),
+            settings=TenantSettings(plan=plan).model_dump(),
             created_at=clock.now(),
         )
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Secrets shorter than this, or on this list, are refused outside the embedded default.
@@ -27,6 +28,28 @@ class Environment(StrEnum):
 
 class ConfigError(Exception):
     """The configuration cannot start the service; the message says what to set."""
+
+
+PLAN_NAME = r"^[a-z][a-z0-9_-]{1,39}$"
+
+
+class PlanLimit(BaseModel):
+    """One rate-limit plan: requests per minute, and per second (the burst allowance)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_minute: Annotated[int, Field(ge=1, le=10_000_000)]
+    burst_per_s: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+def default_plans() -> dict[str, PlanLimit]:
+    # enterprise is above the per-address abuse limits (1200/min, 200/s), so on an install
+    # that keeps the default plan one integration is throttled only by those.
+    return {
+        "free": PlanLimit(per_minute=120, burst_per_s=20),
+        "standard": PlanLimit(per_minute=600, burst_per_s=50),
+        "enterprise": PlanLimit(per_minute=6000, burst_per_s=300),
+    }
 
 
 class Settings(BaseSettings):
@@ -120,6 +143,56 @@ class Settings(BaseSettings):
         20, description="Email + SMS per user per hour before messages wait (security exempt)"
     )
 
+    plan_limits: dict[str, PlanLimit] = Field(
+        default_factory=default_plans,
+        description=(
+            'Rate-limit plans as JSON: {"<plan>": {"per_minute": N, "burst_per_s": M}, ...};'
+            " the budget of each API key or user of a tenant on that plan"
+        ),
+    )
+    default_plan: str = Field(
+        "enterprise", description="The plan of a new tenant (one of FISCUS_PLAN_LIMITS)"
+    )
+
+    argon2_memory_kib: Annotated[int, Field(ge=7 * 1024, le=4 * 1024 * 1024)] = Field(
+        19 * 1024, description="argon2id memory per password hash, KiB (OWASP: 19 MiB)"
+    )
+    argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = Field(
+        2, description="argon2id passes (OWASP: 2 with 19 MiB)"
+    )
+    argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = Field(
+        1, description="argon2id lanes, threads per hash (OWASP: 1)"
+    )
+    password_hash_concurrency: Annotated[int, Field(ge=1, le=256)] | None = Field(
+        None, description="Password hashes at once per process (unset: half the cores, >= 1)"
+    )
+
+    retention_events_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        90, description="Days a relayed event stays in the feed (0: forever)"
+    )
+    retention_webhook_deliveries_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        30, description="Days a finished webhook delivery and its attempts are kept (0: forever)"
+    )
+    retention_messages_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        90, description="Days a message no longer waiting to be sent is kept (0: forever)"
+    )
+
+    @model_validator(mode="after")
+    def _plans_are_consistent(self) -> Settings:
+        plan_check_names(self.plan_limits)
+        for name, limit in self.plan_limits.items():
+            if limit.burst_per_s > limit.per_minute:
+                raise ConfigError(
+                    f"FISCUS_PLAN_LIMITS: plan {name!r} allows more requests per second"
+                    f" ({limit.burst_per_s}) than per minute ({limit.per_minute})."
+                )
+        if self.default_plan not in self.plan_limits:
+            raise ConfigError(
+                f"FISCUS_DEFAULT_PLAN is {self.default_plan!r}, which is not a plan of"
+                f" FISCUS_PLAN_LIMITS ({', '.join(sorted(self.plan_limits))})."
+            )
+        return self
+
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> Settings:
         if self.env is Environment.production:
@@ -157,6 +230,18 @@ class Settings(BaseSettings):
         """The root secret and the previous ones, newest first (the key ring's roots)."""
         previous = [secret.get_secret_value() for secret in self.previous_secret_keys]
         return list(dict.fromkeys([self.resolved_secret_key, *previous]))
+
+
+def plan_check_names(plans: dict[str, PlanLimit]) -> None:
+    """Refuse an empty plan table or a plan name that is not a short lower-case word."""
+    if not plans:
+        raise ConfigError("FISCUS_PLAN_LIMITS names no plan; give at least one.")
+    for name in plans:
+        if re.fullmatch(PLAN_NAME, name) is None:
+            raise ConfigError(
+                f"FISCUS_PLAN_LIMITS: {name!r} is not a plan name (2-40 characters: a-z, 0-9,"
+                " '-', '_', starting with a letter)."
+            )
 
 
 def check_secret(secret: SecretStr | None) -> None:

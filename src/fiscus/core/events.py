@@ -38,6 +38,7 @@ from fiscus.core.errors import ValidationProblem
 from fiscus.core.ids import new_id
 from fiscus.core.keyring import KeyRing
 from fiscus.core.models import Base
+from fiscus.core.retention import retention_purge
 
 # The relay's advisory lock key (any fixed bigint; it names "the one relay").
 RELAY_LOCK_KEY = 0x6669_7363_7573_0001
@@ -286,3 +287,15 @@ def event_body(
         "tenant_id": str(tenant_id),
         "data": data,
     }
+
+
+async def events_purge(db: Database, *, days: int) -> int:
+    """Delete relayed events older than `days` (0: keep them); never one not yet relayed."""
+    return await retention_purge(
+        db,
+        model=Event,
+        key=[Event.id],
+        finished=Event.position.is_not(None),
+        since=Event.created_at,
+        days=days,
+    )

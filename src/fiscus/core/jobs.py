@@ -7,6 +7,7 @@ import contextlib
 from procrastinate import App, Blueprint, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 
+from fiscus.core.config import Settings
 from fiscus.core.db import Database
 from fiscus.core.idempotency import IdempotencyStore
 from fiscus.core.keyring import KeyRing
@@ -21,6 +22,13 @@ def job_database(context: JobContext) -> Database:
     db = context.additional_context.get("db")
     assert isinstance(db, Database), "the worker runs jobs with a Database in its context"
     return db
+
+
+def job_settings(context: JobContext) -> Settings:
+    """The worker's Settings, handed to jobs through procrastinate's context."""
+    settings = context.additional_context.get("settings")
+    assert isinstance(settings, Settings), "the worker runs jobs with Settings in its context"
+    return settings
 
 
 def job_keyring(context: JobContext) -> KeyRing:

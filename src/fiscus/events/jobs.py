@@ -7,8 +7,14 @@ import asyncio
 import psycopg
 from procrastinate import App, Blueprint, JobContext
 
-from fiscus.core.events import NOTIFY_CHANNEL, RELAY_BATCH, events_relay_batch, subscribers
-from fiscus.core.jobs import defer_once, job_database, job_keyring
+from fiscus.core.events import (
+    NOTIFY_CHANNEL,
+    RELAY_BATCH,
+    events_purge,
+    events_relay_batch,
+    subscribers,
+)
+from fiscus.core.jobs import defer_once, job_database, job_keyring, job_settings
 from fiscus.core.logging import get_logger
 
 blueprint = Blueprint()
@@ -105,3 +111,13 @@ async def _kick_loop(app: App, wanted: asyncio.Event) -> None:
             log.warning("events_relay_defer_failed", error=str(error))
             wanted.set()
         await asyncio.sleep(KICK_INTERVAL_S)
+
+
+@blueprint.periodic(cron="7 * * * *", periodic_id="purge-events")
+@blueprint.task(name="purge", queue="maintenance", pass_context=True)
+async def purge(context: JobContext, timestamp: int) -> int:
+    """Every hour: delete relayed events past FISCUS_RETENTION_EVENTS_DAYS."""
+    days = job_settings(context).retention_events_days
+    deleted = await events_purge(job_database(context), days=days)
+    log.info("events_purged", deleted=deleted, scheduled_at=timestamp)
+    return deleted

@@ -27,6 +27,7 @@ from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.errors import RateLimited
 from fiscus.core.http import request_id_var
+from fiscus.identity.bearer_failures import bearer_failure_note
 from fiscus.identity.crypto import token_hash
 from fiscus.identity.errors import ApiKeySuspended, InvalidToken
 from fiscus.identity.models import ApiKey, AuthSession, User
@@ -194,9 +195,8 @@ async def _key_permissions(
 
 
 async def _spend(identity: Identity, request: Request, ctx: Context) -> None:
-    plan = getattr(request.state, "fiscus_plan", "standard")
-    limits = identity.config.plan_limits
-    per_minute, burst = limits.get(plan, limits["standard"])
+    plan = getattr(request.state, "fiscus_plan", identity.config.default_plan)
+    per_minute, burst = identity.config.plan_budget(plan)
     who = f"k:{ctx.api_key_id}" if ctx.api_key_id else f"u:{ctx.actor_id}"
     budget: Budget = await identity.throttle.spend(
         identity=who, per_minute=per_minute, burst_per_s=burst
@@ -216,15 +216,19 @@ async def authenticate(request: Request) -> Context:
     identity: Identity = request.app.state.identity
     db: Database = request.app.state.db
     token = _bearer(request)
-    if token.startswith(API_KEY_PREFIX):
-        ctx = await _api_key_context(db, token=token, request=request)
-    else:
-        config = identity.config
-        claims = access_token_verify(
-            identity.ring, token, issuer=config.issuer, audience=config.audience
-        )  # verified once; its tenant opens the unit of work
-        async with db.uow(tenant_id=claims.tenant_id) as uow:
-            ctx = await _user_context(uow, identity, claims=claims, request=request)
+    try:
+        if token.startswith(API_KEY_PREFIX):
+            ctx = await _api_key_context(db, token=token, request=request)
+        else:
+            config = identity.config
+            claims = access_token_verify(
+                identity.ring, token, issuer=config.issuer, audience=config.audience
+            )  # verified once; its tenant opens the unit of work
+            async with db.uow(tenant_id=claims.tenant_id) as uow:
+                ctx = await _user_context(uow, identity, claims=claims, request=request)
+    except (InvalidToken, ApiKeySuspended) as refused:
+        await bearer_failure_note(request, token=token, error=refused)
+        raise
     setattr(request.state, STATE_CONTEXT, ctx)
     await _spend(identity, request, ctx)
     return ctx

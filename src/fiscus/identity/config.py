@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fiscus.core.config import Settings, default_plans
+
 
 class IdentityEnvironment(BaseSettings):
     """FISCUS_* variables that only the identity module reads."""
@@ -51,20 +53,33 @@ class IdentityConfig:
     # Requests per minute one IP address may make before authentication is known.
     ip_requests_per_minute: int = 1200
     rate_limit_prefix: str = "fiscus"
-    # Requests per minute and per second (burst) for each plan (a tenant setting).
+    # Refused bearer credentials: at most one audit record per address, credential kind
+    # and tenant in this many seconds (the record counts the failures in between).
+    bearer_failure_window_s: int = 60
+    # Requests per minute and per second (burst) for each plan (a tenant setting), and the
+    # plan whose budget applies to a tenant on a plan no longer configured: the operator's
+    # FISCUS_PLAN_LIMITS and FISCUS_DEFAULT_PLAN.
     plan_limits: dict[str, tuple[int, int]] = field(
         default_factory=lambda: {
-            "free": (120, 20),
-            "standard": (600, 50),
-            "enterprise": (6000, 300),
+            name: (limit.per_minute, limit.burst_per_s) for name, limit in default_plans().items()
         }
     )
+    default_plan: str = "enterprise"
+
+    def plan_budget(self, plan: str) -> tuple[int, int]:
+        """(per minute, per second) of `plan`, or of the default plan if it is not configured."""
+        return self.plan_limits.get(plan) or self.plan_limits[self.default_plan]
 
     @classmethod
-    def from_environment(cls) -> IdentityConfig:
-        """Defaults, with the key ring and storage prefix from the environment."""
+    def from_environment(cls, settings: Settings) -> IdentityConfig:
+        """Defaults, with plans from settings and the storage prefix from the environment."""
         env = IdentityEnvironment()
         return cls(
             rate_limit_prefix=env.rate_limit_prefix,
             ip_requests_per_minute=env.ip_requests_per_minute,
+            plan_limits={
+                name: (limit.per_minute, limit.burst_per_s)
+                for name, limit in settings.plan_limits.items()
+            },
+            default_plan=settings.default_plan,
         )

@@ -8,6 +8,11 @@ from fiscus.core.config import Settings
 from fiscus.core.keyring import KeyRing
 from fiscus.identity.config import IdentityConfig
 from fiscus.identity.crypto import LEGACY_BACKUP_CODE_PURPOSE, derive_key
+from fiscus.identity.passwords import (
+    Argon2Parameters,
+    default_concurrency,
+    password_hashing_configure,
+)
 from fiscus.identity.throttle import Throttle, storage_for
 from fiscus.identity.tokens import SigningKeys
 
@@ -31,7 +36,8 @@ def identity_build(
     settings: Settings, keyring: KeyRing, config: IdentityConfig | None = None
 ) -> Identity:
     """Build the identity state from settings (secrets) and config (knobs)."""
-    config = config or IdentityConfig.from_environment()
+    config = config or IdentityConfig.from_environment(settings)
+    passwords_configure(settings)
     return Identity(
         config=config,
         ring=SigningKeys.from_secrets(settings.root_secrets),
@@ -40,4 +46,16 @@ def identity_build(
         legacy_backup_code_keys=tuple(
             derive_key(root, LEGACY_BACKUP_CODE_PURPOSE) for root in settings.root_secrets
         ),
+    )
+
+
+def passwords_configure(settings: Settings) -> None:
+    """Hash passwords with the configured argon2id parameters, in the configured pool."""
+    password_hashing_configure(
+        Argon2Parameters(
+            memory_kib=settings.argon2_memory_kib,
+            time_cost=settings.argon2_time_cost,
+            parallelism=settings.argon2_parallelism,
+        ),
+        concurrency=settings.password_hash_concurrency or default_concurrency(),
     )

@@ -24,6 +24,8 @@ from fiscus.identity.config import IdentityConfig
 from fiscus.identity.errors import AccountLocked, LoginThrottled
 
 IP_FAILURE_WINDOW_S = 15 * 60
+# How long failures of a window without a record are remembered for the next record.
+TALLY_KEPT_S = 24 * 3600
 # What a failed guess was: a password, or a second factor (TOTP or backup code).
 Kind = Literal["password", "mfa"]
 
@@ -133,6 +135,17 @@ class Throttle:
             await self.storage.clear(self._key(key, subject))
         for kind in get_args(Kind):
             await self.storage.clear(self._key("fail", kind, subject))
+
+    async def failure_tally(self, *, subject: str, window_s: int) -> int | None:
+        """Count one failure of `subject`; at the first of each window, the failures since
+        the previous first (this one included), else None (the window already has its say)."""
+        tally_key = self._key("ftally", subject)
+        tally = await self.storage.incr(tally_key, TALLY_KEPT_S)
+        if await self.storage.incr(self._key("fwindow", subject), window_s) != 1:
+            return None
+        # Subtract rather than clear: a failure counted meanwhile by another process stays.
+        await self.storage.incr(tally_key, TALLY_KEPT_S, amount=-tally)
+        return tally
 
     async def spend(self, *, identity: str, per_minute: int, burst_per_s: int) -> Budget:
         """Take one request from the per-minute budget and the per-second burst allowance."""

@@ -9,10 +9,10 @@ from procrastinate import Blueprint, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 
 from fiscus.core import clock
-from fiscus.core.config import Settings
-from fiscus.core.jobs import job_database, job_keyring
+from fiscus.core.jobs import job_database, job_keyring, job_settings
 from fiscus.core.logging import get_logger
 from fiscus.webhooks.delivery import deliveries_dispatch, next_due_at
+from fiscus.webhooks.service import deliveries_purge
 
 blueprint = Blueprint()
 log = get_logger("fiscus.webhooks")
@@ -20,13 +20,6 @@ log = get_logger("fiscus.webhooks")
 DISPATCH_TASK = "webhooks:dispatch"
 # Retries due later than this are left to the relay's one-minute sweep.
 SHORT_WAIT = timedelta(seconds=60)
-
-
-def job_settings(context: JobContext) -> Settings:
-    """The worker's Settings, handed to jobs through procrastinate's context."""
-    settings = context.additional_context.get("settings")
-    assert isinstance(settings, Settings), "the worker runs jobs with Settings in its context"
-    return settings
 
 
 @blueprint.task(name="dispatch", queue="webhooks", pass_context=True)
@@ -46,3 +39,13 @@ async def dispatch(context: JobContext) -> int:
             ).defer_async()
     log.debug("webhooks_dispatched", attempts=attempts)
     return attempts
+
+
+@blueprint.periodic(cron="17 * * * *", periodic_id="purge-webhook-deliveries")
+@blueprint.task(name="purge", queue="maintenance", pass_context=True)
+async def purge(context: JobContext, timestamp: int) -> int:
+    """Every hour: delete finished deliveries past FISCUS_RETENTION_WEBHOOK_DELIVERIES_DAYS."""
+    days = job_settings(context).retention_webhook_deliveries_days
+    deleted = await deliveries_purge(job_database(context), days=days)
+    log.info("webhook_deliveries_purged", deleted=deleted, scheduled_at=timestamp)
+    return deleted

@@ -25,6 +25,7 @@ from fiscus.core.events import (
 )
 from fiscus.core.ids import new_id
 from fiscus.core.keyring import KeyRing
+from fiscus.core.retention import retention_purge
 from fiscus.webhooks import _ssrf
 from fiscus.webhooks._signing import new_secret, secret_seal
 from fiscus.webhooks.errors import DeliveryNotFound, EndpointDisabled, EndpointNotFound
@@ -349,3 +350,16 @@ async def deliveries_fan_out(
                 index_where=WebhookDelivery.origin == "event",
             )
         )
+
+
+async def deliveries_purge(db: Database, *, days: int) -> int:
+    """Delete finished deliveries (and, by cascade, their attempts) completed more than
+    `days` ago (0: keep them); a pending delivery is never touched."""
+    return await retention_purge(
+        db,
+        model=WebhookDelivery,
+        key=[WebhookDelivery.tenant_id, WebhookDelivery.id],
+        finished=WebhookDelivery.status.in_(("succeeded", "failed")),
+        since=WebhookDelivery.completed_at,
+        days=days,
+    )

@@ -9,11 +9,10 @@ wipes the count of wrong codes.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from fiscus.access.queries import TenantInfo, membership_get, tenant_by_slug, tenant_get
 from fiscus.core import clock
@@ -24,7 +23,11 @@ from fiscus.identity import sealed
 from fiscus.identity.crypto import new_token, token_hash
 from fiscus.identity.errors import InvalidCredentials, InvalidMfaCode, InvalidToken
 from fiscus.identity.models import MfaChallenge, User
-from fiscus.identity.passwords import password_verify
+from fiscus.identity.passwords import (
+    password_hash_pooled,
+    password_needs_rehash,
+    password_verify_pooled,
+)
 from fiscus.identity.runtime import Identity
 from fiscus.identity.schemas import MfaChallenge as MfaChallengeRead
 from fiscus.identity.schemas import TokenPair
@@ -96,7 +99,7 @@ async def auth_login(
     async with db.uow() as uow:
         tenant = await tenant_by_slug(uow, slug=tenant_slug.strip().lower())
     if tenant is None or tenant.status != "active":
-        await asyncio.to_thread(password_verify, None, password)  # same time as a real check
+        await password_verify_pooled(None, password)  # same time as a real check
         raise InvalidCredentials(_REFUSED)
     digest = sealed.email_hash(identity.keyring, email)
     user = await account_find(db, tenant_id=tenant.id, email_hash=digest)
@@ -105,7 +108,7 @@ async def auth_login(
     await _throttled(
         db, identity, tenant_id=tenant.id, subjects=subjects, user_id=user_id, client=client
     )
-    ok = await asyncio.to_thread(password_verify, user.password_hash if user else None, password)
+    ok = await password_verify_pooled(user.password_hash if user else None, password)
     if user is None or not ok:
         async with db.uow(tenant_id=tenant.id) as uow:
             await login_event_record(
@@ -129,21 +132,56 @@ async def auth_login(
     await identity.throttle.login_succeeded(
         subject=account_subject(tenant.id, user.id), kind="password"
     )
+    rehashed = await _rehash(user.password_hash, password)
     if user.totp_enabled:
-        return await _challenge_issue(db, identity, tenant_id=tenant.id, user=user, client=client)
+        return await _challenge_issue(
+            db, identity, tenant_id=tenant.id, user=user, client=client, rehashed=rehashed
+        )
     async with db.uow(tenant_id=tenant.id) as uow:
+        await _rehash_store(uow, user=user, rehashed=rehashed)
         return await _session_start(
             uow, identity, tenant=tenant, user_id=user.id, mfa=False, client=client
         )
 
 
+async def _rehash(stored_hash: str, password: str) -> str | None:
+    """A new hash of a just-verified password when the stored one was made with other
+    argon2id parameters than the configured ones (made before the transaction opens)."""
+    if not password_needs_rehash(stored_hash):
+        return None
+    return await password_hash_pooled(password)
+
+
+async def _rehash_store(uow: UnitOfWork, *, user: User, rehashed: str | None) -> None:
+    """Replace the hash, unless the password changed meanwhile (then the new one stays).
+    `password_changed_at` is untouched: the password is the same, so no session ends."""
+    if rehashed is None:
+        return
+    await uow.session.execute(
+        update(User)
+        .where(
+            User.tenant_id == user.tenant_id,
+            User.id == user.id,
+            User.password_hash == user.password_hash,
+        )
+        .values(password_hash=rehashed)
+    )
+
+
 async def _challenge_issue(
-    db: Database, identity: Identity, *, tenant_id: uuid.UUID, user: User, client: Client
+    db: Database,
+    identity: Identity,
+    *,
+    tenant_id: uuid.UUID,
+    user: User,
+    client: Client,
+    rehashed: str | None,
 ) -> MfaChallengeRead:
     token = new_token(MFA_PREFIX)
     now = clock.now()
     ttl_s = identity.config.mfa_token_ttl_s
     async with db.uow(tenant_id=tenant_id) as uow:
+        await _rehash_store(uow, user=user, rehashed=rehashed)
         # Expired challenges of this account are of no further use.
         await uow.session.execute(
             delete(MfaChallenge).where(

@@ -9,7 +9,6 @@ a locked account cannot be reset until the lockout ends.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -27,7 +26,7 @@ from fiscus.identity import sealed
 from fiscus.identity.crypto import new_token, token_hash
 from fiscus.identity.errors import InvalidMfaCode, InvalidToken
 from fiscus.identity.models import PasswordResetToken, User
-from fiscus.identity.passwords import password_check, password_hash
+from fiscus.identity.passwords import password_check, password_hash_pooled
 from fiscus.identity.runtime import Identity
 from fiscus.identity.service._event_tokens import event_token_seal, event_token_unseal
 from fiscus.identity.service._guard import Client, client_context, guess_failed, guess_subjects
@@ -210,7 +209,7 @@ async def _reset(
         await mfa_code_accept(uow, identity, user=user, code=code or "")
     # Only now, with a live token (and the second factor) proven, is argon2 worth its cost.
     checked = password_check(new_password)
-    hashed = await asyncio.to_thread(password_hash, checked)
+    hashed = await password_hash_pooled(checked)
     await reset_tokens_end(uow, tenant_id=row.tenant_id, user_id=user.id)
     now = clock.now()
     user.password_hash, user.password_changed_at, user.updated_at = hashed, now, now

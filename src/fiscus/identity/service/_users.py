@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from sqlalchemy import insert, select
@@ -21,7 +20,11 @@ from fiscus.core.keyring import KeyRing
 from fiscus.identity import sealed
 from fiscus.identity.errors import EmailInUse, InvalidCredentials, InvalidMfaCode
 from fiscus.identity.models import AuthSession, User
-from fiscus.identity.passwords import password_check, password_hash, password_verify
+from fiscus.identity.passwords import (
+    password_check,
+    password_hash_pooled,
+    password_verify_pooled,
+)
 from fiscus.identity.runtime import Identity
 from fiscus.identity.schemas import UserCreate, UserRead, UserUpdate
 from fiscus.identity.service._guard import Client, guess_failed, guess_subjects
@@ -62,7 +65,7 @@ async def user_provision(
     if await account_with_address(uow, tenant_id=tenant_id, email_hash=digest) is not None:
         raise EmailInUse("A user of this tenant already has this email address.")
     checked = password_check(password)
-    hashed = await asyncio.to_thread(password_hash, checked)
+    hashed = await password_hash_pooled(checked)
     now = clock.now()
     user_id = new_id()
     name = display_name.strip() or email.split("@")[0]
@@ -225,7 +228,7 @@ async def reauthenticate(
             guess_subjects(ctx.tenant_id, user.id, user.email_hash),
         )
     await identity.throttle.login_check(subjects=subjects, ip=_ip(ctx))
-    ok = await asyncio.to_thread(password_verify, stored, password)
+    ok = await password_verify_pooled(stored, password)
     failed: Kind | None = None if ok else "password"
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         user = await user_for_update(uow, ctx)
@@ -281,7 +284,7 @@ async def password_change(
             guess_subjects(ctx.tenant_id, user.id, user.email_hash),
         )
     await identity.throttle.login_check(subjects=subjects, ip=_ip(ctx))
-    if not await asyncio.to_thread(password_verify, stored, current_password):
+    if not await password_verify_pooled(stored, current_password):
         async with db.uow(tenant_id=ctx.tenant_id) as uow:
             await audit_record(
                 uow,
@@ -295,7 +298,7 @@ async def password_change(
         raise InvalidCredentials("The current password is wrong.")
     # The new password's policy is checked only after the caller proved the current one.
     checked = password_check(new_password)
-    hashed = await asyncio.to_thread(password_hash, checked)
+    hashed = await password_hash_pooled(checked)
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         user = await user_for_update(uow, ctx)
         now = clock.now()

@@ -23,6 +23,7 @@ from fiscus.messaging.service._inbox import (
     announcement_publish,
     marketing_unsubscribe,
     message_mark_read,
+    messages_purge,
 )
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "marketing_unsubscribe",
     "message_mark_read",
     "messages_fan_out",
+    "messages_purge",
     "preferences_set",
     "profile_set",
     "status_change",

@@ -1,4 +1,4 @@
-"""Read receipts, announcements and one-click unsubscribe."""
+"""Read receipts, announcements, one-click unsubscribe and retention."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from fiscus.core.errors import NotFound, ValidationProblem
 from fiscus.core.events import emit
 from fiscus.core.ids import new_id
 from fiscus.core.keyring import KeyRing
+from fiscus.core.retention import retention_purge
 from fiscus.messaging._sealing import (
     MessageView,
     message_open,
@@ -102,3 +103,16 @@ async def marketing_unsubscribe(
                 set_={"channels": [], "updated_at": now},
             )
         )
+
+
+async def messages_purge(db: Database, *, days: int) -> int:
+    """Delete messages (and, by cascade, their history) created more than `days` ago
+    (0: keep them); a message still queued to be sent is never touched."""
+    return await retention_purge(
+        db,
+        model=Message,
+        key=[Message.tenant_id, Message.id],
+        finished=Message.status != "queued",
+        since=Message.created_at,
+        days=days,
+    )

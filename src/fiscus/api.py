@@ -21,6 +21,7 @@ from fiscus.core.idempotency import IdempotencyStore
 from fiscus.core.keyring import KeyRing, KeyRingError
 from fiscus.core.logging import configure_logging, get_logger
 from fiscus.core.migrate import script_heads
+from fiscus.core.proxies import TrustedProxyMiddleware
 from fiscus.events.api import router as events_router
 from fiscus.identity.api import router as identity_router
 from fiscus.identity.install import install_identity
@@ -63,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_identity(app, settings)  # authenticator + rate limits (inside RequestMiddleware)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    # Outermost: every layer below (rate limits, logs, audit) sees the resolved client.
+    app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)
     app.include_router(ops_router)
     app.include_router(identity_router)
     app.include_router(access_router)

@@ -12,18 +12,22 @@ from fastapi import FastAPI
 
 from fiscus import __version__
 from fiscus.access.api import router as access_router
+from fiscus.access.policy import MONEY_PERMISSIONS
 from fiscus.audit.api import router as audit_router
 from fiscus.core.config import Settings, load_settings
 from fiscus.core.db import Database
 from fiscus.core.embedded import EmbeddedPostgres
-from fiscus.core.http import Metrics, RequestMiddleware, install_error_handlers, problem_responses
+from fiscus.core.http import Metrics, RequestMiddleware, install_error_handlers
 from fiscus.core.idempotency import IdempotencyStore
 from fiscus.core.keyring import KeyRing, KeyRingError
 from fiscus.core.logging import configure_logging, get_logger
 from fiscus.core.migrate import script_heads
+from fiscus.core.openapi import Contract, install_openapi
+from fiscus.core.proxies import TrustedProxyMiddleware
 from fiscus.events.api import router as events_router
 from fiscus.identity.api import router as identity_router
 from fiscus.identity.install import install_identity
+from fiscus.identity.ratelimit import EXEMPT_PATHS
 from fiscus.ledger.api import router as ledger_router
 from fiscus.messaging.api import router as messaging_router
 from fiscus.ops.api import router as ops_router
@@ -35,9 +39,12 @@ log = get_logger("fiscus.api")
 DESCRIPTION = """
 fiscus is a multi-tenant financial platform around one double-entry ledger.
 
+* Authenticate with **Authorize**: a person's access token (`POST /v1/auth/login`) or a
+  service account's API key (`fsk_...`), both as `Authorization: Bearer ...`.
 * Amounts are `{"amount": <integer minor units>, "currency": "EUR"}`.
 * Errors are RFC 9457 `application/problem+json`; branch on `type`.
-* POSTs that create or move something accept an `Idempotency-Key` header.
+* POSTs that create or move something accept an `Idempotency-Key` header (required
+  where money moves); every operation lists the problem `type`s it can answer with.
 * Lists are cursor-paginated: `?limit=50&cursor=...` -> `{"data": [...], "next_cursor": ...}`.
 """
 
@@ -52,10 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
-        # 415: a JSON body sent as another media type; 429: every route is rate limited;
-        # 503: an outage (database, pool, Redis).
-        responses=problem_responses(400, 413, 415, 429, 500, 503),
     )
+    # Security, headers and the problems of every operation are derived from the routes.
+    install_openapi(app, Contract(exempt_paths=EXEMPT_PATHS, money_permissions=MONEY_PERMISSIONS))
     app.state.settings = settings
     app.state.metrics = metrics
     # Opened from the database at start (lifespan); identity and every module seal with it.
@@ -63,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_identity(app, settings)  # authenticator + rate limits (inside RequestMiddleware)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    # Outermost: every layer below (rate limits, logs, audit) sees the resolved client.
+    app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)
     app.include_router(ops_router)
     app.include_router(identity_router)
     app.include_router(access_router)

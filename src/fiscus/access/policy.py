@@ -38,6 +38,9 @@ PERMISSIONS: dict[str, str] = {
 }
 
 SELF = frozenset({"self:read", "self:manage"})
+# Permissions of the routes that move money: they require an Idempotency-Key (the API
+# conventions), and the OpenAPI document says so on each of them.
+MONEY_PERMISSIONS = frozenset({"transfers:create", "transfers:manage"})
 ALL = frozenset(PERMISSIONS)
 READ = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 

@@ -10,8 +10,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from fiscus.core.proxies import Network, parse_networks
 
 # Secrets shorter than this, or on this list, are refused outside the embedded default.
 MIN_SECRET_LENGTH = 32
@@ -139,6 +149,13 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "http://127.0.0.1:8000", description="Public base URL, for links in messages"
     )
+    trusted_proxies: Annotated[list[Network], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Reverse proxies (comma-separated CIDRs) whose Forwarded / X-Forwarded-For headers"
+            " name the client; from any other peer those headers are ignored"
+        ),
+    )
     messages_per_user_hour: Annotated[int, Field(ge=1, le=10_000)] = Field(
         20, description="Email + SMS per user per hour before messages wait (security exempt)"
     )
@@ -192,6 +209,14 @@ class Settings(BaseSettings):
                 f" FISCUS_PLAN_LIMITS ({', '.join(sorted(self.plan_limits))})."
             )
         return self
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: object) -> object:
+        # "10.0.0.0/8, 192.168.1.7" from the environment; a list from code and tests.
+        if isinstance(value, str):
+            return parse_networks(value.replace(" ", ",").split(","))
+        return value
 
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> Settings:

@@ -48,6 +48,13 @@ class TransferRefused(BusinessRuleViolation):
 
     type_slug = "transfer-refused"
     title = "Transfer refused"
+    # Only the routes that move money can answer with a result code (the OpenAPI document).
+    openapi_permissions = ("transfers:create", "transfers:manage")
+
+    @classmethod
+    def openapi_variants(cls) -> list[tuple[str, str]]:
+        """The (slug, title) of every result code this class is raised with."""
+        return [(c.value, CODE_TITLES[c]) for c in ResultCode if _status_of(c) == cls.status]
 
     def __init__(self, detail: str, *, code: ResultCode | None = None, **kwargs: Any) -> None:
         # The ledger always raises it with a code (see `transfer_refused`).
@@ -74,6 +81,12 @@ class TransferExistsDifferently(TransferRefused):
     type_slug = "transfer-exists-differently"
     title = "Transfer id already used"
     status = 409
+
+
+def _status_of(code: ResultCode) -> int:
+    if code is ResultCode.EXISTS:
+        return 200  # an identical retry: the original transfer, never a problem
+    return 409 if code.value.startswith("exists_with_different_") else 422
 
 
 def transfer_refused(code: ResultCode, detail: str | None = None) -> TransferRefused:

@@ -326,12 +326,53 @@ class BatchItemResult(BaseModel):
 class BatchRead(BaseModel):
     """A result per item, in request order."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mode": "independent",
+                    "results": [
+                        {"index": 0, "code": "ok", "transfer_id": ACCOUNT_ID, "status": "posted"},
+                        {
+                            "index": 1,
+                            "code": "exceeds_credits",
+                            "transfer_id": None,
+                            "status": "refused",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     mode: str
     results: list[BatchItemResult]
 
 
 class EntryRead(BaseModel):
     """One entry of an account's history, with the balances right after it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "transfer_id": OTHER_ID,
+                    "leg": 0,
+                    "direction": "debit",
+                    "posted_amount": 1250,
+                    "pending_amount": 0,
+                    "currency": "EUR",
+                    "account_version": 3,
+                    "debits_pending": 0,
+                    "debits_posted": 1250,
+                    "credits_pending": 0,
+                    "credits_posted": 10000,
+                    "balance": 8750,
+                    "recorded_at": "2026-11-22T14:05:00.123Z",
+                }
+            ]
+        }
+    )
 
     transfer_id: uuid.UUID
     leg: int

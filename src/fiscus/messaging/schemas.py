@@ -199,7 +199,34 @@ class StatusChangeRead(BaseModel):
 class MessageRead(BaseModel):
     """A message as administrators see it, with its status history."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _ID,
+                    "user_id": _ID,
+                    "event_id": _ID,
+                    "event_type": "transfer.posted",
+                    "channel": "email",
+                    "category": "transactions",
+                    "subject": "Transfer posted",
+                    "address": "ada@example.com",
+                    "status": "sent",
+                    "attempt_count": 1,
+                    "last_error": None,
+                    "created_at": "2026-11-22T14:05:00.123Z",
+                    "sent_at": "2026-11-22T14:05:01.002Z",
+                    "delivered_at": None,
+                    "read_at": None,
+                    "history": [
+                        {"status": "queued", "detail": None, "at": "2026-11-22T14:05:00.123Z"},
+                        {"status": "sent", "detail": None, "at": "2026-11-22T14:05:01.002Z"},
+                    ],
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     user_id: uuid.UUID

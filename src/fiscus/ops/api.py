@@ -14,12 +14,13 @@ from fiscus.core.errors import PROBLEM_BASE
 from fiscus.core.http import problem_response
 from fiscus.core.idempotency import model_response
 from fiscus.core.migrate import current_heads_sync
+from fiscus.ops.schemas import Liveness, Readiness
 
 router = APIRouter(tags=["operations"])
 CHECK_TIMEOUT_S = 3.0
 
 
-@router.get("/healthz", summary="Liveness: the process is up")
+@router.get("/healthz", summary="Liveness: the process is up", response_model=Liveness)
 async def healthz() -> dict[str, str]:
     """Answers 200 while the process runs; it checks nothing else on purpose."""
     return {"status": "ok"}
@@ -28,7 +29,13 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: database reachable and migrated, Redis reachable when configured",
-    responses={503: {"description": "A dependency is down; `checks` says which and why"}},
+    responses={
+        200: {"model": Readiness},
+        503: {
+            "description": "A dependency is down; `checks` says which and why",
+            "x-problem-types": {"not-ready": "Not ready"},
+        },
+    },
 )
 async def readyz(request: Request) -> Response:
     """200 when this node can serve traffic; 503 problem+json naming the failed check."""

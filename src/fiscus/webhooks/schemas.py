@@ -26,7 +26,7 @@ class EndpointCreate(BaseModel):
             "examples": [
                 {
                     "url": "https://hooks.example.com/fiscus",
-                    "event_types": ["transfer.*", "card.frozen"],
+                    "event_types": ["transfer.*", "announcement.published"],
                     "description": "Accounting sync",
                 }
             ]

@@ -1,0 +1,297 @@
+"""The event catalogue: every event type fiscus emits, with its payload schema and an example.
+
+Webhook subscribers and `/v1/events` readers receive these as `data`. `python -m
+fiscus.events.catalogue` rewrites docs/events.md from this table (`--check` exits 1 when the
+file is stale); a test keeps the table equal to the types the code emits and validates real
+payloads against the schemas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_TENANT = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00001"
+_USER = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00002"
+_TRANSFER = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00003"
+_ACCOUNT_A = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00004"
+_ACCOUNT_B = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00005"
+_ENDPOINT = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00006"
+_DELIVERY = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00007"
+_EVENT = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00008"
+DOC_PATH = Path("docs/events.md")
+
+
+class _Payload(BaseModel):
+    # Payloads are exactly these fields: a new field is a catalogue change, seen in review.
+    model_config = ConfigDict(extra="forbid")
+
+
+class TransferLeg(_Payload):
+    """One leg of a transfer."""
+
+    account_id: str
+    direction: Literal["debit", "credit"]
+    amount: int = Field(description="Integer minor units")
+    currency: str
+    holder_user_id: str | None = Field(
+        None, description="The account's `metadata.holder_user_id`, when it names a person"
+    )
+
+
+class TransferPayload(_Payload):
+    """A transfer as the ledger recorded it."""
+
+    transfer_id: str
+    status: Literal["pending", "posted", "voided"]
+    kind: Literal["transfer", "post_pending", "void_pending", "reversal"]
+    currency: str
+    parent_id: str | None = Field(description="The pending or reversed transfer, if any")
+    legs: list[TransferLeg]
+
+
+class TokenMailPayload(_Payload):
+    """A one-time token for the mail sender; the token is sealed, never in clear."""
+
+    user_id: str
+    tenant: str = Field(description="The tenant's slug")
+    expires_at: str
+    token_sealed: str = Field(description="Opened only by fiscus's own mail sender")
+    change_id: str | None = None
+
+
+class AddressInUsePayload(_Payload):
+    """Someone asked to move another account's email here; its owner gets a notice."""
+
+    user_id: str
+    tenant: str
+
+
+class LockedOutPayload(_Payload):
+    """An account was locked after too many failed guesses."""
+
+    user_id: str
+    locked_for_s: int
+
+
+class AnnouncementPayload(_Payload):
+    """An announcement to the tenant's members (or some roles), shown in-app."""
+
+    title: str
+    body: str
+    roles: list[str] | None = None
+
+
+class DeliveryExhaustedPayload(_Payload):
+    """A webhook delivery failed for good after its last retry."""
+
+    delivery_id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+
+
+class EndpointDisabledPayload(_Payload):
+    """A webhook endpoint was switched off after failing for too long."""
+
+    endpoint_id: str
+    url: str
+    reason: str
+
+
+class WebhookTestPayload(_Payload):
+    """Sent only to the endpoint under test (`POST /v1/webhook-endpoints/{id}/test`)."""
+
+    message: str
+    endpoint_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """One event type: what it means, its payload schema and an example payload."""
+
+    type: str
+    meaning: str
+    payload: builtins.type[BaseModel]
+    example: dict[str, Any]
+    outbox: bool = True  # False: delivered directly, never in /v1/events
+
+
+def _transfer(status: str, kind: str, parent: str | None = None) -> dict[str, Any]:
+    return {
+        "transfer_id": _TRANSFER,
+        "status": status,
+        "kind": kind,
+        "currency": "EUR",
+        "parent_id": parent,
+        "legs": [
+            {"account_id": _ACCOUNT_A, "direction": "debit", "amount": 1250, "currency": "EUR"},
+            {
+                "account_id": _ACCOUNT_B,
+                "direction": "credit",
+                "amount": 1250,
+                "currency": "EUR",
+                "holder_user_id": _USER,
+            },
+        ],
+    }
+
+
+_TOKEN = {"user_id": _USER, "tenant": "acme", "expires_at": "2026-11-22T14:35:00+00:00"}
+
+CATALOGUE: tuple[EventSpec, ...] = (
+    EventSpec(
+        "transfer.pending",
+        "A pending transfer reserved its amounts (`pending: true`).",
+        TransferPayload,
+        _transfer("pending", "transfer"),
+    ),
+    EventSpec(
+        "transfer.posted",
+        "Money moved: a transfer was posted, or a pending one was posted (`kind`"
+        " `post_pending`, `parent_id` the pending transfer).",
+        TransferPayload,
+        _transfer("posted", "transfer"),
+    ),
+    EventSpec(
+        "transfer.voided",
+        "A pending transfer was voided or timed out; its amounts are released.",
+        TransferPayload,
+        _transfer("voided", "void_pending", _EVENT),
+    ),
+    EventSpec(
+        "transfer.reversed",
+        "A posted transfer was reversed by a new transfer with the opposite legs.",
+        TransferPayload,
+        _transfer("posted", "reversal", _EVENT),
+    ),
+    EventSpec(
+        "user.password_reset_requested",
+        "A password reset was asked for; the mail sender sends the token.",
+        TokenMailPayload,
+        {**_TOKEN, "token_sealed": "v1.3f9c2a71.AAEC..."},
+    ),
+    EventSpec(
+        "user.email_change_requested",
+        "A user asked to change their email; the new address gets a confirmation token.",
+        TokenMailPayload,
+        {**_TOKEN, "change_id": _EVENT, "token_sealed": "v1.3f9c2a71.AAEC..."},
+    ),
+    EventSpec(
+        "user.email_address_requested",
+        "Someone asked to move their email to an address another account of the tenant"
+        " uses; that account gets a notice (nothing is revealed to the asker).",
+        AddressInUsePayload,
+        {"user_id": _USER, "tenant": "acme"},
+    ),
+    EventSpec(
+        "user.locked_out",
+        "An account was locked after too many failed passwords or codes.",
+        LockedOutPayload,
+        {"user_id": _USER, "locked_for_s": 1800},
+    ),
+    EventSpec(
+        "announcement.published",
+        "An announcement was published (`POST /v1/announcements`).",
+        AnnouncementPayload,
+        {"title": "Maintenance", "body": "Saturday 02:00 UTC.", "roles": ["operator"]},
+    ),
+    EventSpec(
+        "webhook.delivery_exhausted",
+        "A webhook delivery failed after its last retry.",
+        DeliveryExhaustedPayload,
+        {
+            "delivery_id": _DELIVERY,
+            "endpoint_id": _ENDPOINT,
+            "event_id": _EVENT,
+            "event_type": "transfer.posted",
+            "attempts": 8,
+            "last_status_code": 503,
+            "last_error": None,
+        },
+    ),
+    EventSpec(
+        "webhook.endpoint_disabled",
+        "A webhook endpoint was disabled after failing for too long.",
+        EndpointDisabledPayload,
+        {"endpoint_id": _ENDPOINT, "url": "https://example.com/hooks", "reason": "failing"},
+    ),
+    EventSpec(
+        "webhook.test",
+        "A test delivery to one endpoint; not recorded in the event log.",
+        WebhookTestPayload,
+        {"message": "A test event from fiscus.", "endpoint_id": _ENDPOINT},
+        outbox=False,
+    ),
+)
+EVENT_TYPES = frozenset(spec.type for spec in CATALOGUE)
+
+
+def markdown() -> str:
+    """docs/events.md, generated from CATALOGUE."""
+    lines = [
+        "# Events",
+        "",
+        "<!-- Generated by `python -m fiscus.events.catalogue`; do not edit by hand. -->",
+        "",
+        "Every event fiscus emits. Subscribers receive the payload as `data` in webhook",
+        "bodies (Standard Webhooks) and in `GET /v1/events`; webhook endpoints and templates",
+        "select events by type or pattern (`transfer.*`). Amounts are integer minor units.",
+        "",
+        "| type | meaning |",
+        "|---|---|",
+        *(f"| [`{s.type}`](#{s.type.replace('.', '')}) | {s.meaning} |" for s in CATALOGUE),
+    ]
+    for spec in CATALOGUE:
+        schema = spec.payload.model_json_schema()
+        lines += [
+            "",
+            f"## {spec.type}",
+            "",
+            spec.meaning + ("" if spec.outbox else " Delivered directly to one endpoint."),
+            "",
+            "Example payload:",
+            "",
+            "```json",
+            json.dumps(spec.example, indent=2),
+            "```",
+            "",
+            "Payload schema (JSON Schema):",
+            "",
+            "```json",
+            json.dumps(schema, indent=2),
+            "```",
+        ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write docs/events.md, or with `--check` exit 1 when it differs from the catalogue."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--output", type=Path, default=DOC_PATH)
+    parser.add_argument("--check", action="store_true", help="fail if the file is stale")
+    args = parser.parse_args(argv)
+    text = markdown()
+    if args.check:
+        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        if current != text:
+            sys.stderr.write(f"{args.output} is stale: run python -m fiscus.events.catalogue\n")
+            return 1
+        return 0
+    args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -36,6 +36,7 @@ from fiscus.core.config import Environment, Settings
 from fiscus.core.db import Database, libpq_url
 from fiscus.core.embedded import EmbeddedPostgres
 from fiscus.core.migrate import upgrade
+from tests import route_coverage
 from tests.factories import Principal, principal
 from tests.leaks import RUN_MARK, leaked_processes
 from tests.redis_server import suite_redis
@@ -211,8 +212,9 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the app in-process; its responses are scanned for secrets."""
     transport = httpx.ASGITransport(app=app)
     responses = ResponseLog()
+    hooks = [responses.record, *filter(None, [route_coverage.recorder(app)])]
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://test", event_hooks={"response": [responses.record]}
+        transport=transport, base_url="http://test", event_hooks={"response": hooks}
     ) as http:
         yield http
     never, totp = await stored_secrets(app.state.db, app.state.identity)

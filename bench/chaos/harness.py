@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,6 +59,9 @@ class ChaosConfig:
     seed: int = 20261122
     settle_timeout_s: float = 240.0
     webhooks: bool = True
+    # Keep the load running past `duration_s` until every kind in `faults` has been injected
+    # at least once (at most this many extra seconds), so a short run cannot miss one.
+    every_fault_within_s: float = 300.0
 
 
 @dataclass
@@ -93,6 +96,7 @@ class Report:
     balance_mismatches: int = 0
     snapshot_reads: int = 0
     faults: dict[str, int] = field(default_factory=dict)
+    fault_order: list[str] = field(default_factory=list)
     ops_per_s: float = 0.0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
@@ -408,6 +412,20 @@ async def send(http: httpx.AsyncClient, headers: dict[str, str], op: Outcome) ->
     return "refused"
 
 
+def fault_schedule(seed: int, faults: tuple[str, ...]) -> Iterator[tuple[float, str]]:
+    """(draw in [0, 1) for the wait before it, fault) forever, from its own seeded generator.
+
+    Faults come in rounds holding every kind once in a shuffled order, so any `len(faults)`
+    faults in a row include each kind; the clients' draws never shift the schedule.
+    """
+    rng = random.Random(seed)
+    while True:
+        kinds = list(faults)
+        rng.shuffle(kinds)
+        for fault in kinds:
+            yield rng.random(), fault
+
+
 class Scenario:
     """One run: the system, its clients, readers and faults, and what they saw."""
 
@@ -421,6 +439,7 @@ class Scenario:
         self.journal = Journal(config.workdir / "journal.jsonl")
         self.outcomes: list[Outcome] = []
         self.stop = asyncio.Event()
+        self.every_fault_injected = asyncio.Event()
         self.headers: dict[str, str] = {}
         self.tenant_id = ""
         self.customers: list[str] = []
@@ -481,12 +500,15 @@ class Scenario:
     async def faults(self) -> None:
         """Inject one random fault every few seconds, then wait until the API is ready."""
         system = self.system
+        low, high = self.config.fault_every_s
+        schedule = fault_schedule(self.config.seed, self.config.faults)
         while not self.stop.is_set():
-            await asyncio.sleep(self.rng.uniform(*self.config.fault_every_s))
+            draw, fault = next(schedule)
+            await asyncio.sleep(low + (high - low) * draw)
             if self.stop.is_set():
                 return
-            fault = self.rng.choice(self.config.faults)
             self.report.faults[fault] += 1
+            self.report.fault_order.append(fault)
             self.log(f"fault: {fault}")
             if fault == "api":
                 system.kill(system.api)
@@ -501,6 +523,8 @@ class Scenario:
                 await asyncio.sleep(2.0)
                 system.api.send_signal(signal.SIGCONT)
             await system.wait_ready()
+            if all(self.report.faults.values()):
+                self.every_fault_injected.set()
 
     async def load(self) -> None:
         """Clients, readers and faults for the configured duration."""
@@ -509,6 +533,13 @@ class Scenario:
         tasks += [asyncio.create_task(self.reader()) for _ in range(self.config.readers)]
         tasks.append(asyncio.create_task(self.faults()))
         await asyncio.sleep(self.config.duration_s)
+        if self.config.faults:
+            try:
+                await asyncio.wait_for(
+                    self.every_fault_injected.wait(), self.config.every_fault_within_s
+                )
+            except TimeoutError:
+                self.report.notes.append(f"not every fault kind injected: {self.report.faults}")
         self.stop.set()
         await asyncio.gather(*tasks)
         self.report.duration_s = time.monotonic() - started

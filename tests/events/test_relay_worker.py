@@ -1,4 +1,8 @@
-"""The relay runs in the worker, woken by the commit's NOTIFY rather than the minute sweep."""
+"""The relay runs in the worker, woken by the commit's NOTIFY rather than the minute sweep.
+
+The test waits for the worker's own signal that it is listening (its start-up relay job,
+deferred right after LISTEN, has finished), not for a guessed number of seconds.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,12 @@ import contextlib
 import time
 import uuid
 
+from sqlalchemy import text
+
 from fiscus.core.config import Settings
 from fiscus.core.db import Database
 from fiscus.core.events import emit, event_get
+from fiscus.events.jobs import RELAY_TASK
 from fiscus.worker import build_job_app, run_worker
 from tests.factories import keyring_for
 
@@ -30,7 +37,7 @@ async def test_committed_event_is_relayed_within_seconds(
             )
         )
         try:
-            await asyncio.sleep(1.0)  # the worker is up and listening
+            assert await _listening(db), "the worker never finished its start-up relay"
             async with db.uow(tenant_id=tenant) as uow:
                 event_id = await emit(
                     uow, tenant_id=tenant, type="card.frozen", subject="card/1", payload={}
@@ -47,3 +54,26 @@ async def test_committed_event_is_relayed_within_seconds(
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
     assert position == 1
+
+
+async def _relay_jobs_done(db: Database) -> int:
+    async with db.uow() as uow:
+        done = await uow.session.scalar(
+            text(
+                "SELECT count(*) FROM procrastinate_jobs"
+                " WHERE task_name = :task AND status = 'succeeded'"
+            ),
+            {"task": RELAY_TASK},
+        )
+    return int(done or 0)
+
+
+async def _listening(db: Database, timeout_s: float = 60.0) -> bool:
+    """True once the listener's start-up relay job succeeded: it is deferred after LISTEN,
+    so from then on a commit's NOTIFY reaches the worker."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await _relay_jobs_done(db) > 0:
+            return True
+        await asyncio.sleep(0.05)
+    return False

@@ -134,6 +134,28 @@ async def test_backup_codes_are_single_use_and_regenerable(client, make_principa
     assert await login_with(regenerated.json()["backup_codes"][0]) == 200
 
 
+async def test_turning_totp_off_drops_it_and_its_backup_codes(client, make_principal) -> None:
+    p = await make_principal()
+    with clock.frozen_clock(_step_start()):
+        _, codes = await _enrol(client, p)
+    assert (await client.get("/v1/me", headers=p.headers)).json()["mfa_enabled"] is True
+    off = await client.delete("/v1/me/mfa/totp", headers=p.headers)
+    assert off.status_code == 204, off.text
+    assert (await client.get("/v1/me", headers=p.headers)).json()["mfa_enabled"] is False
+    # Password alone signs in again: no challenge, and the old backup codes are gone.
+    login = await client.post(
+        "/v1/auth/login", json={"tenant": p.tenant_slug, "email": p.email, "password": PASSWORD}
+    )
+    assert login.status_code == 200 and "access_token" in login.json(), login.text
+    assert login.json().get("mfa_required") in (None, False)
+    regenerate = await client.post("/v1/me/mfa/backup-codes", headers=p.headers)
+    assert regenerate.status_code == 409, regenerate.text
+    # Enrolling again starts from a new secret, with new backup codes.
+    with clock.frozen_clock(_step_start()):
+        _, again = await _enrol(client, p)
+    assert set(again).isdisjoint(codes)
+
+
 async def test_confirm_without_enrolment_and_wrong_code_are_refused(client, make_principal):
     p = await make_principal()
     early = await client.post("/v1/me/mfa/totp/confirm", json={"code": "123456"}, headers=p.headers)

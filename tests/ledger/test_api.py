@@ -249,7 +249,7 @@ async def test_pending_post_void_reverse(client: httpx.AsyncClient, operator: Pr
     missing = await client.post(
         f"{BASE}/transfers/{uuid.uuid4()}/post", json={}, headers={**operator.headers, **key()}
     )
-    assert missing.status_code == 422 and missing.json()["code"] == "pending_transfer_not_found"
+    assert missing.status_code == 404 and missing.json()["code"] == "pending_transfer_not_found"
     balance = (
         await client.get(f"{BASE}/accounts/{wallet}/balance", headers=operator.headers)
     ).json()

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import time
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from fiscus.core.db import Database
+from fiscus.core.events import events_relay_batch
 from fiscus.messaging._directory import IdentityDirectory
 from fiscus.messaging._recipients import install_directory
 from fiscus.messaging.dispatch import messages_dispatch
+from fiscus.messaging.models import MessageProfile
+from fiscus.worker import install_event_subscribers
 from tests.conftest import make_settings
 from tests.factories import Principal, keyring_for
 from tests.messaging.test_messages import emit_relayed, transfer_payload
@@ -93,3 +98,74 @@ async def test_templates_preview_and_refuse_missing_variables(
     assert missing.status_code == 400 and "undefined" in missing.json()["detail"]
     forged = await client.post("/v1/messaging/unsubscribe?token=abc.def")
     assert forged.status_code == 400
+
+
+async def _relay_and_dispatch(app: FastAPI, db: Database) -> None:
+    """Relay the committed events to messaging (real subscribers), then send."""
+    install_event_subscribers()
+    while await events_relay_batch(db, keyring=app.state.keyring):
+        pass
+    await messages_dispatch(db, settings=app.state.settings, keyring=app.state.keyring)
+
+
+@pytest.mark.usefixtures("identity_directory")
+async def test_announcement_reaches_every_member_in_app(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, make_principal: MakePrincipal
+) -> None:
+    admin = await make_principal(role="admin")
+    members = [await make_principal(role=r, tenant_id=admin.tenant_id) for r in ("customer",) * 2]
+    outsider = await make_principal(role="customer")
+    announced = await client.post(
+        "/v1/announcements",
+        json={"title": "Maintenance", "body": "Saturday 02:00 UTC."},
+        headers=admin.headers,
+    )
+    assert announced.status_code == 202, announced.text
+    await _relay_and_dispatch(app, db)
+    for member in (admin, *members):
+        inbox = (await client.get("/v1/me/messages", headers=member.headers)).json()["data"]
+        assert [(m["subject"], m["body"]) for m in inbox] == [
+            ("Maintenance", "Saturday 02:00 UTC.")
+        ], inbox
+    assert (await client.get("/v1/me/messages", headers=outsider.headers)).json()["data"] == []
+
+
+@pytest.mark.usefixtures("identity_directory")
+async def test_saved_template_is_used_for_the_next_message(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, make_principal: MakePrincipal
+) -> None:
+    admin = await make_principal(role="admin")
+    holder = await make_principal(role="customer", tenant_id=admin.tenant_id)
+    saved = await client.put(
+        "/v1/message-templates/transfer.posted/in_app",
+        json={"subject": "Money moved", "text": "Moved {{ leg.amount | money(leg.currency) }}"},
+        headers=admin.headers,
+    )
+    assert saved.status_code == 200, saved.text
+    await emit_relayed(db, holder.tenant_id, "transfer.posted", transfer_payload(holder.user_id))
+    await messages_dispatch(db, settings=app.state.settings, keyring=app.state.keyring)
+    [message] = (await client.get("/v1/me/messages", headers=holder.headers)).json()["data"]
+    assert (message["subject"], message["body"]) == ("Money moved", "Moved 12.50 EUR")
+
+
+async def test_message_profile_is_stored_with_the_phone_sealed(
+    client: httpx.AsyncClient, db: Database, make_principal: MakePrincipal
+) -> None:
+    user = await make_principal(role="customer")
+    profile = {
+        "phone": "+33612345678",
+        "timezone": "Europe/Paris",
+        "quiet_start": "22:00",
+        "quiet_end": "07:00",
+    }
+    stored = await client.put("/v1/me/message-profile", json=profile, headers=user.headers)
+    assert stored.status_code == 204, stored.text
+    bad = await client.put(
+        "/v1/me/message-profile", json={**profile, "timezone": "Mars/Olympus"}, headers=user.headers
+    )
+    assert bad.status_code == 400 and bad.json()["type"].endswith("/validation-error")
+    async with db.uow() as uow:
+        [row] = (await uow.session.execute(select(MessageProfile))).scalars()
+    assert (row.user_id, row.timezone) == (user.user_id, "Europe/Paris")
+    assert (row.quiet_start, row.quiet_end) == (time(22, 0), time(7, 0))
+    assert row.phone_sealed and b"33612345678" not in row.phone_sealed

@@ -13,12 +13,13 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from fiscus.api import create_app
 from fiscus.core.errors import PROBLEM_BASE
 from fiscus.core.keyring import KeyRing
 from tests.conftest import make_settings
-from tests.factories import Principal
+from tests.factories import Principal, principal
 
 MakePrincipal = Callable[..., Awaitable[Principal]]
 
@@ -99,3 +100,26 @@ async def test_keys_not_loaded_yet_answer_503_keys_unavailable(
     assert response.status_code == 503, response.text
     assert response.json()["type"] == PROBLEM_BASE + "keys-unavailable"
     assert response.headers["retry-after"] == "5"
+
+
+async def test_exhausted_connection_pool_answers_503(
+    clean_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One connection, no overflow: while something else holds it, a request waits for the
+    # pool's timeout and is told to retry, instead of failing with a 500.
+    settings = make_settings(clean_database, db_pool_size=1, db_pool_overflow=0)
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30):
+        user = await principal(app, role="analyst")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            capsys.readouterr()
+            async with app.state.db.engine.connect() as held:
+                await held.execute(text("SELECT 1"))  # the pool's only connection is ours
+                response = await http.get("/v1/ledger/accounts", headers=user.headers)
+            # Once it is back, the same request is served.
+            again = await http.get("/v1/ledger/accounts", headers=user.headers)
+    err = capsys.readouterr().err
+    _assert_unavailable(response, err)
+    assert "database:pool-timeout" in err
+    assert again.status_code == 200, again.text

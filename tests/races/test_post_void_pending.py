@@ -5,7 +5,7 @@ resolves it once; the loser, once it gets the lock, sees the winner's outcome. P
 HTTP: per pending transfer exactly one of the two requests gets a 201 and the other a
 definite 422 problem naming what the winner did (`pending_transfer_already_posted` or
 `_voided`), every hold is released exactly once, and the posted amounts are exactly those
-of the winning posts.
+of the winning posts. Both outcomes (post wins, void wins) must occur across the holds.
 """
 
 from __future__ import annotations
@@ -82,6 +82,10 @@ async def test_concurrent_post_and_void_resolve_each_hold_once(
                 "pending_transfer_already_voided",
             )
         assert winners[0].json()["parent_id"] == hold_ids[index]
+    # Both outcomes must have been raced, or one of the two branches above proved nothing.
+    # Sending post first for half the holds and void first for the other half steers the
+    # race both ways (the first request sent usually reaches the row lock first).
+    assert 0 < posts_won < HOLDS, f"posts won {posts_won} of {HOLDS}: one outcome never occurred"
 
     statuses = [
         (await client.get(f"{BASE}/transfers/{h}", headers=ledger.operator.headers)).json()[

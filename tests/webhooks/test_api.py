@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
 from standardwebhooks import Webhook
 
+from fiscus.core import clock
 from fiscus.core.db import Database
 from fiscus.core.events import emit, events_relay_batch
 from tests.factories import Principal
 from tests.webhooks.factories import dispatch_webhooks
-from tests.webhooks.receiver import Receiver, running
+from tests.webhooks.receiver import Receiver, Reply, running
 
 MakePrincipal = Callable[..., Awaitable[Principal]]
 
@@ -162,3 +165,69 @@ async def test_a_retried_rotation_returns_the_same_secret(
     assert first.json()["secret"] == again.json()["secret"]
     other = await client.post(path, json={"overlap_s": 60}, headers=auth)
     assert other.json()["secret"] != first.json()["secret"]
+
+
+async def test_update_retry_and_replay_over_http(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, make_principal: MakePrincipal
+) -> None:
+    admin = await make_principal(role="admin")
+    tenant, auth = admin.tenant_id, admin.headers
+    with running(Receiver(script=[Reply(500)])) as receiver:
+        created = await client.post(
+            "/v1/webhook-endpoints",
+            json={"url": receiver.url, "event_types": ["card.*"], "description": "old"},
+            headers=auth,
+        )
+        endpoint_id = created.json()["id"]
+        base = f"/v1/webhook-endpoints/{endpoint_id}"
+        updated = await client.patch(
+            base, json={"event_types": ["transfer.*"], "description": "books"}, headers=auth
+        )
+        assert updated.status_code == 200, updated.text
+        assert (updated.json()["event_types"], updated.json()["description"]) == (
+            ["transfer.*"],
+            "books",
+        )
+        fetched = (await client.get(base, headers=auth)).json()
+        assert fetched["event_types"] == ["transfer.*"] and fetched["url"] == receiver.url
+
+        since = clock.now() - timedelta(seconds=1)
+        async with db.uow(tenant_id=tenant) as uow:
+            event_id = await emit(
+                uow, tenant_id=tenant, type="transfer.posted", subject="t/1", payload={}
+            )
+        await events_relay_batch(db, keyring=app.state.keyring)
+        await dispatch_webhooks(db, app.state.settings)
+        [failed] = (await client.get(f"{base}/deliveries", headers=auth)).json()["data"]
+        assert failed["status"] != "succeeded" and len(receiver.requests) == 1  # the 500
+
+        # Retry: the same delivery (same webhook-id) is sent again at once and succeeds.
+        disabled = await client.patch(base, json={"enabled": False}, headers=auth)
+        assert disabled.json()["enabled"] is False
+        refused = await client.post(f"{base}/deliveries/{failed['id']}/retry", headers=auth)
+        assert refused.status_code == 409, refused.text
+        await client.patch(base, json={"enabled": True}, headers=auth)
+        retried = await client.post(f"{base}/deliveries/{failed['id']}/retry", headers=auth)
+        assert retried.status_code == 202, retried.text
+        assert (retried.json()["id"], retried.json()["status"]) == (failed["id"], "pending")
+        await dispatch_webhooks(db, app.state.settings)
+        assert [r.headers["webhook-id"] for r in receiver.requests] == [failed["id"]] * 2
+        [done] = (await client.get(f"{base}/deliveries", headers=auth)).json()["data"]
+        assert done["status"] == "succeeded"
+
+        # Replay: every matching event since then is queued again, as a new delivery.
+        replayed = await client.post(
+            f"{base}/replay",
+            json={"since": since.isoformat().replace("+00:00", "Z")},
+            headers={**auth, "Idempotency-Key": "replay-1"},
+        )
+        assert replayed.status_code == 202, replayed.text
+        assert replayed.json() == {"deliveries_queued": 1}
+        await dispatch_webhooks(db, app.state.settings)
+        third = receiver.requests[2]
+        assert third.headers["webhook-id"] != failed["id"]
+        assert json.loads(third.body)["id"] == str(event_id)
+        later = await client.post(
+            f"{base}/replay", json={"since": "2999-01-01T00:00:00Z"}, headers=auth
+        )
+        assert (later.status_code, later.json()) == (202, {"deliveries_queued": 0})

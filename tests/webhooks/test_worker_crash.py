@@ -86,6 +86,7 @@ async def test_sigkilled_worker_loses_no_event_and_restart_delivers_all(
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
             killed_after = len(receiver.requests)
+            succeeded_at_kill = await _succeeded(db)
             await _emit_many(db, ctx.tenant_id, 10)  # committed while no worker runs
             receiver.default = Reply(200)
             worker = _start_worker(clean_database, tmp_path)
@@ -104,6 +105,12 @@ async def test_sigkilled_worker_loses_no_event_and_restart_delivers_all(
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
     assert killed_after < 20, "the kill happened before all work was done"
+    # The kill landed mid-delivery: requests had reached the receiver whose outcome the
+    # worker never recorded, and the restarted worker sent those deliveries again.
+    assert succeeded_at_kill < killed_after, (succeeded_at_kill, killed_after)
+    webhook_ids = [r.headers["webhook-id"] for r in receiver.requests]
+    resent = {i for i in webhook_ids if webhook_ids.count(i) > 1}
+    assert resent and resent <= set(webhook_ids[:killed_after]), resent
     delivered = {json.loads(r.body)["data"]["n"] for r in receiver.requests}
     assert len(receiver.requests) >= 20
     assert {json.loads(r.body)["id"] for r in receiver.requests} == {
@@ -121,6 +128,16 @@ async def test_sigkilled_worker_loses_no_event_and_restart_delivers_all(
     assert sorted(positions) == list(range(1, 21))  # type: ignore[type-var]
 
 
+async def _succeeded(db: Database) -> int:
+    async with db.uow() as uow:
+        done = await uow.session.scalar(
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.status == "succeeded")
+        )
+    return int(done or 0)
+
+
 async def _event_ids(db: Database) -> list[object]:
     async with db.uow() as uow:
         return list((await uow.session.execute(select(Event.id))).scalars())
@@ -136,12 +153,20 @@ async def test_worker_killed_at_random_moments_while_events_flow_loses_nothing(
         await make_endpoint(db, ctx, settings, receiver.url)
         emitting = asyncio.create_task(_emit_many(db, ctx.tenant_id, 60))
         worker = _start_worker(clean_database, tmp_path)
+        kills: list[tuple[int, int]] = []  # (requests received, deliveries succeeded)
         try:
             for _ in range(3):
-                # Somewhere in start-up, relaying or delivering: any moment will do.
-                await asyncio.sleep(random.uniform(1.0, 3.0))
+                # Once this worker is delivering, at a random moment of its work.
+                started_with = len(receiver.requests)
+
+                async def delivering(started_with: int = started_with) -> bool:
+                    return len(receiver.requests) > started_with or await _succeeded(db) == 60
+
+                assert await _wait_until(delivering, 180), (kills, await _succeeded(db))
+                await asyncio.sleep(random.uniform(0.0, 0.3))
                 worker.send_signal(signal.SIGKILL)
                 worker.wait(timeout=10)
+                kills.append((len(receiver.requests), await _succeeded(db)))
                 worker = _start_worker(clean_database, tmp_path)
             await emitting
 
@@ -158,6 +183,8 @@ async def test_worker_killed_at_random_moments_while_events_flow_loses_nothing(
         finally:
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
+    # At least one kill landed mid-work: after deliveries began, with deliveries left to do.
+    assert any(received > 0 and succeeded < 60 for received, succeeded in kills), kills
     received = {json.loads(r.body)["id"] for r in receiver.requests}
     assert received == {str(e) for e in await _event_ids(db) if e is not None} - {
         str(e) for e in await _non_transfer_event_ids(db)

@@ -83,17 +83,34 @@ class TransferExistsDifferently(TransferRefused):
     status = 409
 
 
+class TransferTargetNotFound(TransferRefused):
+    """The transfer to post, void or reverse does not exist in the tenant."""
+
+    type_slug = "transfer-target-not-found"
+    title = "Transfer not found"
+    # Like every object named in a path: not found, or another tenant's (never revealed).
+    status = 404
+
+
+TARGET_NOT_FOUND = frozenset({ResultCode.PENDING_TRANSFER_NOT_FOUND, ResultCode.TRANSFER_NOT_FOUND})
+
+
 def _status_of(code: ResultCode) -> int:
     if code is ResultCode.EXISTS:
         return 200  # an identical retry: the original transfer, never a problem
+    if code in TARGET_NOT_FOUND:
+        return 404
     return 409 if code.value.startswith("exists_with_different_") else 422
 
 
 def transfer_refused(code: ResultCode, detail: str | None = None) -> TransferRefused:
-    """The error for a result code: 409 for exists_with_different_*, else 422."""
+    """The error for a result code: 409 for exists_with_different_*, 404 when the transfer
+    to act on is missing, else 422."""
     detail = detail or CODE_TITLES[code]
     if code.value.startswith("exists_with_different_"):
         return TransferExistsDifferently(detail, code=code)
+    if code in TARGET_NOT_FOUND:
+        return TransferTargetNotFound(detail, code=code)
     return TransferRefused(detail, code=code)
 
 

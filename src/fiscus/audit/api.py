@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from fiscus.access.context import Context
-from fiscus.access.deps import authorized
+from fiscus.core.context import Context
+from fiscus.core.authz import authorized
 from fiscus.audit import queries
 from fiscus.audit.schemas import AuditEventRead
 from fiscus.core.clock import Timestamp

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from fiscus.access.context import Context
+from fiscus.core.context import Context
 from fiscus.audit.models import AuditEvent
 from fiscus.audit.schemas import AuditEventRead
 from fiscus.core.db import Database

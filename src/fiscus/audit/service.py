@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from fiscus.access.context import Context
+from fiscus.core.context import Context
 from fiscus.audit.models import AuditEvent
 from fiscus.core import clock
 from fiscus.core.db import UnitOfWork

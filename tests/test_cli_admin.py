@@ -137,3 +137,31 @@ def test_the_operator_sets_a_tenants_plan(clean_database: str) -> None:
         ).fetchone()
     assert plan == ("free",)
     assert audited == (2,)  # --plan at creation, then set-plan
+
+
+def test_create_tenant_with_a_plan_is_one_transaction(clean_database: str) -> None:
+    """The tenant, its plan and the audit record commit together: when the audit record
+    cannot be written, no tenant is left behind (it once was, on the default plan)."""
+    import psycopg
+
+    refuse = (
+        "CREATE FUNCTION test_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RAISE EXCEPTION 'audit trail unavailable'; END $$;"
+        " CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_events"
+        " FOR EACH ROW EXECUTE FUNCTION test_refuse_audit()"
+    )
+    with psycopg.connect(clean_database, autocommit=True) as db:
+        db.execute(refuse)
+    try:
+        failed = _run(
+            clean_database, "admin", "create-tenant", "halfway", "--name", "H", "--plan", "free"
+        )
+    finally:
+        with psycopg.connect(clean_database, autocommit=True) as db:
+            db.execute("DROP TRIGGER test_refuse_audit ON audit_events")
+            db.execute("DROP FUNCTION test_refuse_audit()")
+    assert failed.returncode != 0
+    assert "audit trail unavailable" in failed.stderr
+    with psycopg.connect(clean_database) as db:
+        left = db.execute("SELECT count(*) FROM tenants WHERE slug = 'halfway'").fetchone()
+    assert left == (0,)

@@ -23,14 +23,15 @@ test: install ## Run the whole test suite against a real PostgreSQL
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: install ## ruff, formatting, strict mypy and module boundaries
-	$(BIN)/ruff check src tests migrations bench
-	$(BIN)/ruff format --check src tests migrations bench
-	$(BIN)/mypy src
+	$(BIN)/ruff check src tests migrations bench tools
+	$(BIN)/ruff format --check src tests migrations bench tools
+	$(BIN)/mypy src tools
+	$(BIN)/python -m tools.contracts --check
 	$(BIN)/lint-imports
 
 format: install
-	$(BIN)/ruff format src tests migrations bench
-	$(BIN)/ruff check --fix src tests migrations bench
+	$(BIN)/ruff format src tests migrations bench tools
+	$(BIN)/ruff check --fix src tests migrations bench tools
 
 check: lint test
 

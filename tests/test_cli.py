@@ -52,6 +52,7 @@ def test_the_walk_reaches_every_group_and_its_subcommands() -> None:
     assert {"", "db", "keys", "admin", "audit", "ledger"} <= set(groups)
     assert all(groups.values())  # no empty group: each would show only its own help
     assert ["admin", "create-user"] in [path for path, _ in COMMANDS]
+    assert ["admin", "unlock-user"] in [path for path, _ in COMMANDS]
 
 
 def test_the_installed_command_answers_help() -> None:

@@ -7,24 +7,27 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
 from fiscus import __version__
-from fiscus.cli_identity import admin_app, audit_app
-from fiscus.cli_keys import keys_app
-from fiscus.core.config import ConfigError, Settings, load_settings
-from fiscus.core.db import libpq_url, redact_url
-from fiscus.core.embedded import EmbeddedError, EmbeddedPostgres, client_bin_dir
+from fiscus.access import cli as access_cli
+from fiscus.access.queries import tenant_by_slug
+from fiscus.audit import cli as audit_cli
+from fiscus.core.cli import database, err
+from fiscus.core.cli import settings_load as _settings
+from fiscus.core.config import Settings
+from fiscus.core.db import Database, libpq_url, redact_url
+from fiscus.core.embedded import client_bin_dir
+from fiscus.core.keyring.cli import keys_app
 from fiscus.core.server import StoppingServer
+from fiscus.identity import cli as identity_cli
 from fiscus.ledger.cli import app as ledger_cli
 
 app = typer.Typer(
@@ -33,39 +36,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database tools: shell, dump and restore.", no_args_is_help=True)
+# `fiscus admin` gathers the operator's commands of several modules, each in its cli.py.
+admin_app = typer.Typer(
+    help="Administration: create tenants and users, lift lockouts, generate the permissions page.",
+    no_args_is_help=True,
+)
+for module_admin in (access_cli.admin, identity_cli.admin):
+    admin_app.registered_commands.extend(module_admin.registered_commands)
+
+
+async def _tenant_id(db: Database, slug: str) -> uuid.UUID | None:
+    async with db.uow() as uow:
+        found = await tenant_by_slug(uow, slug=slug)
+    return None if found is None else found.id
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
-app.add_typer(audit_app, name="audit")
+app.add_typer(audit_cli.build(tenant_lookup=_tenant_id), name="audit")
 app.add_typer(ledger_cli, name="ledger")
 app.add_typer(keys_app, name="keys")
-err = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as error:
-        err.print(f"[red]Configuration error:[/red] {error}")
-        raise typer.Exit(2) from None
-
-
-@contextmanager
-def database(settings: Settings) -> Iterator[tuple[str, EmbeddedPostgres | None]]:
-    """The database URL in use; starts (and afterwards releases) the embedded server if needed."""
-    if settings.database_url is not None:
-        yield settings.database_url, None
-        return
-    embedded = EmbeddedPostgres(settings.data_dir)
-    try:
-        with err.status(f"Starting the embedded PostgreSQL in {embedded.pgdata} ..."):
-            url = embedded.start()
-    except EmbeddedError as error:
-        err.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from None
-    try:
-        yield url, embedded
-    finally:
-        embedded.stop()
 
 
 def _tool(name: str, url: str) -> str:

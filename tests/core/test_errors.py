@@ -151,6 +151,6 @@ async def test_values_the_database_cannot_store_are_400_not_500(db: object) -> N
         for raw in (b'{"value": "nul\\u0000byte"}', b'{"value": "lone\\udcf9surrogate"}'):
             response = await client.post("/store", content=raw, headers=headers)
             assert response.status_code == 400, response.text
-            assert response.json()["type"] == PROBLEM_BASE + "invalid-data"
+            assert response.json()["type"] == PROBLEM_BASE + "data-invalid"
         fine = await client.post("/store", content=b'{"value": "fine"}', headers=headers)
         assert fine.status_code == 200

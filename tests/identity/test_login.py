@@ -36,7 +36,7 @@ async def test_wrong_password_is_401_problem(client, make_principal) -> None:
     response = await _login(client, p, password="not the password at all")
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"].endswith("/invalid-credentials")
+    assert response.json()["type"].endswith("/credentials-invalid")
 
 
 async def test_unknown_tenant_and_unknown_email_look_the_same(client, make_principal) -> None:
@@ -55,7 +55,7 @@ async def test_unknown_tenant_and_unknown_email_look_the_same(client, make_princ
 async def test_no_credentials_is_401(client) -> None:
     response = await client.get("/v1/me")
     assert response.status_code == 401
-    assert response.json()["type"].endswith("/invalid-token")
+    assert response.json()["type"].endswith("/token-invalid")
 
 
 async def test_api_key_in_query_string_is_refused(client, make_principal) -> None:

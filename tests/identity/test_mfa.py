@@ -110,7 +110,7 @@ async def test_mfa_login_is_two_steps_and_a_code_works_once(client, make_princip
             "/v1/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code}
         )
         assert replay.status_code == 401
-        assert replay.json()["type"].endswith("/invalid-token")
+        assert replay.json()["type"].endswith("/token-invalid")
 
 
 async def test_backup_codes_are_single_use_and_regenerable(client, make_principal) -> None:
@@ -227,7 +227,7 @@ async def test_one_challenge_opens_one_session_even_with_two_backup_codes(
     assert first.status_code == 200
     second = await client.post("/v1/auth/mfa/verify", json={"mfa_token": token, "code": codes[1]})
     assert second.status_code == 401
-    assert second.json()["type"].endswith("/invalid-token")
+    assert second.json()["type"].endswith("/token-invalid")
     assert await _sessions_of(app, p) == sessions + 1
     # At the same moment: one wins, the other finds the challenge spent.
     token = await _challenge(client, p)

@@ -55,7 +55,7 @@ async def test_password_change_ends_other_sessions_not_this_one(app, client, mak
         json={"current_password": PASSWORD, "new_password": "password1"},
     )
     assert weak.status_code == 400
-    assert weak.json()["type"].endswith("/weak-password")
+    assert weak.json()["type"].endswith("/password-weak")
     changed = await client.post(
         "/v1/me/password",
         headers=p.headers,

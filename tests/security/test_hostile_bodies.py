@@ -3,7 +3,7 @@ a 500, and leave no trace in the database or the response headers.
 
 What `tests/core/test_errors.py` already proves on a small app (a 413 by Content-Length
 and by stream, a 400 for a body of invalid UTF-8, an unsafe X-Request-ID replaced, NUL and
-lone surrogates as 400 invalid-data) and `test_log_injection.py` on the logger (CR/LF and
+lone surrogates as 400 data-invalid) and `test_log_injection.py` on the logger (CR/LF and
 ANSI escaped) is not repeated. Here, against the real application:
 
 - the body limit holds however the body is framed: a Content-Length over it (also a lying

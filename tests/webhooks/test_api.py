@@ -117,7 +117,7 @@ async def test_bad_input_is_a_problem(
         headers=auth,
     )
     assert unsafe.status_code == 422
-    assert unsafe.json()["type"].endswith("/unsafe-webhook-url")
+    assert unsafe.json()["type"].endswith("/webhook-url-unsafe")
     assert (await client.get("/v1/events?after=-1", headers=auth)).status_code == 400
     assert (await client.get("/v1/events?types=a..b", headers=auth)).status_code == 400
 

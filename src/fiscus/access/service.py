@@ -18,7 +18,7 @@ from fiscus.access.errors import (
 )
 from fiscus.access.models import Membership, Role, Tenant
 from fiscus.access.policy import BUILTIN_ROLES, unknown_permissions
-from fiscus.access.queries import role_holders, role_permissions
+from fiscus.access.queries import role_holders, role_permissions, tenant_by_slug, tenant_get
 from fiscus.access.schemas import RoleRead, RoleWrite, TenantSettings
 from fiscus.audit.service import audit_record
 from fiscus.core import clock
@@ -49,6 +49,32 @@ async def tenant_create(uow: UnitOfWork, *, slug: str, name: str, plan: str) -> 
         )
     )
     return tenant_id
+
+
+async def tenant_provision(db: Database, *, slug: str, name: str, plan: str) -> uuid.UUID:
+    """Create a tenant on `plan` as the platform operator, in one transaction (the CLI
+    resolves the plan: `--plan`, else the operator's FISCUS_DEFAULT_PLAN)."""
+    async with db.uow() as uow:
+        return await tenant_create(uow, slug=slug, name=name, plan=plan)
+
+
+async def tenant_plan_set(db: Database, *, slug: str, plan: str) -> None:
+    """Set a tenant's plan (its rate-limit tier) as the platform operator, audited."""
+    async with db.uow() as uow:
+        tenant = await tenant_by_slug(uow, slug=slug.strip().lower())
+        if tenant is None:
+            raise TenantNotFound(f"No tenant with slug {slug!r}.")
+        await _tenant_plan_set(uow, tenant_id=tenant.id, plan=plan)
+
+
+async def _tenant_plan_set(uow: UnitOfWork, *, tenant_id: uuid.UUID, plan: str) -> None:
+    current = (await tenant_get(uow, tenant_id=tenant_id)).settings
+    await _tenant_settings_update(
+        uow,
+        ctx=Context.system(tenant_id, permissions=frozenset()),
+        settings=current.model_copy(update={"plan": plan}),
+        keep_plan=False,
+    )
 
 
 async def tenant_settings_update(

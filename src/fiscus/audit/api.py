@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from fiscus.access.context import Context
-from fiscus.access.deps import authorized
 from fiscus.audit import queries
+from fiscus.audit.errors import AuditEventNotFound
 from fiscus.audit.schemas import AuditEventRead
+from fiscus.core.authz import authorized
 from fiscus.core.clock import Timestamp
-from fiscus.core.errors import NotFound
+from fiscus.core.context import Context
 from fiscus.core.http import problem_responses
 from fiscus.core.pagination import Cursor, Limit, Page
 from fiscus.deps import DatabaseDep
@@ -59,5 +59,5 @@ async def audit_event(event_id: str, db: DatabaseDep, ctx: Reader) -> AuditEvent
     try:
         parsed = uuid.UUID(event_id)
     except ValueError:
-        raise NotFound("No such audit event.") from None
+        raise AuditEventNotFound("No such audit event.") from None
     return await queries.audit_event_get(db, ctx=ctx, event_id=parsed)

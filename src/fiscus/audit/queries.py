@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from fiscus.access.context import Context
+from fiscus.audit.errors import AuditEventNotFound
 from fiscus.audit.models import AuditEvent
 from fiscus.audit.schemas import AuditEventRead
+from fiscus.core.context import Context
 from fiscus.core.db import Database
-from fiscus.core.errors import NotFound
 from fiscus.core.pagination import keyset_page
 
 
@@ -85,5 +85,5 @@ async def audit_event_get(db: Database, *, ctx: Context, event_id: uuid.UUID) ->
             await uow.session.execute(select(AuditEvent).where(AuditEvent.id == event_id))
         ).scalar()
     if row is None:
-        raise NotFound("No such audit event.")
+        raise AuditEventNotFound("No such audit event.")
     return _read(row)

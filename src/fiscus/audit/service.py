@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from fiscus.access.context import Context
 from fiscus.audit.models import AuditEvent
 from fiscus.core import clock
+from fiscus.core.context import Context
 from fiscus.core.db import UnitOfWork
 from fiscus.core.ids import new_id
 

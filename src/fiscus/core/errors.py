@@ -10,6 +10,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 PROBLEM_BASE = "https://fiscus.dev/problems/"
+# Slugs renamed so that every slug names its subject first and what is wrong with it last
+# (docs/API_CONVENTIONS.md, changelog): old -> new. An old slug is never given to another
+# error, so a client still matching it can only miss, never misread.
+RETIRED_SLUGS = {
+    "weak-password": "password-weak",
+    "invalid-credentials": "credentials-invalid",
+    "invalid-token": "token-invalid",
+    "invalid-mfa-code": "mfa-code-invalid",
+    "mfa-state": "mfa-state-unexpected",
+    "unsafe-webhook-url": "webhook-url-unsafe",
+    "invalid-data": "data-invalid",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -337,7 +337,7 @@ def _invalid_data(request: Request) -> Response:
     return problem_response(
         status=400,
         body={
-            "type": PROBLEM_BASE + "invalid-data",
+            "type": PROBLEM_BASE + "data-invalid",
             "title": "Invalid data",
             "status": 400,
             "detail": "A value in the request cannot be stored (for example a NUL character).",

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 
 from fiscus.access.context import Context
 from fiscus.access.deps import authorized
-from fiscus.core.errors import ValidationProblem
 from fiscus.core.events import Event, check_type_patterns
 from fiscus.core.http import problem_responses
 from fiscus.deps import DatabaseDep
+from fiscus.events.errors import EventCursorInvalid
 from fiscus.events.queries import event_find, events_page
 from fiscus.events.schemas import EventFeed, EventRead
 
@@ -36,7 +36,7 @@ def _after(value: str | None) -> int:
     if value is None or value == "":
         return 0
     if not value.isdigit() or len(value) > 18:
-        raise ValidationProblem("`after` is a cursor from `next_cursor` (or 0).", field="after")
+        raise EventCursorInvalid("`after` is a cursor from `next_cursor` (or 0).", field="after")
     return int(value)
 
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from fiscus.access.context import Context
 from fiscus.core.db import Database
-from fiscus.core.errors import NotFound
 from fiscus.core.events import Event, event_get, events_feed
+from fiscus.events.errors import EventNotFound
 
 
 async def events_page(
@@ -27,5 +27,5 @@ async def event_find(db: Database, ctx: Context, *, event_id: uuid.UUID) -> Even
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         event = await event_get(uow, tenant_id=ctx.tenant_id, event_id=event_id)
     if event is None:
-        raise NotFound(f"Event {event_id} was not found.")
+        raise EventNotFound(f"Event {event_id} was not found.")
     return event

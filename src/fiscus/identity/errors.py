@@ -8,6 +8,7 @@ from fiscus.core.errors import (
     BusinessRuleViolation,
     Conflict,
     NotAuthenticated,
+    NotFound,
     PermissionDenied,
     RateLimited,
     ValidationProblem,
@@ -17,7 +18,7 @@ from fiscus.core.errors import (
 class WeakPassword(ValidationProblem):
     """The new password breaks a rule: length, or it is a commonly used one."""
 
-    type_slug = "weak-password"
+    type_slug = "password-weak"
     title = "Password refused"
 
     def __init__(self, detail: str) -> None:
@@ -27,14 +28,14 @@ class WeakPassword(ValidationProblem):
 class InvalidCredentials(NotAuthenticated):
     """Tenant, email and password (or MFA code) do not match an active account."""
 
-    type_slug = "invalid-credentials"
+    type_slug = "credentials-invalid"
     title = "Invalid credentials"
 
 
 class InvalidToken(NotAuthenticated):
     """The access, refresh, MFA or reset token is missing, malformed, expired or revoked."""
 
-    type_slug = "invalid-token"
+    type_slug = "token-invalid"
     title = "Invalid or expired token"
 
 
@@ -68,14 +69,14 @@ class ReauthenticationRequired(PermissionDenied):
 class MfaState(Conflict):
     """MFA is not in the state this step needs (e.g. confirming without enrolling)."""
 
-    type_slug = "mfa-state"
+    type_slug = "mfa-state-unexpected"
     title = "MFA not in the expected state"
 
 
 class InvalidMfaCode(BusinessRuleViolation):
     """The TOTP or backup code is wrong or was already used."""
 
-    type_slug = "invalid-mfa-code"
+    type_slug = "mfa-code-invalid"
     title = "Invalid MFA code"
 
 
@@ -91,3 +92,10 @@ class ApiKeySuspended(NotAuthenticated):
 
     type_slug = "api-key-suspended"
     title = "API key suspended"
+
+
+class UserNotFound(NotFound):
+    """No account with this email address in the tenant (or in any tenant)."""
+
+    type_slug = "user-not-found"
+    title = "User not found"

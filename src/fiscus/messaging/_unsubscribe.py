@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fiscus.core.errors import ValidationProblem
 from fiscus.core.keyring import KeyRing
+from fiscus.messaging.errors import UnsubscribeLinkInvalid
 
 PURPOSE = "messaging.unsubscribe"
 
@@ -65,4 +65,4 @@ def token_read(keyring: KeyRing, token: str, *, legacy_roots: Sequence[str] = ()
         tenant, user, category = payload.decode().split("|")
         return Unsubscribe(uuid.UUID(tenant), uuid.UUID(user), category)
     except ValueError:
-        raise ValidationProblem("The unsubscribe link is not valid.", field="token") from None
+        raise UnsubscribeLinkInvalid("The unsubscribe link is not valid.", field="token") from None

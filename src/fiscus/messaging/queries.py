@@ -12,19 +12,12 @@ from sqlalchemy import select
 
 from fiscus.access.context import Context
 from fiscus.core.db import Database
-from fiscus.core.errors import ValidationProblem
 from fiscus.core.keyring import KeyRing
 from fiscus.core.pagination import keyset_page
 from fiscus.messaging._sealing import MessageView, message_open
 from fiscus.messaging._templates import CHANNELS
 from fiscus.messaging.models import Message, MessagePreference, MessageStatusChange
-from fiscus.messaging.service import DEFAULT_CHANNELS
-
-
-def _me(ctx: Context) -> uuid.UUID:
-    if ctx.actor_type != "user" or ctx.actor_id is None:
-        raise ValidationProblem("Only a signed-in user has messages.")
-    return ctx.actor_id
+from fiscus.messaging.service import DEFAULT_CHANNELS, caller_id
 
 
 async def inbox_list(
@@ -37,7 +30,7 @@ async def inbox_list(
     limit: int,
 ) -> tuple[list[MessageView], str | None]:
     """The caller's in-app messages, newest first."""
-    user_id = _me(ctx)
+    user_id = caller_id(ctx)
     stmt = select(Message).where(
         Message.tenant_id == ctx.tenant_id,
         Message.user_id == user_id,
@@ -62,7 +55,7 @@ async def inbox_list(
 
 async def preferences_get(db: Database, ctx: Context) -> dict[str, list[str]]:
     """The caller's channels per category, defaults filled in; security is every channel."""
-    user_id = _me(ctx)
+    user_id = caller_id(ctx)
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         saved = (
             await uow.session.execute(

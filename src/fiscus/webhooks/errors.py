@@ -22,7 +22,7 @@ class DeliveryNotFound(NotFound):
 class UnsafeWebhookUrl(BusinessRuleViolation):
     """The URL is not a public http(s) address (loopback, private, link-local, metadata)."""
 
-    type_slug = "unsafe-webhook-url"
+    type_slug = "webhook-url-unsafe"
     title = "Webhook URL refused"
 
 

@@ -17,6 +17,7 @@ from fiscus.identity.service._mfa import (
     totp_enroll_start,
     totp_matching_step,
 )
+from fiscus.identity.service._operator import user_bootstrap, user_unlock
 from fiscus.identity.service._reset import (
     RESET_EVENT,
     password_reset_confirm,
@@ -75,8 +76,10 @@ __all__ = [
     "totp_enroll_start",
     "totp_matching_step",
     "user_add",
+    "user_bootstrap",
     "user_personal",
     "user_provision",
     "user_read",
+    "user_unlock",
     "user_update",
 ]

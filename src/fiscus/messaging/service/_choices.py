@@ -12,7 +12,6 @@ from sqlalchemy.dialects.postgresql import insert
 from fiscus.access.context import Context
 from fiscus.core import clock
 from fiscus.core.db import Database
-from fiscus.core.errors import ValidationProblem
 from fiscus.core.keyring import KeyRing
 from fiscus.messaging._sealing import (
     PHONE,
@@ -25,6 +24,14 @@ from fiscus.messaging._templates import (
     Rendered,
     template_check,
     template_check_overridable,
+)
+from fiscus.messaging.errors import (
+    MessageCategoryNotOptional,
+    MessageCategoryUnknown,
+    MessageChannelUnknown,
+    MessagesNeedAUser,
+    QuietHoursInvalid,
+    TimezoneUnknown,
 )
 from fiscus.messaging.models import (
     MessagePreference,
@@ -80,12 +87,12 @@ async def preferences_set(
     """Choose the caller's channels for a category; security cannot be changed."""
     user_id = caller_id(ctx)
     if category == "security":
-        raise ValidationProblem("Security messages are always sent.", field="category")
+        raise MessageCategoryNotOptional("Security messages are always sent.", field="category")
     if category not in DEFAULT_CHANNELS:
-        raise ValidationProblem(f"Unknown category {category!r}.", field="category")
+        raise MessageCategoryUnknown(f"Unknown category {category!r}.", field="category")
     chosen = [c for c in CHANNELS if c in channels]
     if len(chosen) != len(set(channels)):
-        raise ValidationProblem("Channels are email, sms and in_app.", field="channels")
+        raise MessageChannelUnknown("Channels are email, sms and in_app.", field="channels")
     values = {
         "tenant_id": ctx.tenant_id,
         "user_id": user_id,
@@ -119,9 +126,9 @@ async def profile_set(
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationProblem(f"Unknown time zone {timezone!r}.", field="timezone") from None
+        raise TimezoneUnknown(f"Unknown time zone {timezone!r}.", field="timezone") from None
     if (quiet_start is None) != (quiet_end is None):
-        raise ValidationProblem("Quiet hours need a start and an end.", field="quiet_end")
+        raise QuietHoursInvalid("Quiet hours need a start and an end.", field="quiet_end")
     values = {
         "tenant_id": ctx.tenant_id,
         "user_id": user_id,
@@ -143,6 +150,7 @@ async def profile_set(
 
 
 def caller_id(ctx: Context) -> uuid.UUID:
+    """The signed-in user acting; MessagesNeedAUser for an API key or the system."""
     if ctx.actor_type != "user" or ctx.actor_id is None:
-        raise ValidationProblem("Only a signed-in user has messages and preferences.")
+        raise MessagesNeedAUser("Only a signed-in user has messages and preferences.")
     return ctx.actor_id

@@ -12,7 +12,6 @@ from sqlalchemy.dialects.postgresql import insert
 from fiscus.access.context import Context
 from fiscus.core import clock
 from fiscus.core.db import Database
-from fiscus.core.errors import NotFound, ValidationProblem
 from fiscus.core.events import emit
 from fiscus.core.ids import new_id
 from fiscus.core.keyring import KeyRing
@@ -22,6 +21,7 @@ from fiscus.messaging._sealing import (
     message_open,
 )
 from fiscus.messaging._unsubscribe import token_read
+from fiscus.messaging.errors import MessageNotFound, UnsubscribeLinkInvalid
 from fiscus.messaging.models import (
     Message,
     MessagePreference,
@@ -50,7 +50,7 @@ async def message_mark_read(
             )
         ).scalar_one_or_none()
         if message is None:
-            raise NotFound(f"Message {message_id} was not found.")
+            raise MessageNotFound(f"Message {message_id} was not found.")
         if message.read_at is None:
             message.read_at = clock.now()
             message.status = "read"
@@ -86,7 +86,7 @@ async def marketing_unsubscribe(
     """
     request = token_read(keyring, token, legacy_roots=legacy_roots)
     if request.category != "marketing":
-        raise ValidationProblem("The unsubscribe link is not valid.", field="token")
+        raise UnsubscribeLinkInvalid("The unsubscribe link is not valid.", field="token")
     now = clock.now()
     async with db.uow(tenant_id=request.tenant_id) as uow:
         await uow.session.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,6 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from fiscus.core.cli import err, run, settings_load
+from fiscus.core.config import Settings
 from fiscus.core.db import Database
 from fiscus.core.keyring import (
     MIN_PASSPHRASE_CHARS,
@@ -33,31 +34,23 @@ keys_app = typer.Typer(
     help="Encryption keys: status, rotation of the data key, backup of the root secret.",
     no_args_is_help=True,
 )
-err = Console(stderr=True)
 PASSPHRASE_ENV = "FISCUS_BUNDLE_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
 
 
 def _with_keyring(operation: Callable[[Database, KeyRing], Awaitable[T]]) -> T:
     """Run `operation` with the database in use and the key ring opened from the settings."""
-    from fiscus.cli import _settings, database
     from fiscus.core.models import import_all_models
 
     import_all_models()  # every module registers its sealed columns next to its tables
-    settings = _settings()
-    with database(settings) as (url, _):
 
-        async def main() -> T:
-            db = Database(url, pool_size=3, max_overflow=0)
-            try:
-                return await operation(db, KeyRing(settings.root_secrets))
-            finally:
-                await db.dispose()
+    async def with_ring(db: Database, settings: Settings) -> T:
+        return await operation(db, KeyRing(settings.root_secrets))
 
-        try:
-            return asyncio.run(main())
-        except KeyRingError as error:
-            err.print(f"[red]Keys:[/red] {error}")
-            raise typer.Exit(1) from None
+    try:
+        return run(with_ring, pool_size=3)
+    except KeyRingError as error:
+        err.print(f"[red]Keys:[/red] {error}")
+        raise typer.Exit(1) from None
 
 
 @keys_app.command("status")
@@ -159,9 +152,7 @@ def export(
     Keep the bundle and the passphrase apart from the database dumps: a dump opens only
     with the root secret of the installation that wrote it.
     """
-    from fiscus.cli import _settings
-
-    secrets = _settings().root_secrets
+    secrets = settings_load().root_secrets
     try:
         root_id = secret_bundle_export(output, secrets, _passphrase(confirm=True), replace=force)
     except SecretBundleError as error:
@@ -190,9 +181,7 @@ def import_(
     It goes to `$FISCUS_DATA_DIR/secret_key` (what the embedded installation reads), or
     with --env-file to an env file (FISCUS_SECRET_KEY=...), mode 0600 either way.
     """
-    from fiscus.cli import _settings
-
-    target = None if env_file is not None else _settings().data_dir / "secret_key"
+    target = None if env_file is not None else settings_load().data_dir / "secret_key"
     try:
         opened = secret_bundle_import(
             bundle,

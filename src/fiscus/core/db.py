@@ -187,22 +187,20 @@ class UnitOfWork:
         assert isinstance(handle, psycopg.AsyncConnection)
         return handle
 
-    async def fetch_one(
-        self, sql: str, params: tuple[Any, ...], *, width: int
-    ) -> tuple[Any, ...] | None:
+    async def fetch_one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """Run one psycopg statement (`%s`, or `%b` for binary parameters) in this
-        transaction and return its first row (None if it has none).
+        transaction and return its first row (None if it returns none).
 
         In single-statement mode this is the whole transaction, sent in one round trip
-        with the parameters bound client-side (psycopg's own literal quoting); the result
-        taken is the first with `width` columns. On an error the server skips the rest of
-        the string and the transaction is rolled back. (psycopg's pipeline mode is also one
-        round trip, but its async wait spins on the writable socket and burned a core.)
+        with the parameters bound client-side (psycopg's own literal quoting). On an error
+        the server skips the rest of the string and the transaction is rolled back.
+        (psycopg's pipeline mode is also one round trip, but its async wait spins on the
+        writable socket and burned a core.)
         """
         assert self.active, "use the unit of work inside `async with`"
         if not self.single_statement:
             cursor = await (await self.driver()).execute(sql, params)
-            return await cursor.fetchone()
+            return await cursor.fetchone() if cursor.description is not None else None
         assert not self._sent, "a single-statement unit of work runs one statement"
         self._sent = True
         async with self._engine.connect() as connection:
@@ -217,9 +215,9 @@ class UnitOfWork:
             await handle.set_autocommit(True)
             try:
                 cursor = await handle.execute("; ".join(parts))
-                while cursor.description is None or len(cursor.description) != width:
-                    assert cursor.nextset(), "no result of the expected width"
-                return await cursor.fetchone()
+                for _ in parts[:-2]:  # the results of BEGIN and of the tenant switch
+                    assert cursor.nextset(), "the statement returned no result"
+                return await cursor.fetchone() if cursor.description is not None else None
             except BaseException:
                 await handle.execute("ROLLBACK")
                 raise

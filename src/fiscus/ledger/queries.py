@@ -152,7 +152,7 @@ async def balance_get(
     else:
         sql, params = BALANCE_SQL, (as_of, as_of, ctx.tenant_id, account_id)
     async with db.uow(tenant_id=ctx.tenant_id, single_statement=True) as uow:
-        row = await uow.fetch_one(sql, params, width=13)
+        row = await uow.fetch_one(sql, params)
     if row is None:
         raise LedgerAccountNotFound(f"No ledger account {account_id}.")
     _, currency, normal_side, limit, *now_balances = row[:8]

@@ -112,6 +112,9 @@ async def account_close_in(
     account = await _locked(uow, ctx.tenant_id, account_id)
     if account.closed_at is None:
         account.closed_at = clock.now()
+        # Written now: the caller's next ledger call runs on the driver connection, which
+        # sees only what the session has flushed.
+        await uow.session.flush()
         await audit_record(
             uow,
             ctx=ctx,
@@ -152,6 +155,7 @@ async def account_set_limit_in(
         )
     before = account.overdraft_limit
     account.overdraft_limit = overdraft_limit
+    await uow.session.flush()  # visible to the caller's next posting (see account_close_in)
     await audit_record(
         uow,
         ctx=ctx,

@@ -77,7 +77,7 @@ async def call_one(uow: UnitOfWork, sql: str, params: tuple[Any, ...]) -> Row:
     """Run one posting function in the unit of work and return its result row."""
     assert uow.active, "the ledger posts inside the use case's unit of work"
     with amounts_in_range():
-        found = await uow.fetch_one(sql, params, width=len(Row.__slots__))
+        found = await uow.fetch_one(sql, params)
     assert found is not None, "the posting function returned no row"
     return Row(*found)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fiscus.core.errors import PROBLEM_BASE, BusinessRuleViolation, Conflict, NotFound
-from fiscus.ledger.codes import CODE_TITLES, ResultCode
+from fiscus.ledger.codes import CODE_TITLES, INVALID_REQUEST, ResultCode
 
 
 class LedgerAccountNotFound(NotFound):
@@ -68,6 +68,14 @@ class TransferRefused(BusinessRuleViolation):
         return body
 
 
+class TransferInvalid(TransferRefused):
+    """The transfer is malformed in a way only the ledger can name (an exchange rate)."""
+
+    type_slug = "transfer-invalid"
+    title = "Transfer invalid"
+    status = 400
+
+
 class TransferExistsDifferently(TransferRefused):
     """The transfer id or idempotency key was already used for a different transfer."""
 
@@ -77,10 +85,13 @@ class TransferExistsDifferently(TransferRefused):
 
 
 def transfer_refused(code: ResultCode, detail: str | None = None) -> TransferRefused:
-    """The error for a result code: 409 for exists_with_different_*, else 422."""
+    """The error for a result code: 409 for exists_with_different_*, 400 for a malformed
+    request, else 422."""
     detail = detail or CODE_TITLES[code]
     if code.value.startswith("exists_with_different_"):
         return TransferExistsDifferently(detail, code=code)
+    if code in INVALID_REQUEST:
+        return TransferInvalid(detail, code=code)
     return TransferRefused(detail, code=code)
 
 

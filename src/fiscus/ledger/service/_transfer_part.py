@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -17,7 +18,7 @@ from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.ids import new_id
 from fiscus.ledger.codes import ResultCode
 from fiscus.ledger.errors import transfer_refused
-from fiscus.ledger.schemas import PendingPost, TransferAction, TransferCreate
+from fiscus.ledger.schemas import FxIn, PendingPost, TransferAction, TransferCreate
 from fiscus.ledger.service._sql_part import (
     POST_SQL,
     RESOLVE_SQL,
@@ -60,13 +61,31 @@ def static_refusal(
         )
     if any(total != 0 for total in sums.values()):
         return ResultCode.TRANSFER_MUST_BALANCE
+    if request.fx is not None and (refusal := _fx_refusal(request.fx, set(sums))):
+        return refusal
     if request.timeout_s is not None and not request.pending:
         return ResultCode.TIMEOUT_REQUIRES_PENDING
-    if request.effective_at is not None:
-        if request.effective_at > now + CLOCK_SKEW:
-            return ResultCode.EFFECTIVE_AT_IN_FUTURE
-        if request.effective_at < now - backdate_window:
-            return ResultCode.EFFECTIVE_AT_TOO_OLD
+    return _effective_at_refusal(request.effective_at, now, backdate_window)
+
+
+def _effective_at_refusal(
+    effective_at: datetime | None, now: datetime, backdate_window: timedelta
+) -> ResultCode | None:
+    if effective_at is not None and effective_at > now + CLOCK_SKEW:
+        return ResultCode.EFFECTIVE_AT_IN_FUTURE
+    if effective_at is not None and effective_at < now - backdate_window:
+        return ResultCode.EFFECTIVE_AT_TOO_OLD
+    return None
+
+
+def _fx_refusal(fx: FxIn, currencies: set[str]) -> ResultCode | None:
+    """The rule an exchange rate breaks (as `ledger_post_new` v2 decides it), if any."""
+    if Decimal(fx.rate) <= 0:
+        return ResultCode.FX_RATE_MUST_BE_POSITIVE
+    if len(currencies) < 2:
+        return ResultCode.FX_ON_SINGLE_CURRENCY_TRANSFER
+    if fx.from_currency == fx.to_currency or not {fx.from_currency, fx.to_currency} <= currencies:
+        return ResultCode.FX_CURRENCIES_NOT_IN_TRANSFER
     return None
 
 

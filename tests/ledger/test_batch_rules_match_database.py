@@ -58,6 +58,7 @@ def account_states(draw: st.DrawFn, index: int) -> AccountState:
     room = limit or 0
     # Balances that the table's CHECK constraints accept.
     own_posted = draw(st.integers(0, 15))
+    balances: tuple[int, ...]
     if limit_side == "debit":
         used = draw(st.integers(0, own_posted + room))
         debits_pending = draw(st.integers(0, used))

@@ -3,11 +3,12 @@
 import asyncio
 import uuid
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from fiscus.core.db import Database
+from fiscus.core.db import Database, UnitOfWork, database_cause
 from fiscus.core.events import emit
 
 TENANT_A = uuid.UUID("01900000-0000-7000-8000-00000000000a")
@@ -104,3 +105,51 @@ async def test_a_database_error_does_not_quote_the_statement_parameters(db: Data
             )
     assert "division by zero" in str(raised.value)
     assert "zelda.quixote@example.com" not in str(raised.value)
+
+
+async def test_single_statement_mode_is_one_whole_transaction_for_the_tenant(
+    db: Database,
+) -> None:
+    insert = (
+        "INSERT INTO events (id, tenant_id, type, subject, payload, created_at)"
+        " VALUES (gen_random_uuid(), %s, 'thing.created', %s, '{}', now())"
+        " RETURNING current_user, current_setting('fiscus.tenant_id')"
+    )
+    async with db.uow(tenant_id=TENANT_A, single_statement=True) as uow:
+        row = await uow.fetch_one(insert, (TENANT_A, "one"))
+        with pytest.raises(AssertionError, match="one statement"):
+            await uow.fetch_one("SELECT 1", ())
+        with pytest.raises(AssertionError, match="no session"):
+            uow.session  # noqa: B018 - the property refuses
+    assert row == ("fiscus_app", str(TENANT_A))
+    # Row-level security binds it like any unit of work; an error rolls it back.
+    with pytest.raises(psycopg.Error, match="row-level security"):
+        async with db.uow(tenant_id=TENANT_A, single_statement=True) as uow:
+            await uow.fetch_one(insert, (TENANT_B, "other"))
+    async with db.uow() as uow:
+        subjects = (await uow.session.execute(text("SELECT subject FROM events"))).scalars().all()
+    assert subjects == ["one"]
+
+
+async def test_run_retries_driver_level_failures_and_what_retry_when_accepts(
+    db: Database,
+) -> None:
+    attempts: list[int] = []
+
+    async def flaky(uow: UnitOfWork) -> str:
+        attempts.append(1)
+        if len(attempts) == 1:  # raised by psycopg itself, not wrapped by SQLAlchemy
+            await uow.fetch_one("DO $$ BEGIN RAISE serialization_failure; END $$", ())
+        if len(attempts) == 2:
+            await uow.fetch_one("DO $$ BEGIN RAISE unique_violation; END $$", ())
+        return "done"
+
+    def unique(error: BaseException) -> bool:
+        return isinstance(database_cause(error), psycopg.errors.UniqueViolation)
+
+    assert await db.run(flaky, single_statement=True, retry_when=unique) == "done"
+    assert len(attempts) == 3
+    attempts.clear()
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        await db.run(flaky, single_statement=True)
+    assert len(attempts) == 2

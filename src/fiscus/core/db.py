@@ -6,8 +6,9 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
+import psycopg
 from psycopg import errors as pg_errors
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -28,6 +29,21 @@ RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_erro
 MAX_RETRIES = 8
 # The role tenant-scoped transactions run as; row-level security policies apply to it.
 TENANT_ROLE = "fiscus_app"
+# The tenant for the RLS policies and the role they apply to, set at the start of every
+# tenant-scoped transaction (psycopg placeholder; `:tenant` in the SQLAlchemy form).
+TENANT_SQL = (
+    f"SELECT set_config('fiscus.tenant_id', %s, true), set_config('role', '{TENANT_ROLE}', true)"
+)
+
+
+def database_cause(error: BaseException) -> BaseException:
+    """The driver's error under SQLAlchemy's wrapper (or the error itself)."""
+    return error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+
+
+def retryable(error: BaseException) -> bool:
+    """True when the same transaction may simply be tried again."""
+    return isinstance(database_cause(error), RETRYABLE)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -67,31 +83,45 @@ class Database:
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
-    def uow(self, *, tenant_id: uuid.UUID | None = None) -> UnitOfWork:
-        """A new unit of work; use `async with db.uow(tenant_id=...) as uow:`."""
-        return UnitOfWork(self.sessions, tenant_id=tenant_id)
+    def uow(
+        self, *, tenant_id: uuid.UUID | None = None, single_statement: bool = False
+    ) -> UnitOfWork:
+        """A new unit of work; use `async with db.uow(tenant_id=...) as uow:`.
+
+        `single_statement=True` is for a use case that is one statement and nothing else
+        (a posting, a balance read): see `UnitOfWork.fetch_one`.
+        """
+        return UnitOfWork(
+            self.engine, self.sessions, tenant_id=tenant_id, single_statement=single_statement
+        )
 
     async def run(
         self,
         operation: Callable[[UnitOfWork], Awaitable[T]],
         *,
         tenant_id: uuid.UUID | None = None,
+        single_statement: bool = False,
         retries: int = MAX_RETRIES,
+        retry_when: Callable[[BaseException], bool] | None = None,
     ) -> T:
-        """Run `operation` in one transaction, retrying serialization failures and deadlocks.
+        """Run `operation` in one unit of work, again after a serialization failure, a
+        deadlock or a lock timeout (and after any error `retry_when` accepts).
 
-        A retried operation starts from scratch in a new transaction, so it must not have
-        side effects outside the database (events go through the outbox for this reason).
+        This is the one retrying runner of fiscus. A retried operation starts from scratch
+        in a new transaction, so it must not have side effects outside the database
+        (events go through the outbox for this reason).
         """
         assert 0 <= retries <= MAX_RETRIES
         for attempt in range(retries + 1):
             try:
-                async with self.uow(tenant_id=tenant_id) as uow:
+                async with self.uow(tenant_id=tenant_id, single_statement=single_statement) as uow:
                     return await operation(uow)
-            except DBAPIError as error:
-                if not isinstance(error.orig, RETRYABLE) or attempt == retries:
+            except (DBAPIError, psycopg.Error) as error:
+                if attempt == retries or not (
+                    retryable(error) or (retry_when is not None and retry_when(error))
+                ):
                     raise
-                await asyncio.sleep(min(0.2, 0.005 * 2**attempt))
+                await asyncio.sleep(min(0.1, 0.002 * 2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def dispose(self) -> None:
@@ -106,33 +136,99 @@ class UnitOfWork:
     the `fiscus.tenant_id` setting, which row-level security policies read, so a forgotten
     filter cannot leak another tenant's rows. Without a tenant (system work that spans
     tenants: relays, verifiers) it runs as the login role, which the policies do not bind.
+
+    Single-statement mode is an optimisation for a use case that is exactly one statement
+    (a posting whose database function writes everything, a balance read): it has no
+    session, and its one `fetch_one` sends `BEGIN; <tenant switch>; <statement>; COMMIT`
+    as one simple-protocol query, one network round trip instead of three. The statement
+    commits as it runs, so such a use case decides everything inside that statement; any
+    use case that writes anything else uses the normal mode.
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, tenant_id: uuid.UUID | None
+        self,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        tenant_id: uuid.UUID | None,
+        single_statement: bool = False,
     ) -> None:
+        self._engine = engine
         self._sessions = sessions
         self.tenant_id = tenant_id
+        self.single_statement = single_statement
         self._session: AsyncSession | None = None
+        self._entered = False
+        self._sent = False
         self._after_commit: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def session(self) -> AsyncSession:
         """The session of this transaction; only valid inside `async with`."""
+        assert not self.single_statement, "a single-statement unit of work has no session"
         assert self._session is not None, "use the unit of work inside `async with`"
         return self._session
 
     @property
     def active(self) -> bool:
         """True inside `async with`: helpers assert this instead of committing themselves."""
-        return self._session is not None
+        return self._entered
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run `callback` once the transaction has committed (never if it rolls back)."""
         self._after_commit.append(callback)
 
+    async def driver(self) -> psycopg.AsyncConnection[Any]:
+        """The psycopg connection under the session, in this same transaction (for hot
+        paths that bypass the ORM: prepared calls, pipelines)."""
+        connection = await self.session.connection()
+        raw = await connection.get_raw_connection()
+        handle = raw.driver_connection
+        assert isinstance(handle, psycopg.AsyncConnection)
+        return handle
+
+    async def fetch_one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """Run one psycopg statement (`%s`, or `%b` for binary parameters) in this
+        transaction and return its first row (None if it returns none).
+
+        In single-statement mode this is the whole transaction, sent in one round trip
+        with the parameters bound client-side (psycopg's own literal quoting). On an error
+        the server skips the rest of the string and the transaction is rolled back.
+        (psycopg's pipeline mode is also one round trip, but its async wait spins on the
+        writable socket and burned a core.)
+        """
+        assert self.active, "use the unit of work inside `async with`"
+        if not self.single_statement:
+            cursor = await (await self.driver()).execute(sql, params)
+            return await cursor.fetchone() if cursor.description is not None else None
+        assert not self._sent, "a single-statement unit of work runs one statement"
+        self._sent = True
+        async with self._engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            handle = raw.driver_connection
+            assert isinstance(handle, psycopg.AsyncConnection)
+            binder = psycopg.AsyncClientCursor(handle)
+            parts = ["BEGIN"]
+            if self.tenant_id is not None:
+                parts.append(binder.mogrify(TENANT_SQL, (str(self.tenant_id),)))
+            parts += [binder.mogrify(sql.replace("%b", "%s"), params), "COMMIT"]
+            await handle.set_autocommit(True)
+            try:
+                cursor = await handle.execute("; ".join(parts))
+                for _ in parts[:-2]:  # the results of BEGIN and of the tenant switch
+                    assert cursor.nextset(), "the statement returned no result"
+                return await cursor.fetchone() if cursor.description is not None else None
+            except BaseException:
+                await handle.execute("ROLLBACK")
+                raise
+            finally:
+                await handle.set_autocommit(False)
+
     async def __aenter__(self) -> Self:
-        assert self._session is None, "a unit of work is entered once"
+        assert not self._entered, "a unit of work is entered once"
+        self._entered = True
+        if self.single_statement:
+            return self
         self._session = self._sessions()
         await self._session.begin()
         if self.tenant_id is not None:
@@ -140,11 +236,7 @@ class UnitOfWork:
             self._session.info[TENANT_INFO_KEY] = self.tenant_id
             # One round trip: the tenant for the RLS policies, and the role they apply to.
             await self._session.execute(
-                text(
-                    "SELECT set_config('fiscus.tenant_id', :tenant, true),"
-                    f" set_config('role', '{TENANT_ROLE}', true)"
-                ),
-                {"tenant": str(self.tenant_id)},
+                text(TENANT_SQL.replace("%s", ":tenant")), {"tenant": str(self.tenant_id)}
             )
         return self
 
@@ -154,15 +246,17 @@ class UnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        session = self.session
-        try:
-            if exc_type is None:
-                await session.commit()
-            else:
-                await session.rollback()
-        finally:
-            await session.close()
-            self._session = None
+        session = self._session
+        self._entered = False
+        if session is not None:
+            try:
+                if exc_type is None:
+                    await session.commit()
+                else:
+                    await session.rollback()
+            finally:
+                await session.close()
+                self._session = None
         if exc_type is None:
             for callback in self._after_commit:
                 await callback()

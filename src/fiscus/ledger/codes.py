@@ -16,6 +16,9 @@ class ResultCode(StrEnum):
 
     ACCOUNTS_MUST_BE_DIFFERENT = "accounts_must_be_different"
     TRANSFER_MUST_BALANCE = "transfer_must_balance"
+    FX_RATE_MUST_BE_POSITIVE = "fx_rate_must_be_positive"
+    FX_ON_SINGLE_CURRENCY_TRANSFER = "fx_on_single_currency_transfer"
+    FX_CURRENCIES_NOT_IN_TRANSFER = "fx_currencies_not_in_transfer"
     TIMEOUT_REQUIRES_PENDING = "timeout_requires_pending"
     EFFECTIVE_AT_IN_FUTURE = "effective_at_in_future"
     EFFECTIVE_AT_TOO_OLD = "effective_at_too_old"
@@ -57,6 +60,9 @@ class ResultCode(StrEnum):
 CODE_TITLES: dict[ResultCode, str] = {
     ResultCode.ACCOUNTS_MUST_BE_DIFFERENT: "An account appears in more than one leg",
     ResultCode.TRANSFER_MUST_BALANCE: "Debits and credits differ in a currency",
+    ResultCode.FX_RATE_MUST_BE_POSITIVE: "An exchange rate must be greater than zero",
+    ResultCode.FX_ON_SINGLE_CURRENCY_TRANSFER: "An exchange rate on a transfer of one currency",
+    ResultCode.FX_CURRENCIES_NOT_IN_TRANSFER: "The rate's two currencies are not the transfer's",
     ResultCode.TIMEOUT_REQUIRES_PENDING: "A timeout is only allowed on a pending transfer",
     ResultCode.EFFECTIVE_AT_IN_FUTURE: "effective_at is in the future",
     ResultCode.EFFECTIVE_AT_TOO_OLD: "effective_at is older than the back-dating window",
@@ -96,3 +102,11 @@ CODE_TITLES: dict[ResultCode, str] = {
 }
 
 PRECEDENCE: tuple[ResultCode, ...] = tuple(ResultCode)
+# Malformed requests rather than refusals of a well-formed one: answered 400, not 422.
+INVALID_REQUEST: frozenset[ResultCode] = frozenset(
+    {
+        ResultCode.FX_RATE_MUST_BE_POSITIVE,
+        ResultCode.FX_ON_SINGLE_CURRENCY_TRANSFER,
+        ResultCode.FX_CURRENCIES_NOT_IN_TRANSFER,
+    }
+)

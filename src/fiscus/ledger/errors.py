@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fiscus.core.errors import PROBLEM_BASE, BusinessRuleViolation, Conflict, NotFound
-from fiscus.ledger.codes import CODE_TITLES, ResultCode
+from fiscus.ledger.codes import CODE_TITLES, INVALID_REQUEST, ResultCode
 
 
 class LedgerAccountNotFound(NotFound):
@@ -75,6 +75,14 @@ class TransferRefused(BusinessRuleViolation):
         return body
 
 
+class TransferInvalid(TransferRefused):
+    """The transfer is malformed in a way only the ledger can name (an exchange rate)."""
+
+    type_slug = "transfer-invalid"
+    title = "Transfer invalid"
+    status = 400
+
+
 class TransferExistsDifferently(TransferRefused):
     """The transfer id or idempotency key was already used for a different transfer."""
 
@@ -100,17 +108,21 @@ def _status_of(code: ResultCode) -> int:
         return 200  # an identical retry: the original transfer, never a problem
     if code in TARGET_NOT_FOUND:
         return 404
+    if code in INVALID_REQUEST:
+        return 400
     return 409 if code.value.startswith("exists_with_different_") else 422
 
 
 def transfer_refused(code: ResultCode, detail: str | None = None) -> TransferRefused:
     """The error for a result code: 409 for exists_with_different_*, 404 when the transfer
-    to act on is missing, else 422."""
+    to act on is missing, 400 for a malformed request, else 422."""
     detail = detail or CODE_TITLES[code]
     if code.value.startswith("exists_with_different_"):
         return TransferExistsDifferently(detail, code=code)
     if code in TARGET_NOT_FOUND:
         return TransferTargetNotFound(detail, code=code)
+    if code in INVALID_REQUEST:
+        return TransferInvalid(detail, code=code)
     return TransferRefused(detail, code=code)
 
 

@@ -15,7 +15,6 @@ from fiscus.core.db import Database
 from fiscus.core.pagination import keyset_page
 from fiscus.ledger.errors import LedgerAccountNotFound, LedgerTransferNotFound
 from fiscus.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
-from fiscus.ledger.round_trip import one_round_trip
 from fiscus.ledger.schemas import (
     AccountRead,
     BalanceRead,
@@ -147,14 +146,13 @@ async def balance_get(
 ) -> BalanceRead:
     """Balances now (the account row), or as they were at `as_of` (the last entry recorded
     by then: one index lookup); one round trip either way."""
+    params: tuple[Any, ...]
     if as_of is None:
-        row = await one_round_trip(
-            db, ctx.tenant_id, BALANCE_NOW_SQL, (ctx.tenant_id, account_id), width=13
-        )
+        sql, params = BALANCE_NOW_SQL, (ctx.tenant_id, account_id)
     else:
-        row = await one_round_trip(
-            db, ctx.tenant_id, BALANCE_SQL, (as_of, as_of, ctx.tenant_id, account_id), width=13
-        )
+        sql, params = BALANCE_SQL, (as_of, as_of, ctx.tenant_id, account_id)
+    async with db.uow(tenant_id=ctx.tenant_id, single_statement=True) as uow:
+        row = await uow.fetch_one(sql, params)
     if row is None:
         raise LedgerAccountNotFound(f"No ledger account {account_id}.")
     _, currency, normal_side, limit, *now_balances = row[:8]

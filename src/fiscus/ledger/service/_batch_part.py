@@ -25,14 +25,13 @@ from uuid_utils import uuid7
 
 from fiscus.access.context import Context
 from fiscus.core import clock
-from fiscus.core.db import Database
+from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.ids import new_id
 from fiscus.ledger.codes import ResultCode
 from fiscus.ledger.errors import BatchRefused
-from fiscus.ledger.round_trip import TENANT_SQL
 from fiscus.ledger.schemas import MAX_BATCH, TransferCreate
 from fiscus.ledger.service._batch_rules_part import Account, Decided, decide, event_payload
-from fiscus.ledger.service._sql_part import BATCH_SQL, Row, retrying
+from fiscus.ledger.service._sql_part import BATCH_SQL, Row, amounts_in_range, ledger_run
 from fiscus.ledger.service._transfer_part import DEFAULT_BACKDATE_WINDOW, static_refusal
 
 ACCEPTED = ("ok", ResultCode.EXISTS.value)
@@ -94,6 +93,26 @@ def _chains(transfers: list[TransferCreate]) -> list[list[int]]:
     return [chain for chain in chains if chain]
 
 
+async def transfer_batch_in(
+    uow: UnitOfWork,
+    *,
+    ctx: Context,
+    transfers: list[TransferCreate],
+    mode: Literal["atomic", "independent"],
+    backdate_window: timedelta = DEFAULT_BACKDATE_WINDOW,
+) -> list[BatchItem]:
+    """Post up to 8,000 transfers in the caller's unit of work; never commits. atomic:
+    all or none (a refusal raises BatchRefused, and the caller's transaction rolls back);
+    independent: a result per item, where a refused item fails its whole linked chain."""
+    assert 1 <= len(transfers) <= MAX_BATCH, "batch size is validated at the edge"
+    assert uow.active and uow.tenant_id == ctx.tenant_id, "a tenant unit of work"
+    now = clock.now()
+    ids = [request.id or new_id() for request in transfers]
+    static = [static_refusal(t, now=now, backdate_window=backdate_window) for t in transfers]
+    with amounts_in_range():
+        return await _run(await uow.driver(), ctx, transfers, ids, static, mode == "atomic", now)
+
+
 async def transfer_batch(
     *,
     db: Database,
@@ -102,29 +121,15 @@ async def transfer_batch(
     mode: Literal["atomic", "independent"],
     backdate_window: timedelta = DEFAULT_BACKDATE_WINDOW,
 ) -> list[BatchItem]:
-    """Post up to 8,000 transfers; atomic: all or none; independent: a result per item,
-    where a refused item fails its whole linked chain."""
+    """Post up to 8,000 transfers as one use case (one transaction)."""
     ctx.require("transfers:create")
-    assert 1 <= len(transfers) <= MAX_BATCH, "batch size is validated at the edge"
-    now = clock.now()
-    ids = [request.id or new_id() for request in transfers]
-    static = [static_refusal(t, now=now, backdate_window=backdate_window) for t in transfers]
-    atomic = mode == "atomic"
-
-    async def attempt() -> list[BatchItem]:
-        async with db.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            handle = raw.driver_connection
-            assert isinstance(handle, psycopg.AsyncConnection)
-            try:
-                items = await _run(handle, ctx, transfers, ids, static, atomic, now)
-            except BaseException:
-                await handle.rollback()
-                raise
-            await handle.commit()
-            return items
-
-    return await retrying(attempt)
+    return await ledger_run(
+        db,
+        lambda uow: transfer_batch_in(
+            uow, ctx=ctx, transfers=transfers, mode=mode, backdate_window=backdate_window
+        ),
+        tenant_id=ctx.tenant_id,
+    )
 
 
 async def _run(
@@ -136,7 +141,6 @@ async def _run(
     atomic: bool,
     now: datetime,
 ) -> list[BatchItem]:
-    await handle.execute(TENANT_SQL, (str(ctx.tenant_id),))
     given = [ids[i] for i, t in enumerate(transfers) if t.id is not None]
     if given:
         cursor = await handle.execute(EXISTING_SQL, (ctx.tenant_id, given))
@@ -312,4 +316,4 @@ def _batch_params(
     )
 
 
-__all__ = ["BatchItem", "transfer_batch"]
+__all__ = ["BatchItem", "transfer_batch", "transfer_batch_in"]

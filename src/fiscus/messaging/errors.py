@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fiscus.core.errors import PermissionDenied
+from fiscus.core.errors import PermissionDenied, ValidationProblem
 
 
 class TemplateNotOverridable(PermissionDenied):
@@ -11,3 +11,19 @@ class TemplateNotOverridable(PermissionDenied):
 
     type_slug = "template-not-overridable"
     title = "Template not overridable"
+
+
+class TemplateOutputTooLarge(ValidationProblem):
+    """The template renders (or builds on the way) more characters than
+    FISCUS_TEMPLATE_MAX_OUTPUT_CHARS allows."""
+
+    type_slug = "template-output-too-large"
+    title = "Template output too large"
+
+
+class TemplateRenderTooSlow(ValidationProblem):
+    """The template takes longer to render than FISCUS_TEMPLATE_MAX_RENDER_MS allows (or
+    loops over a range longer than the output limit)."""
+
+    type_slug = "template-render-too-slow"
+    title = "Template render too slow"

@@ -57,7 +57,8 @@ def owner(fuzz_server: tuple[LiveServer, Path]) -> dict[str, str]:
     }
     password = "fuzz-owner-" + secrets.token_hex(8)
     for args, extra in (
-        (["create-tenant", "fuzz", "--name", "Fuzz Ltd"], {}),
+        # enterprise: the plan's request budget would answer most cases with 429.
+        (["create-tenant", "fuzz", "--name", "Fuzz Ltd", "--plan", "enterprise"], {}),
         (
             ["create-user", "--tenant", "fuzz", "--email", "owner@fuzz.test", "--role", "owner"],
             {"FISCUS_PASSWORD": password},

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, Strict
 
 from fiscus.core.clock import rfc3339
 
@@ -105,8 +105,9 @@ class ProfileUpdate(BaseModel):
 
     phone: str | None = Field(None, pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")
     timezone: str = Field("UTC", max_length=64)
-    quiet_start: time | None = None
-    quiet_end: time | None = None
+    # Strict: pydantic's lax mode reads a number as seconds after midnight (0 is 00:00).
+    quiet_start: Annotated[time, Strict()] | None = None
+    quiet_end: Annotated[time, Strict()] | None = None
 
 
 class TemplateBody(BaseModel):

@@ -268,3 +268,23 @@ async def test_times_with_an_offset_are_read_as_that_instant(
     listed = await client.get("/v1/api-keys", headers=owner.headers)
     [key] = [k for k in listed.json()["data"] if k["id"] == made.json()["id"]]
     assert key["expires_at"].startswith("2099-01-01T00:00:00"), key
+
+
+async def test_quiet_hours_take_a_time_of_day_not_a_number(
+    client: httpx.AsyncClient, make_principal: Any
+) -> None:
+    # schemathesis found `"quiet_end": 0` accepted once it reached /v1/me with a JWT.
+    me = await make_principal(role="customer")
+    for value in (0, 3600, 1.5, True):
+        response = await client.put(
+            "/v1/me/message-profile",
+            json={"timezone": "UTC", "quiet_end": value},
+            headers=me.headers,
+        )
+        assert response.status_code == 400, (value, response.text)
+    fine = await client.put(
+        "/v1/me/message-profile",
+        json={"timezone": "UTC", "quiet_start": "22:00", "quiet_end": "07:00"},
+        headers=me.headers,
+    )
+    assert fine.status_code == 204, fine.text

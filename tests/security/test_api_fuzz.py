@@ -188,7 +188,8 @@ def test_every_operation_survives_generated_input(
     fuzz_server: tuple[LiveServer, Path], owner: dict[str, str], tmp_path: Path
 ) -> None:
     server, log = fuzz_server
-    document = httpx.get(server.base_url + "/openapi.json").json()
+    # A generous timeout: on a loaded machine building the document can take seconds.
+    document = httpx.get(server.base_url + "/openapi.json", timeout=60).json()
     operations = sum(len(methods) for methods in document["paths"].values())
     lists = [
         path

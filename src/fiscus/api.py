@@ -30,6 +30,7 @@ from fiscus.identity.install import install_identity
 from fiscus.identity.ratelimit import EXEMPT_PATHS
 from fiscus.ledger.api import router as ledger_router
 from fiscus.messaging.api import router as messaging_router
+from fiscus.messaging.service import RenderLimits
 from fiscus.ops.api import router as ops_router
 from fiscus.webhooks.api import router as webhooks_router
 from fiscus.worker import build_job_app, open_job_pool, run_worker
@@ -99,7 +100,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.idempotency = IdempotencyStore(db, ttl_s=settings.idempotency_ttl_s, keyring=keyring)
     app.state.expected_heads = script_heads()
     app.state.redis = _redis_client(settings)
-    job_app = build_job_app(url)
+    job_app = build_job_app(url, template_limits=RenderLimits.of(settings))
     app.state.jobs = job_app
     worker_task: asyncio.Task[None] | None = None
     job_pool = await open_job_pool(url)

@@ -197,6 +197,7 @@ def worker_command(
     from fiscus.core.db import Database
     from fiscus.core.keyring import KeyRing
     from fiscus.core.logging import configure_logging
+    from fiscus.messaging.service import RenderLimits
     from fiscus.webhooks.delivery import DISPATCH_CONCURRENCY
     from fiscus.worker import build_job_app, run_worker
 
@@ -212,7 +213,7 @@ def worker_command(
             db = Database(
                 url, pool_size=concurrency + lanes, max_overflow=(concurrency - 1) * lanes
             )
-            job_app = build_job_app(url)
+            job_app = build_job_app(url, template_limits=RenderLimits.of(settings))
             keyring = KeyRing(settings.root_secrets)
             await keyring.load(db)
             refresher = asyncio.create_task(keyring.keep_fresh(db))

@@ -37,7 +37,7 @@ from fiscus.messaging._recipients import (
     register_resolver,
 )
 from fiscus.messaging._secrets import register_secret
-from fiscus.messaging.service import messages_fan_out
+from fiscus.messaging.service import RenderLimits, messages_fan_out
 from fiscus.webhooks import jobs as webhooks_jobs
 from fiscus.webhooks.service import deliveries_fan_out
 
@@ -46,8 +46,10 @@ log = get_logger("fiscus.worker")
 QUEUES = ("default", "maintenance", "events", "webhooks", "messaging")
 
 
-def install_event_subscribers() -> None:
-    """Tell the outbox relay which modules fan committed events out, and how to wake them."""
+def install_event_subscribers(template_limits: RenderLimits | None = None) -> None:
+    """Tell the outbox relay which modules fan committed events out, and how to wake them;
+    messages render their templates within `template_limits` (the defaults if None)."""
+    limits = template_limits or RenderLimits()
     events.subscribe(
         events.Subscriber(
             name="webhooks", fan_out=deliveries_fan_out, wake_task=webhooks_jobs.DISPATCH_TASK
@@ -55,7 +57,9 @@ def install_event_subscribers() -> None:
     )
     events.subscribe(
         events.Subscriber(
-            name="messaging", fan_out=messages_fan_out, wake_task=messaging_jobs.DISPATCH_TASK
+            name="messaging",
+            fan_out=functools.partial(messages_fan_out, limits=limits),
+            wake_task=messaging_jobs.DISPATCH_TASK,
         )
     )
     install_builtin_resolvers()
@@ -97,7 +101,7 @@ def _copy_of(blueprint: Blueprint) -> Blueprint:
     return fresh
 
 
-def build_job_app(database_url: str) -> App:
+def build_job_app(database_url: str, *, template_limits: RenderLimits | None = None) -> App:
     """The procrastinate app on the same PostgreSQL as everything else."""
     app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4))
     for namespace, blueprint in (
@@ -109,7 +113,7 @@ def build_job_app(database_url: str) -> App:
         ("ledger", ledger_jobs.blueprint),
     ):
         app.add_tasks_from(_copy_of(blueprint), namespace=namespace)
-    install_event_subscribers()
+    install_event_subscribers(template_limits)
     return app
 
 

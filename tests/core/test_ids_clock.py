@@ -41,7 +41,11 @@ def test_timestamp_type_accepts_rfc3339_only() -> None:
     assert adapter.validate_python("2026-11-22T14:05:00Z") == datetime(
         2026, 11, 22, 14, 5, tzinfo=UTC
     )
-    assert adapter.validate_python("2026-11-22T15:05:00.5+01:00").hour == 15
-    for bad in ["0.5", "1700000000", "2026-11-22", "yesterday", 12]:
+    # The same instant, held in UTC (so an offset cannot carry it past year 9999).
+    moved = adapter.validate_python("2026-11-22T15:05:00.5+01:00")
+    assert moved == datetime(2026, 11, 22, 14, 5, 0, 500000, tzinfo=UTC)
+    assert moved.utcoffset() == timedelta(0)
+    naive = datetime(2026, 11, 22, 14, 5)  # noqa: DTZ001 - the point of the test
+    for bad in ["0.5", "1700000000", "2026-11-22", "yesterday", 12, naive]:
         with pytest.raises(ValidationError):
             adapter.validate_python(bad)

@@ -19,6 +19,7 @@ from fiscus.messaging._templates import Body
 from fiscus.messaging.dispatch import messages_dispatch
 from fiscus.messaging.models import Message, MessageStatusChange
 from fiscus.messaging.service import (
+    RenderLimits,
     marketing_unsubscribe,
     message_mark_read,
     messages_fan_out,
@@ -180,6 +181,7 @@ async def test_templates_are_checked_at_save_and_tenant_overrides_apply(
             admin,
             event_type="transfer.posted",
             channel="email",
+            limits=RenderLimits(),
             body=Body(subject="Hi {{ customer_name }}", text="{{ leg.amount }}"),
         )
     with pytest.raises(ValidationProblem):
@@ -188,11 +190,13 @@ async def test_templates_are_checked_at_save_and_tenant_overrides_apply(
             admin,
             event_type="transfer.posted",
             channel="email",
+            limits=RenderLimits(),
             body=Body(subject="x", text="{{ ''.__class__.__mro__ }}"),
         )
     preview = template_preview(
         event_type="transfer.posted",
         channel="email",
+        limits=RenderLimits(),
         body=Body(
             subject="Money in: {{ leg.amount | money(leg.currency) }}",
             text="ok",
@@ -205,6 +209,7 @@ async def test_templates_are_checked_at_save_and_tenant_overrides_apply(
         admin,
         event_type="transfer.posted",
         channel="email",
+        limits=RenderLimits(),
         body=Body(
             subject="Money moved: {{ leg.amount | money(leg.currency) }}",
             text="Ref {{ data.transfer_id }}",

@@ -149,9 +149,12 @@ async def test_invalid_utf8_in_body_query_and_headers_is_refused_without_a_500(
         assert response.status_code == 400, response.text
         assert response.headers["content-type"] == PROBLEM_JSON
     # Percent-encoded invalid UTF-8 in the query string: the parameter is refused by name.
-    for query, field in (("cursor=%ff%fe", "cursor"), ("limit=%ff", "query.limit")):
+    for query, field, slug in (
+        ("cursor=%ff%fe", "cursor", "cursor-invalid"),
+        ("limit=%ff", "query.limit", "validation-error"),
+    ):
         response = await client.get(f"{LEDGER}/accounts?{query}", headers=operator.headers)
-        problem = _problem(response, 400, "validation-error")
+        problem = _problem(response, 400, slug)
         assert problem["errors"][0]["field"] == field
     # Latin-1 bytes in header values: a request id is replaced, an idempotency key refused.
     odd = b"\xff\xfeid"

@@ -72,7 +72,6 @@ async def audit_events_list(
             cursor=cursor,
             limit=limit,
             key_of=lambda r: [r.id],
-            parse=lambda v: [uuid.UUID(str(v[0]))],
             descending=True,
         )
     return [_read(r) for r in rows], next_cursor

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 
 @dataclass
@@ -59,20 +60,44 @@ def rfc3339(moment: datetime) -> str:
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 )
+_TIMESTAMP_HELP = "an RFC 3339 timestamp with an offset, e.g. 2026-11-22T14:05:00Z"
 
 
-def _strict_rfc3339(value: object) -> object:
-    # pydantic's lax mode reads numbers as Unix seconds ("0.5" is a date); the API promises
-    # RFC 3339 with an explicit offset, so anything else is refused before parsing.
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not _RFC3339.match(value):
-        raise ValueError("expected an RFC 3339 timestamp with offset, e.g. 2026-11-22T14:05:00Z")
-    return value
+def parse_timestamp(value: str) -> datetime:
+    """Parse RFC 3339 with an explicit offset into an aware UTC datetime; else ValueError.
+
+    A time without an offset is refused (its meaning depends on whose clock wrote it), and
+    so is one that leaves years 1-9999 once moved to UTC (0001-01-01T00:00:00+01:00).
+    """
+    if len(value) > 40 or not _RFC3339.match(value):
+        raise ValueError(f"expected {_TIMESTAMP_HELP}")
+    # Python reads at most 6 fractional digits; RFC 3339 allows more (nanoseconds).
+    value = re.sub(r"(\.\d{6})\d+", r"\1", value.upper().replace(" ", "T"))
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(f"not a valid time: expected {_TIMESTAMP_HELP} in years 1-9999") from None
+
+
+def _timestamp(value: object) -> datetime:
+    # pydantic's lax mode reads numbers as Unix seconds ("0.5" is a date) and accepts times
+    # without an offset; every time the API takes is parsed here instead, and refused with
+    # the `timestamp-invalid` problem type.
+    try:
+        if isinstance(value, datetime):
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise ValueError(f"expected {_TIMESTAMP_HELP}, not a time without an offset")
+            return value.astimezone(UTC)
+        if isinstance(value, str):
+            return parse_timestamp(value)
+        raise ValueError(f"expected {_TIMESTAMP_HELP}")
+    except (ValueError, OverflowError) as error:
+        raise PydanticCustomError("invalid_timestamp", str(error)) from None
 
 
 Timestamp = Annotated[
     datetime,
-    BeforeValidator(_strict_rfc3339),
+    PlainValidator(_timestamp),
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-22T14:05:00Z"]}),
 ]
+"""Every time a client sends: RFC 3339 with an offset, held as an aware UTC datetime."""

@@ -156,6 +156,13 @@ class Settings(BaseSettings):
             " name the client; from any other peer those headers are ignored"
         ),
     )
+    template_max_output_chars: Annotated[int, Field(ge=1_000, le=10_000_000)] = Field(
+        100_000,
+        description="Largest rendered subject, text or HTML of a message template, in characters",
+    )
+    template_max_render_ms: Annotated[int, Field(ge=10, le=10_000)] = Field(
+        250, description="Longest a message template may take to render (preview, save, send)"
+    )
     messages_per_user_hour: Annotated[int, Field(ge=1, le=10_000)] = Field(
         20, description="Email + SMS per user per hour before messages wait (security exempt)"
     )

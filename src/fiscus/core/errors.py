@@ -85,6 +85,31 @@ class ValidationProblem(DomainError):
         super().__init__(detail, **kwargs)
 
 
+class InvalidCursor(ValidationProblem):
+    """The `cursor` (or `after`) is not one this list handed out: tampered, or another list's."""
+
+    type_slug = "cursor-invalid"
+    title = "Invalid cursor"
+
+    def __init__(self, detail: str = "", *, field: str = "cursor", **kwargs: Any) -> None:
+        detail = detail or f"`{field}` is not a cursor this list handed out; start again."
+        super().__init__(detail, field=field, **kwargs)
+
+
+class InvalidTimestamp(ValidationProblem):
+    """A time is not RFC 3339 with an explicit offset, or lies outside years 1-9999 in UTC."""
+
+    type_slug = "timestamp-invalid"
+    title = "Invalid timestamp"
+
+
+# pydantic error types (raised as PydanticCustomError by shared field types) that the
+# validation handler reports with their own problem type instead of `validation-error`.
+PRECISE_VALIDATION_TYPES: dict[str, type[ValidationProblem]] = {
+    "invalid_timestamp": InvalidTimestamp,
+}
+
+
 class NotAuthenticated(DomainError):
     """No valid credentials were presented."""
 

@@ -29,6 +29,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fiscus.core.errors import (
+    PRECISE_VALIDATION_TYPES,
     PROBLEM_BASE,
     DomainError,
     KeysUnavailable,
@@ -379,15 +380,19 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, RequestValidationError)
         if any(_unparsed_body(item) for item in error.errors()):
             return _unsupported_media_type(request)
+        items = error.errors()
         errors = [
             {"field": ".".join(str(p) for p in item["loc"]), "message": item["msg"]}
-            for item in error.errors()[:50]
+            for item in items[:50]
         ]
+        precise = {PRECISE_VALIDATION_TYPES.get(item["type"]) for item in items}
+        # One precise kind of fault (every error a bad timestamp, say) gets its own type.
+        kind = precise.pop() if len(precise) == 1 else None
         return problem_response(
             status=400,
             body={
-                "type": PROBLEM_BASE + "validation-error",
-                "title": "Invalid request",
+                "type": PROBLEM_BASE + (kind.type_slug if kind else "validation-error"),
+                "title": kind.title if kind else "Invalid request",
                 "status": 400,
                 "detail": "The request has invalid fields; see `errors`.",
                 "instance": request.url.path,

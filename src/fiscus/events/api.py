@@ -11,8 +11,8 @@ from fiscus.access.context import Context
 from fiscus.access.deps import authorized
 from fiscus.core.events import Event, check_type_patterns
 from fiscus.core.http import problem_responses
+from fiscus.core.pagination import position_after
 from fiscus.deps import DatabaseDep
-from fiscus.events.errors import EventCursorInvalid
 from fiscus.events.queries import event_find, events_page
 from fiscus.events.schemas import EventFeed, EventRead
 
@@ -32,14 +32,6 @@ def _read(event: Event) -> EventRead:
     )
 
 
-def _after(value: str | None) -> int:
-    if value is None or value == "":
-        return 0
-    if not value.isdigit() or len(value) > 18:
-        raise EventCursorInvalid("`after` is a cursor from `next_cursor` (or 0).", field="after")
-    return int(value)
-
-
 def _types(values: list[str]) -> list[str]:
     # `types=transfer.*,card.frozen` and `types=transfer.*&types=card.frozen` both work.
     patterns = [p.strip() for value in values for p in value.split(",") if p.strip()]
@@ -55,14 +47,14 @@ def _types(values: list[str]) -> list[str]:
 async def list_events(
     ctx: Annotated[Context, authorized("events:read")],
     db: DatabaseDep,
-    after: Annotated[str | None, Query(max_length=20, description="Resume after")] = None,
+    after: Annotated[str | None, Query(description="Resume after")] = None,
     types: Annotated[
         list[str], Query(description="Event types; wildcards such as transfer.* or *")
     ] = [],  # noqa: B006 -- FastAPI copies query defaults per request
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 50,
 ) -> EventFeed:
     """Events after the cursor, in stream position order; poll with `next_cursor`."""
-    start = _after(after)
+    start = position_after(after)
     patterns = _types(types)
     page, has_more = await events_page(db, ctx, after=start, types=patterns, limit=limit)
     last = page[-1].position if page else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fiscus.core.errors import NotFound, ValidationProblem
+from fiscus.core.errors import NotFound
 
 
 class EventNotFound(NotFound):
@@ -10,10 +10,3 @@ class EventNotFound(NotFound):
 
     type_slug = "event-not-found"
     title = "Event not found"
-
-
-class EventCursorInvalid(ValidationProblem):
-    """`after` is not a cursor from `next_cursor` (or 0)."""
-
-    type_slug = "event-cursor-invalid"
-    title = "Invalid event cursor"

@@ -40,6 +40,12 @@ class IdentityConfig:
     # account's lockout counts them too, across challenges and tokens).
     mfa_challenge_max_attempts: int = 5
     password_reset_max_attempts: int = 5
+    # Reset emails one account, and one address over every tenant, may be sent per window;
+    # past them a request is answered as always but sends nothing and ends no live token,
+    # so nobody can keep cancelling someone's reset link or flood their mailbox.
+    password_reset_requests_per_account: int = 3
+    password_reset_requests_per_address: int = 6
+    password_reset_request_window_s: int = 3600
     # Failed guesses (passwords; second factors counted separately) that lock an account,
     # and an address in every tenant, for lockout_s.
     lockout_threshold: int = 10

@@ -30,10 +30,6 @@ from fiscus.identity.service._users import user_personal, user_read
 MAX_CONTACTS = 200
 
 
-def _uuid(values: list[Any]) -> list[Any]:
-    return [uuid.UUID(str(v)) for v in values]
-
-
 def _person(ctx: Context) -> uuid.UUID:
     if ctx.actor_type != "user" or ctx.actor_id is None:
         raise PermissionDenied("API keys have no profile, sessions or login history.")
@@ -105,7 +101,6 @@ async def login_history(
             cursor=cursor,
             limit=limit,
             key_of=lambda e: [e.id],
-            parse=_uuid,
             descending=True,
         )
     return [
@@ -134,7 +129,6 @@ async def users_list(
             cursor=cursor,
             limit=limit,
             key_of=lambda u: [u.id],
-            parse=_uuid,
         )
         members = await memberships_of(uow, tenant_id=ctx.tenant_id, user_ids=[u.id for u in users])
     return [
@@ -271,7 +265,6 @@ async def api_keys_list(
             cursor=cursor,
             limit=limit,
             key_of=lambda k: [k.id],
-            parse=_uuid,
         )
         creators = await _creators_active(uow, tenant_id=ctx.tenant_id, keys=keys)
     return [_key_read(k, creators) for k in keys], next_cursor

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from fiscus.core.clock import Timestamp
+
 # Free text must not carry NUL (PostgreSQL text cannot hold it); slugs are slug-shaped.
 NO_NUL = r"^[^\x00]*$"
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$"
@@ -328,7 +330,7 @@ class ApiKeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
     role: str = Field(max_length=40, pattern=NO_NUL)
-    expires_at: datetime | None = None
+    expires_at: Timestamp | None = None
 
 
 class ApiKeyCreated(BaseModel):

@@ -147,6 +147,22 @@ class Throttle:
         await self.storage.incr(tally_key, TALLY_KEPT_S, amount=-tally)
         return tally
 
+    async def requests_allowed(
+        self, *, kind: str, limits: Sequence[tuple[str, int]], window_s: int
+    ) -> bool:
+        """Count one request of `kind` on each (subject, limit) if every subject has room in
+        its moving window; otherwise count nothing and return False."""
+        items = [
+            (RateLimitItemPerSecond(limit, window_s, namespace=self._key("req", kind)), subject)
+            for subject, limit in limits
+        ]
+        for item, subject in items:
+            if not await self.limiter.test(item, subject):
+                return False
+        for item, subject in items:
+            await self.limiter.hit(item, subject)
+        return True
+
     async def spend(self, *, identity: str, per_minute: int, burst_per_s: int) -> Budget:
         """Take one request from the per-minute budget and the per-second burst allowance."""
         minute: RateLimitItem = RateLimitItemPerMinute(per_minute, namespace=self._key("rl"))

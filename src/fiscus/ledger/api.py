@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from fiscus.access.context import Context
 from fiscus.access.deps import authorized
+from fiscus.core.clock import Timestamp
 from fiscus.core.db import Database
 from fiscus.core.errors import IdempotencyKeyRequired
 from fiscus.core.http import problem_responses
@@ -157,7 +158,7 @@ async def get_balance(
     account_id: uuid.UUID,
     ctx: Annotated[Context, authorized("ledger_accounts:read")],
     db: DatabaseDep,
-    as_of: Annotated[datetime | None, Query(description="RFC 3339 time; default now")] = None,
+    as_of: Annotated[Timestamp | None, Query(description="RFC 3339 time; default now")] = None,
 ) -> BalanceRead:
     """Posted and pending balances; `balance` is signed by the normal side."""
     return await queries.balance_get(db=db, ctx=ctx, account_id=account_id, as_of=as_of)

@@ -79,7 +79,6 @@ async def account_list(
             cursor=cursor,
             limit=limit,
             key_of=lambda account: [str(account.id)],
-            parse=lambda values: [uuid.UUID(values[0])],
         )
     return [account_read(row) for row in rows], next_cursor
 
@@ -184,7 +183,6 @@ async def entries_page(
             cursor=cursor,
             limit=limit,
             key_of=lambda entry: [entry.account_version],
-            parse=lambda values: [int(values[0])],
             descending=True,
         )
     return [

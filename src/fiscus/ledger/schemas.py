@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from fiscus.core.clock import Timestamp
 from fiscus.core.money import MAX_MINOR, Currency
 
 MAX_LEGS = 64
@@ -199,7 +200,7 @@ class TransferCreate(BaseModel):
     timeout_s: Annotated[StrictInt | None, Field(ge=1, le=366 * 86400)] = None
     description: Annotated[str | None, Field(max_length=1000)] = None
     metadata: Metadata = {}
-    effective_at: datetime | None = None
+    effective_at: Timestamp | None = None
     fx: FxIn | None = None
     linked: bool = Field(False, description="In a batch: chain with the next transfer")
 

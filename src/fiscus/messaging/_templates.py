@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
-
-from fiscus.core.errors import ValidationProblem
+from fiscus.core.errors import DomainError, ValidationProblem
 from fiscus.core.money import currency_exponent
+from fiscus.messaging._render import BoundedSandbox, RenderLimits, budget_for, render_within
 from fiscus.messaging.errors import TemplateNotOverridable
 
 Channel = Literal["email", "sms", "in_app"]
@@ -69,9 +67,9 @@ def _money(amount: int, currency: str) -> str:
     return f"{value} {currency}"
 
 
-def _environment(*, html: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=html)
-    env.filters["money"] = _money
+def _environment(*, html: bool) -> BoundedSandbox:
+    env = BoundedSandbox(html=html)
+    env.add_filter("money", _money)
     return env
 
 
@@ -274,11 +272,13 @@ DEFAULTS: dict[str, EventTemplates] = {
 }
 
 
-def render(body: Body, variables: dict[str, Any]) -> Rendered:
-    """Render a body; raise TemplateError on a missing variable or a sandbox violation."""
-    subject = _TEXT.from_string(body.subject).render(variables) if body.subject else None
-    text = _TEXT.from_string(body.text).render(variables)
-    html = _HTML.from_string(body.html).render(variables) if body.html else None
+def render(body: Body, variables: dict[str, Any], *, limits: RenderLimits) -> Rendered:
+    """Render a body within `limits` (TemplateOutputTooLarge, TemplateRenderTooSlow); any
+    other exception (jinja2.TemplateError and the like) means the template is broken."""
+    budget = budget_for(limits)
+    subject = render_within(_TEXT, body.subject, variables, budget) if body.subject else None
+    text = render_within(_TEXT, body.text, variables, budget)
+    html = render_within(_HTML, body.html, variables, budget) if body.html else None
     return Rendered(subject=subject.strip() if subject else None, text=text, html=html)
 
 
@@ -291,7 +291,9 @@ def template_check_overridable(event_type: str) -> None:
         )
 
 
-def template_check(event_type: str, channel: Channel, body: Body) -> Rendered:
+def template_check(
+    event_type: str, channel: Channel, body: Body, *, limits: RenderLimits
+) -> Rendered:
     """Render a template against its event type's sample data; refuse it if that fails."""
     spec = DEFAULTS.get(event_type)
     if spec is None:
@@ -302,6 +304,8 @@ def template_check(event_type: str, channel: Channel, body: Body) -> Rendered:
     if channel == "email" and not body.subject:
         raise ValidationProblem("Email templates need a subject.", field="subject")
     try:
-        return render(body, spec.sample)
-    except TemplateError as error:
+        return render(body, spec.sample, limits=limits)
+    except DomainError:
+        raise
+    except Exception as error:  # a tenant's template can fail in any way Python can
         raise ValidationProblem(f"The template does not render: {error}", field="text") from None

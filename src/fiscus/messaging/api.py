@@ -142,14 +142,17 @@ async def save_template(
     body: TemplateBody,
     ctx: Annotated[Context, authorized("templates:manage")],
     db: DatabaseDep,
+    settings: SettingsDep,
 ) -> RenderedMessage:
-    """Saved only if it renders with the event type's sample data; returns that rendering."""
+    """Saved only if it renders with the event type's sample data within the template
+    limits; returns that rendering."""
     rendered = await service.template_save(
         db,
         ctx,
         event_type=event_type,
         channel=channel,
         body=Body(text=body.text, subject=body.subject, html=body.html),
+        limits=service.RenderLimits.of(settings),
     )
     return RenderedMessage(subject=rendered.subject, text=rendered.text, html=rendered.html)
 
@@ -163,12 +166,15 @@ async def save_template(
 async def preview_template(
     body: TemplatePreviewRequest,
     ctx: Annotated[Context, authorized("templates:manage")],
+    settings: SettingsDep,
 ) -> RenderedMessage:
-    """Nothing is saved; a missing variable is a 400 naming it."""
+    """Nothing is saved; a missing variable is a 400 naming it, and so is a template over
+    the limits (`template-output-too-large`, `template-render-too-slow`)."""
     rendered = service.template_preview(
         event_type=body.event_type,
         channel=body.channel,
         body=Body(text=body.text, subject=body.subject, html=body.html),
+        limits=service.RenderLimits.of(settings),
     )
     return RenderedMessage(subject=rendered.subject, text=rendered.text, html=rendered.html)
 

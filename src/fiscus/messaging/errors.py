@@ -69,3 +69,19 @@ class UnsubscribeLinkInvalid(ValidationProblem):
 
     type_slug = "unsubscribe-link-invalid"
     title = "Invalid unsubscribe link"
+
+
+class TemplateOutputTooLarge(ValidationProblem):
+    """The template renders (or builds on the way) more characters than
+    FISCUS_TEMPLATE_MAX_OUTPUT_CHARS allows."""
+
+    type_slug = "template-output-too-large"
+    title = "Template output too large"
+
+
+class TemplateRenderTooSlow(ValidationProblem):
+    """The template takes longer to render than FISCUS_TEMPLATE_MAX_RENDER_MS allows (or
+    loops over a range longer than the output limit)."""
+
+    type_slug = "template-render-too-slow"
+    title = "Template render too slow"

@@ -47,7 +47,6 @@ async def inbox_list(
             cursor=cursor,
             limit=limit,
             key_of=lambda m: [str(m.id)],
-            parse=lambda values: [uuid.UUID(values[0])],
             descending=True,
         )
     return [message_open(keyring, row) for row in rows], next_cursor
@@ -97,7 +96,6 @@ async def messages_list(
             cursor=cursor,
             limit=limit,
             key_of=lambda m: [str(m.id)],
-            parse=lambda values: [uuid.UUID(values[0])],
             descending=True,
         )
         changes = (

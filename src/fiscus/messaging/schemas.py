@@ -6,11 +6,22 @@ import uuid
 from datetime import datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from fiscus.core.clock import rfc3339
 
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
+
+
+def _time_text(value: object) -> object:
+    # pydantic's lax mode reads a number as seconds after midnight (0 is 00:00); a quiet
+    # hour is written as text, "22:00".
+    if not isinstance(value, str | time):
+        raise ValueError("expected a time of day such as 22:00")
+    return value
+
+
+TimeOfDay = Annotated[time, BeforeValidator(_time_text)]
 ChannelName = Literal["email", "sms", "in_app"]
 _ID = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00001"
 _WHEN = "2026-11-22T14:05:00.123Z"
@@ -105,8 +116,8 @@ class ProfileUpdate(BaseModel):
 
     phone: str | None = Field(None, pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")
     timezone: str = Field("UTC", max_length=64)
-    quiet_start: time | None = None
-    quiet_end: time | None = None
+    quiet_start: TimeOfDay | None = None
+    quiet_end: TimeOfDay | None = None
 
 
 class TemplateBody(BaseModel):

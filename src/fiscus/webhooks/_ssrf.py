@@ -14,14 +14,10 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from fiscus.core.addresses import IPAddress, refusal
 from fiscus.webhooks.errors import UnsafeWebhookUrl
 
 MAX_URL_LENGTH = 2048
-# Cloud metadata services; most are link-local already, but not all of them.
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
-)
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +59,11 @@ def parse_url(url: str) -> tuple[str, str, int]:
         raise UnsafeWebhookUrl("The URL must be an http or https URL with a host.")
     if parts.username is not None or parts.password is not None:
         raise UnsafeWebhookUrl("The URL must not carry credentials.")
+    if port == 0:
+        # `port or default` would quietly turn :0 into 443; no receiver listens on port 0.
+        raise UnsafeWebhookUrl("The URL's port must be 1-65535.")
     default = 443 if parts.scheme == "https" else 80
     return parts.scheme, parts.hostname, port or default
-
-
-def is_public(address: IPAddress) -> bool:
-    """True for globally routable unicast addresses that are not metadata services."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address in METADATA_ADDRESSES:
-        return False
-    return address.is_global and not address.is_multicast
 
 
 async def resolve(url: str, *, allow_private: bool) -> Target:
@@ -84,8 +74,11 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     except ValueError:
         addresses = await _lookup(host, port)
     for address in addresses:
-        if not allow_private and not is_public(address):
-            raise UnsafeWebhookUrl(f"{host} resolves to {address}, which is not a public address.")
+        why = None if allow_private else refusal(address)
+        if why is not None:
+            raise UnsafeWebhookUrl(
+                f"{host} resolves to {address}, which is not a public address ({why})."
+            )
     return Target(url=url, scheme=scheme, host=host, port=port, address=addresses[0])
 
 

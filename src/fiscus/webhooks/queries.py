@@ -46,7 +46,6 @@ async def endpoint_list(
             cursor=cursor,
             limit=limit,
             key_of=lambda e: [str(e.id)],
-            parse=lambda values: [uuid.UUID(values[0])],
         )
     return endpoints, next_cursor
 
@@ -78,7 +77,6 @@ async def deliveries_list(
             cursor=cursor,
             limit=limit,
             key_of=lambda d: [str(d.id)],
-            parse=lambda values: [uuid.UUID(values[0])],
             descending=True,
         )
         attempts = (

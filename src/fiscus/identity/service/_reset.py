@@ -22,6 +22,7 @@ from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.events import emit
 from fiscus.core.ids import new_id
 from fiscus.core.keyring import KeyRing
+from fiscus.core.logging import get_logger
 from fiscus.identity import sealed
 from fiscus.identity.crypto import new_token, token_hash
 from fiscus.identity.errors import InvalidMfaCode, InvalidToken
@@ -38,6 +39,9 @@ from fiscus.identity.service._one_time import (
     one_time_end_all,
 )
 from fiscus.identity.service._sessions import sessions_revoke
+from fiscus.identity.throttle import account_subject, address_subject
+
+log = get_logger("fiscus.identity.reset")
 
 RESET_PREFIX = "fsp_"
 # The event the messaging module turns into the reset email (a system template that no
@@ -54,15 +58,31 @@ async def reset_tokens_end(uow: UnitOfWork, *, tenant_id: uuid.UUID, user_id: uu
 async def password_reset_request(
     db: Database, identity: Identity, *, tenant_slug: str, email: str, client: Client
 ) -> None:
-    """Emit a reset token for the account, if it exists; the caller learns nothing either way."""
+    """Emit a reset token for the account, if it exists and may have one more; the caller
+    learns nothing either way.
+
+    Requests are limited per account and per address (every tenant) in a moving window;
+    one over the limit sends nothing and leaves the live token alone.
+    """
     async with db.uow() as uow:
         tenant = await tenant_by_slug(uow, slug=tenant_slug.strip().lower())
     if tenant is None or tenant.status != "active":
         return
-    user = await account_find(
-        db, tenant_id=tenant.id, email_hash=sealed.email_hash(identity.keyring, email)
-    )
+    email_hash = sealed.email_hash(identity.keyring, email)
+    user = await account_find(db, tenant_id=tenant.id, email_hash=email_hash)
     if user is None:
+        return
+    config = identity.config
+    allowed = await identity.throttle.requests_allowed(
+        kind="password-reset",
+        limits=[
+            (account_subject(tenant.id, user.id), config.password_reset_requests_per_account),
+            (address_subject(email_hash), config.password_reset_requests_per_address),
+        ],
+        window_s=config.password_reset_request_window_s,
+    )
+    if not allowed:
+        log.warning("password_reset_throttled", tenant_id=str(tenant.id), user_id=str(user.id))
         return
     token = new_token(RESET_PREFIX)
     now = clock.now()

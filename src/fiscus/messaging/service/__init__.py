@@ -5,6 +5,7 @@ subscriber), `_choices` (templates, preferences, profile), `_inbox` (read receip
 announcements, unsubscribe).
 """
 
+from fiscus.messaging._render import RenderLimits
 from fiscus.messaging.service._choices import (
     caller_id,
     preferences_set,
@@ -29,6 +30,7 @@ from fiscus.messaging.service._inbox import (
 __all__ = [
     "DEFAULT_CHANNELS",
     "Audience",
+    "RenderLimits",
     "announcement_publish",
     "caller_id",
     "channels_for",

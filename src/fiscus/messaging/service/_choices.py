@@ -13,6 +13,7 @@ from fiscus.access.context import Context
 from fiscus.core import clock
 from fiscus.core.db import Database
 from fiscus.core.keyring import KeyRing
+from fiscus.messaging._render import RenderLimits
 from fiscus.messaging._sealing import (
     PHONE,
     seal,
@@ -48,13 +49,15 @@ async def template_save(
     event_type: str,
     channel: Channel,
     body: Body,
+    limits: RenderLimits,
 ) -> Rendered:
-    """Save the tenant's template after rendering it against sample data; return the preview.
+    """Save the tenant's template after rendering it against sample data within `limits`;
+    return the preview.
 
     Templates of events that carry a secret are the system's only (TemplateNotOverridable).
     """
     template_check_overridable(event_type)
-    preview = template_check(event_type, channel, body)
+    preview = template_check(event_type, channel, body, limits=limits)
     values = {
         "tenant_id": ctx.tenant_id,
         "event_type": event_type,
@@ -76,9 +79,12 @@ async def template_save(
     return preview
 
 
-def template_preview(*, event_type: str, channel: Channel, body: Body) -> Rendered:
-    """Render a template with the event type's sample data (nothing is saved)."""
-    return template_check(event_type, channel, body)
+def template_preview(
+    *, event_type: str, channel: Channel, body: Body, limits: RenderLimits
+) -> Rendered:
+    """Render a template with the event type's sample data within `limits` (nothing is
+    saved)."""
+    return template_check(event_type, channel, body, limits=limits)
 
 
 async def preferences_set(

@@ -12,10 +12,12 @@ from sqlalchemy.dialects.postgresql import insert
 
 from fiscus.core import clock
 from fiscus.core.db import UnitOfWork
+from fiscus.core.errors import DomainError
 from fiscus.core.events import RelayedEvent
 from fiscus.core.ids import new_id
 from fiscus.core.keyring import KeyRing
 from fiscus.messaging._recipients import Recipient, recipients_resolve
+from fiscus.messaging._render import RenderLimits
 from fiscus.messaging._sealing import (
     ADDRESS,
     DETAIL,
@@ -126,9 +128,16 @@ async def _templates(uow: UnitOfWork, tenant_id: uuid.UUID, event_type: str) -> 
 
 
 async def messages_fan_out(
-    uow: UnitOfWork, events: Sequence[RelayedEvent], keyring: KeyRing
+    uow: UnitOfWork,
+    events: Sequence[RelayedEvent],
+    keyring: KeyRing,
+    *,
+    limits: RenderLimits = RenderLimits(),  # noqa: B008 - frozen, shared safely
 ) -> None:
     """Relay subscriber: the messages each event means, one per (event, user, channel).
+
+    A template that breaks `limits` (too large, too slow) fails its message, as any
+    broken template does, with the reason recorded.
 
     Work is batched per relay batch: one audience load per tenant and one template load
     per (tenant, event type), whatever the number of events.
@@ -153,7 +162,7 @@ async def messages_fan_out(
         if key not in templates:
             templates[key] = await _templates(uow, event.tenant_id, event.type)
         await _queue_event(
-            uow, keyring, event, recipients, templates[key], audiences[event.tenant_id]
+            uow, keyring, event, recipients, templates[key], audiences[event.tenant_id], limits
         )
 
 
@@ -164,6 +173,7 @@ async def _queue_event(
     recipients: list[Recipient],
     bodies: dict[str, Body],
     audience: Audience,
+    limits: RenderLimits,
 ) -> None:
     category = DEFAULTS[event.type].category
     base = {"event": {"id": str(event.id), "type": event.type}, "data": event.payload}
@@ -182,6 +192,7 @@ async def _queue_event(
                     variables={**base, **recipient.variables, "secret": placeholders(event.type)},
                     audience=audience,
                     address=recipient.address if channel == "email" else None,
+                    limits=limits,
                 )
 
 
@@ -208,6 +219,7 @@ async def _queue(
     variables: dict[str, Any],
     audience: Audience,
     address: str | None = None,
+    limits: RenderLimits,
 ) -> None:
     address = address or _address(keyring, channel, user_id, audience)
     if channel == "sms" and address is None:
@@ -215,7 +227,9 @@ async def _queue(
     now = clock.now()
     problem: str | None = None
     try:
-        rendered = render(body, variables)
+        rendered = render(body, variables, limits=limits)
+    except DomainError as error:  # over the limits
+        rendered, problem = Rendered(None, "", None), f"template error: {error.detail}"
     except Exception as error:
         rendered, problem = Rendered(None, "", None), f"template error: {error}"
     row = (event.tenant_id, new_id())

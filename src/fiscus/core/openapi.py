@@ -18,6 +18,7 @@ here, once, from what the routes already declare:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -203,7 +204,8 @@ def route_idempotency(context: Any, contract: Contract) -> str | None:
     return "optional" if uses_store else None
 
 
-def _module_errors(package: str) -> set[type[DomainError]]:
+@functools.cache
+def _module_errors(package: str) -> frozenset[type[DomainError]]:
     """Errors defined in or imported by `package`'s modules, and those of the packages
     whose functions it calls (one level: a route's module and the services it uses)."""
     found: set[type[DomainError]] = set()
@@ -233,7 +235,7 @@ def _module_errors(package: str) -> set[type[DomainError]]:
         for error in all_error_classes()
         if error.__module__ in used_core and error.__module__ != "fiscus.core.errors"
     )
-    return {error for error in found if error.__module__ != "fiscus.core.errors"}
+    return frozenset(error for error in found if error.__module__ != "fiscus.core.errors")
 
 
 def _is_service(module: str) -> bool:

@@ -248,3 +248,31 @@ async def test_a_stored_rate_must_be_positive_even_for_a_raw_insert(
             (ctx.tenant_id, uuid.uuid4(), json.dumps({"rate": rate})),
         )
     assert sql.execute("SELECT count(*) FROM ledger_transfers").fetchone() == (0,)
+
+
+async def test_a_batch_reusing_an_id_keeps_the_rates_of_its_new_items(
+    client: httpx.AsyncClient, make_principal: MakePrincipal
+) -> None:
+    # A batch that repeats a stored transfer's id goes through the database's batch
+    # function; the rate of a new item in it must be stored like in any other batch.
+    who = await make_principal(role="operator")
+    accounts = await _fx_accounts(client, who)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    stored = {**_two_currencies(accounts, "1.08"), "id": first}
+    headers = {**who.headers, "Idempotency-Key": uuid.uuid4().hex}
+    response = await client.post(f"{BASE}/transfers", json=stored, headers=headers)
+    assert response.status_code == 201, response.text
+    body = {
+        "mode": "independent",
+        "transfers": [stored, {**_two_currencies(accounts, "1.25"), "id": second}],
+    }
+    response = await client.post(
+        f"{BASE}/transfers/batch",
+        json=body,
+        headers={**who.headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 200, response.text
+    assert [item["code"] for item in response.json()["results"]] == ["exists", "ok"]
+    fetched = await client.get(f"{BASE}/transfers/{second}", headers=who.headers)
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.json()["fx"] == {"rate": "1.25", "from_currency": "EUR", "to_currency": "USD"}

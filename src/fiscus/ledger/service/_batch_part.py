@@ -313,6 +313,7 @@ def _batch_params(
         amounts,
         currencies,
         [new_id() for _ in transfers],
+        [Jsonb(t.fx.model_dump()) if t.fx else None for t in transfers],
     )
 
 

@@ -43,7 +43,7 @@ BATCH_SQL = (
     "SELECT code, transfer_id, status, recorded_at, replayed, holders FROM ledger_post_batch("
     "%s, %s, %s, %b::uuid[], %b::bool[], %b::text[], %b::text[], %b::int4[], %b::bool[],"
     " %b::int4[], %b::timestamptz[], %b::text[], %b::jsonb[], %b::bool[], %b::uuid[],"
-    " %b::text[], %b::int8[], %b::text[], %b::uuid[])"
+    " %b::text[], %b::int8[], %b::text[], %b::uuid[], %b::jsonb[])"
 )
 
 

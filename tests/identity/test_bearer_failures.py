@@ -41,7 +41,7 @@ async def test_a_flood_with_a_revoked_key_leaves_one_record_with_a_count(
     [(tenant, object_type, object_id, changes)] = _records(clean_database)
     assert (tenant, object_type, object_id) == (str(owner.tenant_id), "api_key", key_id)
     assert changes["details"] == {
-        "reason": "invalid-token",
+        "reason": "token-invalid",
         "credential": "api_key",
         "failures": 1,
         "window_s": 60,

@@ -14,19 +14,20 @@ from sqlalchemy import text
 from fiscus.identity.throttle import account_subject
 from tests.conftest import TEST_SECRET
 from tests.factories import PASSWORD, Principal, principal
-from tests.identity.test_throttling import REDIS_URL, _app, _login
+from tests.identity.test_throttling import _app, _login
 from tests.live import fiscus_cli
 
 
-def _unlock(database_url: str, prefix: str | None, *args: str) -> str:
+def _unlock(database_url: str, redis: tuple[str, str] | None, *args: str) -> str:
+    """Run the command; `redis` is (URL, counter prefix) of the API's Redis, or None."""
     env = {
         "FISCUS_DATABASE_URL": database_url,
         "FISCUS_SECRET_KEY": TEST_SECRET,
         "FISCUS_ENV": "test",
         "FISCUS_LOG_LEVEL": "WARNING",
     }
-    if prefix is not None:
-        env |= {"FISCUS_REDIS_URL": REDIS_URL, "FISCUS_RATE_LIMIT_PREFIX": prefix}
+    if redis is not None:
+        env |= {"FISCUS_REDIS_URL": redis[0], "FISCUS_RATE_LIMIT_PREFIX": redis[1]}
     done = fiscus_cli("admin", "unlock-user", *args, env=env, timeout_s=120)
     return f"{done.returncode}\n{done.stdout}\n{done.stderr}"
 
@@ -52,9 +53,11 @@ async def _unlocks(app: FastAPI, tenant_id: uuid.UUID) -> int:
     return int(found.scalar_one())
 
 
-async def test_unlock_in_one_tenant_then_in_every_tenant(clean_database: str) -> None:
+async def test_unlock_in_one_tenant_then_in_every_tenant(
+    clean_database: str, redis_url: str
+) -> None:
     prefix = "unlock-" + secrets.token_hex(8)
-    app = _app(clean_database, "redis", prefix)
+    app = _app(clean_database, redis_url, prefix)
     async with (
         LifespanManager(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
@@ -71,7 +74,7 @@ async def test_unlock_in_one_tenant_then_in_every_tenant(clean_database: str) ->
         one = await asyncio.to_thread(
             _unlock,
             clean_database,
-            prefix,
+            (redis_url, prefix),
             "--email",
             email.upper(),
             "--tenant",
@@ -85,7 +88,9 @@ async def test_unlock_in_one_tenant_then_in_every_tenant(clean_database: str) ->
         assert await _unlocks(app, in_a.tenant_id) == 1
         assert await _unlocks(app, in_b.tenant_id) == 0
 
-        every = await asyncio.to_thread(_unlock, clean_database, prefix, "--email", email)
+        every = await asyncio.to_thread(
+            _unlock, clean_database, (redis_url, prefix), "--email", email
+        )
         assert every.startswith("0\n"), every
         assert (await _login(client, in_b, PASSWORD)).status_code == 200
         assert await _unlocks(app, in_a.tenant_id) == 2
@@ -93,18 +98,24 @@ async def test_unlock_in_one_tenant_then_in_every_tenant(clean_database: str) ->
 
 
 async def test_unknown_person_or_tenant_is_refused_and_nothing_is_recorded(
-    clean_database: str,
+    clean_database: str, redis_url: str
 ) -> None:
     prefix = "unlock-" + secrets.token_hex(8)
-    app = _app(clean_database, "redis", prefix)
+    app = _app(clean_database, redis_url, prefix)
     async with LifespanManager(app):
         p = await principal(app)
         nobody = await asyncio.to_thread(
-            _unlock, clean_database, prefix, "--email", "nobody@example.com"
+            _unlock, clean_database, (redis_url, prefix), "--email", "nobody@example.com"
         )
         assert nobody.startswith("1\n") and "User not found" in nobody, nobody
         elsewhere = await asyncio.to_thread(
-            _unlock, clean_database, prefix, "--email", p.email, "--tenant", "no-such-tenant"
+            _unlock,
+            clean_database,
+            (redis_url, prefix),
+            "--email",
+            p.email,
+            "--tenant",
+            "no-such-tenant",
         )
         assert elsewhere.startswith("1\n") and "Tenant not found" in elsewhere, elsewhere
         assert await _unlocks(app, p.tenant_id) == 0

@@ -163,7 +163,7 @@ async def test_message_profile_is_stored_with_the_phone_sealed(
     bad = await client.put(
         "/v1/me/message-profile", json={**profile, "timezone": "Mars/Olympus"}, headers=user.headers
     )
-    assert bad.status_code == 400 and bad.json()["type"].endswith("/validation-error")
+    assert bad.status_code == 400 and bad.json()["type"].endswith("/timezone-unknown")
     async with db.uow() as uow:
         [row] = (await uow.session.execute(select(MessageProfile))).scalars()
     assert (row.user_id, row.timezone) == (user.user_id, "Europe/Paris")

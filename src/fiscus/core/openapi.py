@@ -39,6 +39,8 @@ from fiscus.core.errors import (
     IdempotencyKeyInUse,
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
+    InvalidCursor,
+    InvalidTimestamp,
     KeysUnavailable,
     NotAuthenticated,
     NotFound,
@@ -54,10 +56,12 @@ from fiscus.core.idempotency import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = "#/components/schemas/Problem"
 # Problems that the HTTP plumbing writes itself (core/http.py), not through a DomainError.
-INVALID_DATA = ("invalid-data", "Invalid data", 400)
+INVALID_DATA = ("data-invalid", "Invalid data", 400)
 UNSUPPORTED_MEDIA = ("unsupported-media-type", "Unsupported media type", 415)
 INTERNAL_ERROR = ("internal-error", "Internal server error", 500)
 PLUMBING_PROBLEMS = (INVALID_DATA, UNSUPPORTED_MEDIA, INTERNAL_ERROR)
+# Query parameters that carry a cursor handed out by a list (core/pagination.py).
+CURSOR_PARAMETERS = frozenset({"cursor", "after"})
 # A route may name problems it writes by hand: `responses={503: {"x-problem-types":
 # {"not-ready": "Not ready"}}}`.
 EXTRA_TYPES = "x-problem-types"
@@ -261,7 +265,9 @@ def _problems(
     core: list[ProblemType] = [_core(ServiceUnavailable), _core(KeysUnavailable)]
     core.append(ProblemType(*INTERNAL_ERROR))
     if has_input or idempotency:
-        core += [_core(ValidationProblem), ProblemType(*INVALID_DATA)]
+        core += [_core(ValidationProblem), _core(InvalidTimestamp), ProblemType(*INVALID_DATA)]
+    if any(p.get("name") in CURSOR_PARAMETERS for p in operation.get("parameters", [])):
+        core.append(_core(InvalidCursor))
     if "requestBody" in operation:
         core += [_core(PayloadTooLarge), ProblemType(*UNSUPPORTED_MEDIA)]
     if idempotency == "required":

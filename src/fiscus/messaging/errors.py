@@ -72,16 +72,20 @@ class UnsubscribeLinkInvalid(ValidationProblem):
 
 
 class TemplateOutputTooLarge(ValidationProblem):
-    """The template renders (or builds on the way) more characters than
-    FISCUS_TEMPLATE_MAX_OUTPUT_CHARS allows."""
+    """The template renders more characters than FISCUS_TEMPLATE_MAX_OUTPUT_CHARS allows.
+
+    Counted on the way too: a string built inside the template counts before it is output.
+    """
 
     type_slug = "template-output-too-large"
     title = "Template output too large"
 
 
 class TemplateRenderTooSlow(ValidationProblem):
-    """The template takes longer to render than FISCUS_TEMPLATE_MAX_RENDER_MS allows (or
-    loops over a range longer than the output limit)."""
+    """The template takes longer to render than FISCUS_TEMPLATE_MAX_RENDER_MS allows.
+
+    A loop over a range longer than the output limit is refused the same way, at once.
+    """
 
     type_slug = "template-render-too-slow"
     title = "Template render too slow"

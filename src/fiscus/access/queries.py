@@ -37,15 +37,40 @@ class MembershipInfo:
     status: str
 
 
-def _tenant_info(row: Tenant) -> TenantInfo:
+def tenant_info_of(
+    *, id: uuid.UUID, slug: str, name: str, status: str, settings: Any, created_at: Any
+) -> TenantInfo:
+    """A TenantInfo from the columns of a `tenants` row (for hot paths that select columns,
+    not entities)."""
     return TenantInfo(
+        id=id,
+        slug=slug,
+        name=name,
+        status=status,
+        settings=TenantSettings.model_validate(settings),
+        created_at=created_at,
+    )
+
+
+def _tenant_info(row: Tenant) -> TenantInfo:
+    return tenant_info_of(
         id=row.id,
         slug=row.slug,
         name=row.name,
         status=row.status,
-        settings=TenantSettings.model_validate(row.settings),
+        settings=row.settings,
         created_at=row.created_at,
     )
+
+
+def role_permissions_of(role: str, stored: list[str] | None) -> frozenset[str] | None:
+    """Permissions of a role given its stored `roles.permissions` (None when the tenant has
+    no such row): a built-in role's own, else the stored ones; None if the role does not
+    exist."""
+    builtin = builtin_permissions(role)
+    if builtin is not None:
+        return builtin
+    return frozenset(stored) if stored is not None else None
 
 
 async def tenant_by_slug(uow: UnitOfWork, *, slug: str) -> TenantInfo | None:
@@ -121,15 +146,14 @@ async def role_permissions(
     uow: UnitOfWork, *, tenant_id: uuid.UUID, role: str
 ) -> frozenset[str] | None:
     """Permissions of a built-in or tenant-defined role; None if the role does not exist."""
-    builtin = builtin_permissions(role)
-    if builtin is not None:
-        return builtin
+    if builtin_permissions(role) is not None:
+        return role_permissions_of(role, None)
     row = (
         await uow.session.execute(
             select(Role.permissions).where(Role.tenant_id == tenant_id, Role.name == role)
         )
     ).scalar()
-    return frozenset(row) if row is not None else None
+    return role_permissions_of(role, row)
 
 
 async def roles_list(uow: UnitOfWork, *, tenant_id: uuid.UUID) -> list[RoleRead]:

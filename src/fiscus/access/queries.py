@@ -52,6 +52,53 @@ def tenant_info_of(
     )
 
 
+# Access's part of identity's one-statement credential check (issue 12): the tenant, the
+# person's membership and that membership's custom role, as columns joined to a credential
+# row whose tenant and user columns the caller names; `access_of` reads them back.
+ACCESS_COLUMNS = (
+    "t.id, t.slug, t.name, t.status, t.settings, t.created_at, m.role, m.status, mr.permissions"
+)
+
+
+def access_joins(*, tenant: str, user: str) -> str:
+    """The joins behind ACCESS_COLUMNS; `tenant` and `user` are column names (constants)."""
+    return (
+        f" LEFT JOIN tenants t ON t.id = {tenant}"
+        f" LEFT JOIN memberships m ON m.tenant_id = {tenant} AND m.user_id = {user}"
+        f" LEFT JOIN roles mr ON mr.tenant_id = {tenant} AND mr.name = m.role"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRow:
+    """ACCESS_COLUMNS' values: the tenant (None if there is none), and the membership's role,
+    status and permissions (all None if the person is no member)."""
+
+    tenant: TenantInfo | None
+    role: str | None
+    status: str | None
+    permissions: frozenset[str] | None
+
+
+def access_of(row: tuple[Any, ...]) -> AccessRow:
+    """Read back the values of ACCESS_COLUMNS."""
+    tenant_id, slug, name, status, settings, created_at, role, membership_status, stored = row
+    tenant = (
+        tenant_info_of(
+            id=tenant_id,
+            slug=slug,
+            name=name,
+            status=status,
+            settings=settings,
+            created_at=created_at,
+        )
+        if tenant_id is not None
+        else None
+    )
+    permissions = role_permissions_of(role, stored) if role is not None else None
+    return AccessRow(tenant, role, membership_status, permissions)
+
+
 def _tenant_info(row: Tenant) -> TenantInfo:
     return tenant_info_of(
         id=row.id,

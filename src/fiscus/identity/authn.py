@@ -19,7 +19,13 @@ from fastapi import Request
 from fiscus.access.context import Context
 from fiscus.access.errors import TenantNotFound
 from fiscus.access.policy import SELF
-from fiscus.access.queries import TenantInfo, role_permissions_of, tenant_info_of
+from fiscus.access.queries import (
+    ACCESS_COLUMNS,
+    TenantInfo,
+    access_joins,
+    access_of,
+    role_permissions_of,
+)
 from fiscus.audit.service import audit_record
 from fiscus.core import clock
 from fiscus.core.db import Database
@@ -70,30 +76,25 @@ def _permissions(
 # membership, the tenant and the custom roles, as plain columns (no ORM entities). The
 # checks themselves run below in Python on that one row, on every request, so logout,
 # disable, revoke, role and password changes take effect at once (no cache to expire).
-# Both statements end with the same columns, read by `_Person.of`: the tenant, a user, their
-# membership and the membership's custom role (when it is not a built-in one).
+# Both statements end with the same columns, read by `_Person.of`: the user, then access's
+# columns (the tenant, the membership and its custom role), which access defines.
 SESSION_SQL = (
-    "SELECT s.id, s.user_id, s.revoked_at, s.expires_at, s.last_seen_at, s.authenticated_at,"
-    " s.mfa, t.id, t.slug, t.name, t.status, t.settings, t.created_at,"
-    " u.status, u.totp_enabled, u.password_changed_at, m.role, m.status, mr.permissions"
+    "SELECT s.id, s.user_id, s.revoked_at, s.expires_at, s.last_seen_at, s.authenticated_at,"  # noqa: S608 - constants only
+    f" s.mfa, u.status, u.totp_enabled, u.password_changed_at, {ACCESS_COLUMNS}"
     " FROM auth_sessions s"
-    " LEFT JOIN tenants t ON t.id = s.tenant_id"
     " LEFT JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id"
-    " LEFT JOIN memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id"
-    " LEFT JOIN roles mr ON mr.tenant_id = s.tenant_id AND mr.name = m.role"
-    " WHERE s.tenant_id = %s AND s.id = %s"
+    + access_joins(tenant="s.tenant_id", user="s.user_id")
+    + " WHERE s.tenant_id = %s AND s.id = %s"
 )
 API_KEY_SQL = (
-    "SELECT k.tenant_id, k.id, k.role, k.created_by, k.revoked_at, k.expires_at,"
-    " k.last_used_at, kr.permissions, t.id, t.slug, t.name, t.status, t.settings, t.created_at,"
-    " u.status, u.totp_enabled, u.password_changed_at, m.role, m.status, mr.permissions"
+    "SELECT k.tenant_id, k.id, k.role, k.created_by, k.revoked_at, k.expires_at,"  # noqa: S608 - constants only
+    " k.last_used_at, kr.permissions,"
+    f" u.status, u.totp_enabled, u.password_changed_at, {ACCESS_COLUMNS}"
     " FROM api_keys k"
-    " LEFT JOIN tenants t ON t.id = k.tenant_id"
     " LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.created_by"
-    " LEFT JOIN memberships m ON m.tenant_id = k.tenant_id AND m.user_id = k.created_by"
-    " LEFT JOIN roles mr ON mr.tenant_id = k.tenant_id AND mr.name = m.role"
-    " LEFT JOIN roles kr ON kr.tenant_id = k.tenant_id AND kr.name = k.role"
-    " WHERE k.key_hash = %b"
+    + access_joins(tenant="k.tenant_id", user="k.created_by")
+    + " LEFT JOIN roles kr ON kr.tenant_id = k.tenant_id AND kr.name = k.role"
+    + " WHERE k.key_hash = %b"
 )
 # last_seen_at / last_used_at are written at most once a minute, in their own statement.
 SESSION_TOUCH_SQL = (
@@ -120,28 +121,16 @@ class _Person:
 
     @classmethod
     def of(cls, row: tuple[Any, ...]) -> _Person:
-        tenant_id, slug, name, status, settings, created_at = row[:6]
-        user_status, totp, changed_at, role, membership_status, stored = row[6:12]
-        tenant = (
-            tenant_info_of(
-                id=tenant_id,
-                slug=slug,
-                name=name,
-                status=status,
-                settings=settings,
-                created_at=created_at,
-            )
-            if tenant_id is not None
-            else None
-        )
+        user_status, totp, changed_at = row[:3]
+        access = access_of(row[3:])
         return cls(
-            tenant=tenant,
+            tenant=access.tenant,
             user_status=user_status,
             totp_enabled=bool(totp),
             password_changed_at=changed_at,
-            role=role,
-            membership_status=membership_status,
-            permissions=role_permissions_of(role, stored) if role is not None else None,
+            role=access.role,
+            membership_status=access.status,
+            permissions=access.permissions,
         )
 
     @property

@@ -37,15 +37,87 @@ class MembershipInfo:
     status: str
 
 
-def _tenant_info(row: Tenant) -> TenantInfo:
+def tenant_info_of(
+    *, id: uuid.UUID, slug: str, name: str, status: str, settings: Any, created_at: Any
+) -> TenantInfo:
+    """A TenantInfo from the columns of a `tenants` row (for hot paths that select columns,
+    not entities)."""
     return TenantInfo(
+        id=id,
+        slug=slug,
+        name=name,
+        status=status,
+        settings=TenantSettings.model_validate(settings),
+        created_at=created_at,
+    )
+
+
+# Access's part of identity's one-statement credential check (issue 12): the tenant, the
+# person's membership and that membership's custom role, as columns joined to a credential
+# row whose tenant and user columns the caller names; `access_of` reads them back.
+ACCESS_COLUMNS = (
+    "t.id, t.slug, t.name, t.status, t.settings, t.created_at, m.role, m.status, mr.permissions"
+)
+
+
+def access_joins(*, tenant: str, user: str) -> str:
+    """The joins behind ACCESS_COLUMNS; `tenant` and `user` are column names (constants)."""
+    return (
+        f" LEFT JOIN tenants t ON t.id = {tenant}"
+        f" LEFT JOIN memberships m ON m.tenant_id = {tenant} AND m.user_id = {user}"
+        f" LEFT JOIN roles mr ON mr.tenant_id = {tenant} AND mr.name = m.role"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRow:
+    """ACCESS_COLUMNS' values: the tenant (None if there is none), and the membership's role,
+    status and permissions (all None if the person is no member)."""
+
+    tenant: TenantInfo | None
+    role: str | None
+    status: str | None
+    permissions: frozenset[str] | None
+
+
+def access_of(row: tuple[Any, ...]) -> AccessRow:
+    """Read back the values of ACCESS_COLUMNS."""
+    tenant_id, slug, name, status, settings, created_at, role, membership_status, stored = row
+    tenant = (
+        tenant_info_of(
+            id=tenant_id,
+            slug=slug,
+            name=name,
+            status=status,
+            settings=settings,
+            created_at=created_at,
+        )
+        if tenant_id is not None
+        else None
+    )
+    permissions = role_permissions_of(role, stored) if role is not None else None
+    return AccessRow(tenant, role, membership_status, permissions)
+
+
+def _tenant_info(row: Tenant) -> TenantInfo:
+    return tenant_info_of(
         id=row.id,
         slug=row.slug,
         name=row.name,
         status=row.status,
-        settings=TenantSettings.model_validate(row.settings),
+        settings=row.settings,
         created_at=row.created_at,
     )
+
+
+def role_permissions_of(role: str, stored: list[str] | None) -> frozenset[str] | None:
+    """Permissions of a role given its stored `roles.permissions` (None when the tenant has
+    no such row): a built-in role's own, else the stored ones; None if the role does not
+    exist."""
+    builtin = builtin_permissions(role)
+    if builtin is not None:
+        return builtin
+    return frozenset(stored) if stored is not None else None
 
 
 async def tenant_by_slug(uow: UnitOfWork, *, slug: str) -> TenantInfo | None:
@@ -121,15 +193,14 @@ async def role_permissions(
     uow: UnitOfWork, *, tenant_id: uuid.UUID, role: str
 ) -> frozenset[str] | None:
     """Permissions of a built-in or tenant-defined role; None if the role does not exist."""
-    builtin = builtin_permissions(role)
-    if builtin is not None:
-        return builtin
+    if builtin_permissions(role) is not None:
+        return role_permissions_of(role, None)
     row = (
         await uow.session.execute(
             select(Role.permissions).where(Role.tenant_id == tenant_id, Role.name == role)
         )
     ).scalar()
-    return frozenset(row) if row is not None else None
+    return role_permissions_of(role, row)
 
 
 async def roles_list(uow: UnitOfWork, *, tenant_id: uuid.UUID) -> list[RoleRead]:

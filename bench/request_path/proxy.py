@@ -69,7 +69,10 @@ class Tally:
 
 @dataclass
 class CountingProxy:
-    """Listen on 127.0.0.1:`port`, forward to `upstream_host`:`upstream_port`, count."""
+    """Listen on 127.0.0.1:`port`, forward to `upstream_host`:`upstream_port`, count.
+
+    An `upstream_host` that is a folder is a Unix-socket directory, as in libpq.
+    """
 
     upstream_host: str
     upstream_port: int
@@ -120,7 +123,13 @@ class CountingProxy:
         return {name: (t.round_trips, t.statements) for name, t in self.tallies.items()}
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(self.upstream_host, self.upstream_port)
+        if self.upstream_host.startswith("/"):
+            socket_path = f"{self.upstream_host}/.s.PGSQL.{self.upstream_port}"
+            up_reader, up_writer = await asyncio.open_unix_connection(socket_path)
+        else:
+            up_reader, up_writer = await asyncio.open_connection(
+                self.upstream_host, self.upstream_port
+            )
         state = _Connection(self)
         pumps = [
             asyncio.create_task(self._pump(reader, up_writer, state.from_client)),

@@ -290,13 +290,23 @@ def _running_url(data_dir: Path) -> str | None:
 
 
 def _wait_until_worker_registered(data_dir: Path, process: subprocess.Popen[bytes]) -> str:
-    """Until procrastinate's worker row exists (the worker fetches jobs); the database URL."""
+    """Until this process's procrastinate worker row exists (it fetches jobs, and its
+    signal handlers are installed); the database URL.
+
+    The folder is shared by the module's tests, and a worker stopped at once (or killed)
+    leaves its row behind: only a row registered after this process started counts.
+    """
+    started = psutil.Process(process.pid).create_time()
     for _ in range(1200):
         assert process.poll() is None, "the worker exited"
         url = _running_url(data_dir)
         if url is not None:
             with psycopg.connect(url) as connection:
-                row = connection.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+                row = connection.execute(
+                    "SELECT count(*) FROM procrastinate_workers"
+                    " WHERE last_heartbeat >= to_timestamp(%s)",
+                    (started,),
+                ).fetchone()
             if row is not None and row[0] > 0:
                 return url
         time.sleep(0.1)

@@ -185,6 +185,8 @@ def serve(
             return
         server = StoppingServer(uvicorn.Config("fiscus.api:create_app", **options))
         server.run()
+        if server.forced:
+            raise typer.Exit(1)  # a second signal cut the drain short
         if not server.started:
             raise typer.Exit(3)
 

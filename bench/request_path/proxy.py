@@ -20,7 +20,10 @@ import contextlib
 import struct
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from sqlalchemy.engine import make_url
 
 SSL_REQUEST = 80877103
 GSS_REQUEST = 80877104
@@ -205,3 +208,22 @@ class _Connection:
         self.name = values.get(b"application_name", b"?").decode() or "?"
         self.started = True
         self.tally().connections += 1
+
+
+@contextlib.contextmanager
+def proxied(url: str) -> Iterator[tuple[CountingProxy, str]]:
+    """A counting proxy in front of the server of `url`, and the same URL through it.
+
+    The server may be reached by TCP or by a Unix socket named in the query
+    (`?host=/folder&port=N`, as the suite's fresh cluster is); the proxied URL is TCP.
+    """
+    upstream = make_url(url)
+    query = dict(upstream.query)
+    host = str(query.pop("host", None) or upstream.host or "127.0.0.1")
+    upstream_port = int(str(query.pop("port", None) or upstream.port or 5432))
+    proxy = CountingProxy(host, upstream_port)
+    port = proxy.start()
+    try:
+        yield proxy, upstream.set(host="127.0.0.1", port=port, query=query).render_as_string(False)
+    finally:
+        proxy.stop()

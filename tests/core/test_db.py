@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from bench.request_path.proxy import proxied
 from fiscus.core.db import Database, UnitOfWork, database_cause
 from fiscus.core.events import emit
 
@@ -153,3 +154,58 @@ async def test_run_retries_driver_level_failures_and_what_retry_when_accepts(
     with pytest.raises(psycopg.errors.UniqueViolation):
         await db.run(flaky, single_statement=True)
     assert len(attempts) == 2
+
+
+async def test_a_tenant_unit_of_work_sends_begin_with_its_tenant_switch(
+    clean_database: str,
+) -> None:
+    # Counted on the wire: BEGIN and the tenant switch are one round trip (psycopg's own
+    # BEGIN was one more), then one per statement, then COMMIT.
+    with proxied(clean_database) as (proxy, url):
+        counted = Database(url, pool_size=1, max_overflow=0)
+        try:
+            async with counted.uow(tenant_id=TENANT_A) as uow:  # opens the pooled connection
+                await uow.session.execute(text("SELECT 1"))
+            proxy.reset()
+            async with counted.uow(tenant_id=TENANT_A) as uow:
+                await emit(uow, tenant_id=TENANT_A, type="thing.created", subject="s/1", payload={})
+                row = (
+                    await uow.session.execute(
+                        text("SELECT current_user, current_setting('fiscus.tenant_id')")
+                    )
+                ).one()
+            trips = sum(t for t, _ in proxy.snapshot().values())
+        finally:
+            await counted.dispose()
+    assert tuple(row) == ("fiscus_app", str(TENANT_A))
+    assert trips == 4, proxy.snapshot()  # BEGIN + switch, the insert, the select, COMMIT
+
+
+async def test_a_failed_tenant_unit_of_work_leaves_its_connection_transactional(
+    clean_database: str,
+) -> None:
+    # One pooled connection, so every unit of work below gets the same one back: after a
+    # database error, a Python error and a success, it is still out of autocommit mode, and
+    # a unit of work is still all or nothing (not one commit per statement).
+    one = Database(clean_database, pool_size=1, max_overflow=0)
+    try:
+        with pytest.raises(DBAPIError, match="row-level security"):
+            async with one.uow(tenant_id=TENANT_A) as uow:
+                await emit(uow, tenant_id=TENANT_A, type="thing.created", subject="a", payload={})
+                await emit(uow, tenant_id=TENANT_B, type="thing.created", subject="b", payload={})
+        with pytest.raises(RuntimeError):
+            async with one.uow(tenant_id=TENANT_A) as uow:
+                await emit(uow, tenant_id=TENANT_A, type="thing.created", subject="c", payload={})
+                raise RuntimeError("boom")
+        async with one.uow(tenant_id=TENANT_A) as uow:
+            await emit(uow, tenant_id=TENANT_A, type="thing.created", subject="d", payload={})
+        async with one.uow() as uow:
+            assert (await uow.driver()).autocommit is False
+            role = (await uow.session.execute(text("SELECT current_user"))).scalar_one()
+            subjects = (
+                (await uow.session.execute(text("SELECT subject FROM events"))).scalars().all()
+            )
+    finally:
+        await one.dispose()
+    assert role != "fiscus_app"  # the tenant role ended with its transaction
+    assert subjects == ["d"]

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import httpx
 from asgi_lifespan import LifespanManager
-from sqlalchemy.engine import make_url
 
-from bench.request_path.proxy import CountingProxy
+from bench.request_path.proxy import proxied
 from fiscus.api import create_app
 from fiscus.core.config import Settings
 from tests.ledger.factories import ledger_context, open_account
@@ -27,20 +26,8 @@ async def test_an_authenticated_balance_get_is_at_most_two_round_trips(
     assert created.status_code == 201, created.text
     api_key = {"Authorization": f"Bearer {created.json()['key']}"}
     assert settings.database_url is not None
-    upstream = make_url(settings.database_url)
-    # The server may be reached by TCP or, like the suite's fresh cluster, by a Unix socket
-    # named in the query (`?host=/folder&port=N`); the app then talks TCP to the proxy.
-    query = dict(upstream.query)
-    host = str(query.pop("host", None) or upstream.host or "127.0.0.1")
-    upstream_port = int(str(query.pop("port", None) or upstream.port or 5432))
-    proxy = CountingProxy(host, upstream_port)
-    port = proxy.start()
-    try:
-        through_proxy = upstream.set(host="127.0.0.1", port=port, query=query)
-        proxied = settings.model_copy(
-            update={"database_url": through_proxy.render_as_string(False)}
-        )
-        application = create_app(proxied)
+    with proxied(settings.database_url) as (proxy, through_proxy):
+        application = create_app(settings.model_copy(update={"database_url": through_proxy}))
         async with (
             LifespanManager(application, startup_timeout=30, shutdown_timeout=30),
             httpx.AsyncClient(
@@ -57,8 +44,6 @@ async def test_an_authenticated_balance_get_is_at_most_two_round_trips(
                 trips = sum(t for t, _ in proxy.snapshot().values())
                 # One for the credential check, one for the balance (5 and 6 before).
                 assert trips == 2, proxy.snapshot()
-    finally:
-        proxy.stop()
 
 
 async def test_revocation_takes_effect_on_the_very_next_request(client, make_principal) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Self, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
-from sqlalchemy import text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 from fiscus.core.tenancy import TENANT_INFO_KEY
 
@@ -65,6 +66,32 @@ def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _leave_autocommit(
+    dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState
+) -> None:
+    """Pool hook, as a connection is given back: out of autocommit mode, no transaction.
+
+    Units of work switch autocommit on to send their own `BEGIN` (`_begin_as_tenant`), and
+    single-statement mode does for its one query. The pool runs this before the connection
+    can be checked out again (in the returning task's greenlet, so the driver's async
+    calls are allowed); if it raises, the pool logs it and throws the connection away, so
+    no unit of work ever runs its statements one commit each.
+    """
+    if not state.asyncio_safe or not dbapi_connection.autocommit:
+        return
+    handle = dbapi_connection.driver_connection
+    if handle.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        dbapi_connection.rollback()
+    dbapi_connection.autocommit = False
+
+
+def _has_rows(cursor: psycopg.AsyncCursor[Any]) -> bool:
+    """Whether the cursor's current result is a row set (`cursor.description` would say
+    the same, but builds a list of column objects to say it: a hot path's measurable cost)."""
+    result = cursor.pgresult
+    return result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK
+
+
 class Database:
     """One engine per process, shared by every unit of work."""
 
@@ -82,6 +109,7 @@ class Database:
             hide_parameters=True,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        event.listen(self.engine.sync_engine, "reset", _leave_autocommit)
 
     def uow(
         self, *, tenant_id: uuid.UUID | None = None, single_statement: bool = False
@@ -200,7 +228,7 @@ class UnitOfWork:
         assert self.active, "use the unit of work inside `async with`"
         if not self.single_statement:
             cursor = await (await self.driver()).execute(sql, params)
-            return await cursor.fetchone() if cursor.description is not None else None
+            return await cursor.fetchone() if _has_rows(cursor) else None
         assert not self._sent, "a single-statement unit of work runs one statement"
         self._sent = True
         async with self._engine.connect() as connection:
@@ -217,7 +245,7 @@ class UnitOfWork:
                 cursor = await handle.execute("; ".join(parts))
                 for _ in parts[:-2]:  # the results of BEGIN and of the tenant switch
                     assert cursor.nextset(), "the statement returned no result"
-                return await cursor.fetchone() if cursor.description is not None else None
+                return await cursor.fetchone() if _has_rows(cursor) else None
             except BaseException:
                 await handle.execute("ROLLBACK")
                 raise
@@ -234,11 +262,27 @@ class UnitOfWork:
         if self.tenant_id is not None:
             # The ORM criteria hook (core.tenancy) filters TenantScoped tables on this.
             self._session.info[TENANT_INFO_KEY] = self.tenant_id
-            # One round trip: the tenant for the RLS policies, and the role they apply to.
-            await self._session.execute(
-                text(TENANT_SQL.replace("%s", ":tenant")), {"tenant": str(self.tenant_id)}
-            )
+            await self._begin_as_tenant(self.tenant_id)
         return self
+
+    async def _begin_as_tenant(self, tenant_id: uuid.UUID) -> None:
+        """`BEGIN` and the tenant switch (the tenant for the RLS policies, the role they
+        apply to) in one round trip.
+
+        psycopg opens a transaction by sending its own `BEGIN` and waiting for it before
+        the first statement: with the tenant switch after it, two round trips. Here the
+        connection is put in autocommit mode (a client-side flag, nothing is sent), so
+        psycopg sends no `BEGIN` of its own, and our `BEGIN; SELECT set_config(...)` opens
+        the transaction on the server as one simple-protocol query. The statements that
+        follow run inside it: psycopg's commit and rollback act on the server's
+        transaction status, which is "in transaction", so SQLAlchemy's commit/rollback
+        end it as usual. The pool switches autocommit off again (`_leave_autocommit`)
+        before anyone else can get the connection.
+        """
+        handle = await self.driver()
+        await handle.set_autocommit(True)
+        binder = psycopg.AsyncClientCursor(handle)
+        await handle.execute("BEGIN; " + binder.mogrify(TENANT_SQL, (str(tenant_id),)))
 
     async def __aexit__(
         self,

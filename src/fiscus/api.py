@@ -72,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     # Outermost: every layer below (rate limits, logs, audit) sees the resolved client.
     app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)
+    # A request is matched against the routes in this order, one regular expression each:
+    # the ledger's (balances, history, transfers: most of the traffic) go first.
+    app.include_router(ledger_router)
     app.include_router(ops_router)
     app.include_router(identity_router)
     app.include_router(access_router)
@@ -79,7 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(webhooks_router)
     app.include_router(messaging_router)
-    app.include_router(ledger_router)
     return app
 
 

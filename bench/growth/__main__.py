@@ -17,7 +17,7 @@ On one fresh database on the PostgreSQL at 127.0.0.1:5432 (dropped at the end), 
 
 Prints the figures and their ratios (largest size against smallest), writes the Markdown
 rows (`--write`) and the curves as PNGs (`bench/growth_*.png`). `--sizes small` runs small
-sizes in about two minutes; the full run takes about 15 minutes on 2 cores.
+sizes in about a minute; the full run took 12 minutes on 2 busy cores (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -665,8 +665,8 @@ def main() -> None:
         "--sizes",
         choices=sorted(SIZES),
         default="full",
-        help="full: 10k/100k/1M accounts, 1M/10M entries, 10k/50k/100k lines (~15 min);"
-        " small: a quick run (~2 min)",
+        help="full: 10k/100k/1M accounts, 1M/10M entries, 10k/50k/100k lines (~12 min);"
+        " small: a quick run (~1 min)",
     )
     parser.add_argument("--accounts", type=int, nargs="+", help="account counts (override)")
     parser.add_argument("--entries", type=int, nargs="+", help="entry counts (override)")

@@ -85,11 +85,17 @@ def _leave_autocommit(
     dbapi_connection.autocommit = False
 
 
-def _has_rows(cursor: psycopg.AsyncCursor[Any]) -> bool:
-    """Whether the cursor's current result is a row set (`cursor.description` would say
-    the same, but builds a list of column objects to say it: a hot path's measurable cost)."""
+async def _rows(cursor: psycopg.AsyncCursor[Any], *, every: bool) -> list[tuple[Any, ...]]:
+    """The first row (`every=False`) or every row of the cursor's current result, if it
+    is a row set. (`cursor.description` would say whether it is, but builds a list of
+    column objects to say it: a hot path's measurable cost.)"""
     result = cursor.pgresult
-    return result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK
+    if result is None or result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+        return []
+    if every:
+        return await cursor.fetchall()
+    row = await cursor.fetchone()
+    return [] if row is None else [row]
 
 
 class Database:
@@ -225,10 +231,20 @@ class UnitOfWork:
         (psycopg's pipeline mode is also one round trip, but its async wait spins on the
         writable socket and burned a core.)
         """
+        rows = await self._fetch(sql, params, every=False)
+        return rows[0] if rows else None
+
+    async def fetch_all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """As `fetch_one`, but every row the statement returns."""
+        return await self._fetch(sql, params, every=True)
+
+    async def _fetch(
+        self, sql: str, params: tuple[Any, ...], *, every: bool
+    ) -> list[tuple[Any, ...]]:
         assert self.active, "use the unit of work inside `async with`"
         if not self.single_statement:
             cursor = await (await self.driver()).execute(sql, params)
-            return await cursor.fetchone() if _has_rows(cursor) else None
+            return await _rows(cursor, every=every)
         assert not self._sent, "a single-statement unit of work runs one statement"
         self._sent = True
         async with self._engine.connect() as connection:
@@ -245,7 +261,7 @@ class UnitOfWork:
                 cursor = await handle.execute("; ".join(parts))
                 for _ in parts[:-2]:  # the results of BEGIN and of the tenant switch
                     assert cursor.nextset(), "the statement returned no result"
-                return await cursor.fetchone() if _has_rows(cursor) else None
+                return await _rows(cursor, every=every)
             except BaseException:
                 await handle.execute("ROLLBACK")
                 raise

@@ -12,7 +12,13 @@ from sqlalchemy import func, select, text
 from fiscus.access.context import Context
 from fiscus.core import clock
 from fiscus.core.db import Database
-from fiscus.core.pagination import keyset_page
+from fiscus.core.pagination import (
+    MAX_LIMIT,
+    cursor_tag,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+)
 from fiscus.ledger.errors import LedgerAccountNotFound, LedgerTransferNotFound
 from fiscus.ledger.models import LedgerAccount, LedgerEntry, LedgerTransfer
 from fiscus.ledger.schemas import (
@@ -165,44 +171,60 @@ async def balance_get(
     return _balance_read(account_id, currency, normal_side, limit, balances, as_of or clock.now())
 
 
+# The account's side and one page of its entries (newest first), one statement: a row with
+# NULL entry columns when the account has none past the cursor, no row when there is no
+# such account (for this tenant).
+ENTRIES_PAGE_SQL = (
+    "SELECT a.normal_side, e.transfer_id, e.leg, e.direction, e.posted_amount,"
+    " e.pending_amount, e.currency, e.account_version, e.debits_pending, e.debits_posted,"
+    " e.credits_pending, e.credits_posted, e.recorded_at"
+    " FROM ledger_accounts a LEFT JOIN LATERAL ("
+    "   SELECT x.transfer_id, x.leg, x.direction, x.posted_amount, x.pending_amount,"
+    "   x.currency, x.account_version, x.debits_pending, x.debits_posted,"
+    "   x.credits_pending, x.credits_posted, x.recorded_at"
+    "   FROM ledger_entries x WHERE x.tenant_id = a.tenant_id AND x.account_id = a.id"
+    "   AND x.account_version < %s ORDER BY x.account_version DESC LIMIT %s) e ON true"
+    " WHERE a.tenant_id = %s AND a.id = %s ORDER BY e.account_version DESC"
+)
+_ENTRY_KEYS = [LedgerEntry.__table__.c.account_version]
+_AFTER_NEWEST = 2**63 - 1  # above every account_version (bigint)
+
+
 async def entries_page(
     *, db: Database, ctx: Context, account_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[EntryRead], str | None]:
-    """An account's entries, newest first, each with the running balance after it."""
-    async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        account = await uow.session.get(LedgerAccount, (ctx.tenant_id, account_id))
-        if account is None:
-            raise LedgerAccountNotFound(f"No ledger account {account_id}.")
-        rows: list[LedgerEntry]
-        rows, next_cursor = await keyset_page(
-            uow.session,
-            select(LedgerEntry).where(
-                LedgerEntry.tenant_id == ctx.tenant_id, LedgerEntry.account_id == account_id
-            ),
-            keys=[LedgerEntry.__table__.c.account_version],
-            cursor=cursor,
-            limit=limit,
-            key_of=lambda entry: [entry.account_version],
-            descending=True,
-        )
-    return [
+    """An account's entries, newest first, each with the running balance after it; one
+    round trip (the account's existence and side come with the page)."""
+    assert 1 <= limit <= MAX_LIMIT, "limit is validated at the edge"
+    before = _AFTER_NEWEST if cursor is None else decode_cursor(cursor, keys=_ENTRY_KEYS)[0]
+    async with db.uow(tenant_id=ctx.tenant_id, single_statement=True) as uow:
+        rows = await uow.fetch_all(ENTRIES_PAGE_SQL, (before, limit + 1, ctx.tenant_id, account_id))
+    if not rows:
+        raise LedgerAccountNotFound(f"No ledger account {account_id}.")
+    normal_side = rows[0][0]
+    entries = [
         EntryRead(
-            transfer_id=e.transfer_id,
-            leg=e.leg,
-            direction=e.direction,
-            posted_amount=e.posted_amount,
-            pending_amount=e.pending_amount,
-            currency=e.currency,
-            account_version=e.account_version,
-            debits_pending=e.debits_pending,
-            debits_posted=e.debits_posted,
-            credits_pending=e.credits_pending,
-            credits_posted=e.credits_posted,
-            balance=signed_balance(account.normal_side, e),
-            recorded_at=e.recorded_at,
+            transfer_id=row[1],
+            leg=row[2],
+            direction=row[3],
+            posted_amount=row[4],
+            pending_amount=row[5],
+            currency=row[6],
+            account_version=row[7],
+            debits_pending=row[8],
+            debits_posted=row[9],
+            credits_pending=row[10],
+            credits_posted=row[11],
+            balance=signed_balance(normal_side, _Balances(*row[8:12])),
+            recorded_at=row[12],
         )
-        for e in rows
-    ], next_cursor
+        for row in rows
+        if row[1] is not None
+    ]
+    if len(entries) <= limit:
+        return entries, None
+    entries = entries[:limit]
+    return entries, encode_cursor([entries[-1].account_version], tag=cursor_tag(_ENTRY_KEYS))
 
 
 async def transfer_get(*, db: Database, ctx: Context, transfer_id: uuid.UUID) -> TransferRead:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import pydantic_core
 from fastapi import Request
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -296,11 +297,10 @@ async def idempotent(
 
 
 def model_response(payload: Any, *, status_code: int = 200) -> Response:
-    """Serialise a pydantic model (or list/dict of them) to a JSON response."""
-    from fastapi.encoders import jsonable_encoder
-
+    """Serialise a pydantic model (or list/dict of them) to a JSON response, as FastAPI
+    renders a `response_model` (pydantic's serialiser: datetimes end in `Z`)."""
     return Response(
-        json.dumps(jsonable_encoder(payload), ensure_ascii=False).encode(),
+        pydantic_core.to_json(payload),
         status_code=status_code,
         media_type="application/json",
     )

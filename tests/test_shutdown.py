@@ -389,3 +389,24 @@ def test_serve_with_no_worker_starts_no_child(data_dir: Path, tmp_path: Path) ->
     finally:
         _stop_or_kill(process)
     assert postgres_processes(data_dir / "pgdata") == []
+
+
+def test_serve_with_two_api_processes_stops_its_worker_child_after_them(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    port = free_port()
+    process = _start(
+        data_dir, ["serve", "--no-migrate", "--workers", "2"], log, FISCUS_PORT=str(port)
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        child = _worker_child(process)
+        _wait_until_worker_registered(data_dir, child)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0, log.read_text(errors="replace")[-3000:]
+        assert not psutil.pid_exists(child.pid) or child.status() == psutil.STATUS_ZOMBIE
+    finally:
+        _stop_or_kill(process)
+    assert postgres_processes(data_dir / "pgdata") == [], log.read_text(errors="replace")[-3000:]
+    assert "worker_child_stopped" in log.read_text(errors="replace")

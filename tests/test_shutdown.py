@@ -175,6 +175,7 @@ def test_a_second_sigterm_stops_serve_at_once(data_dir: Path, tmp_path: Path) ->
     log = tmp_path / "serve.log"
     # The drain would otherwise wait an hour for the request that never completes.
     process, port = _serve(data_dir, log, FISCUS_SHUTDOWN_TIMEOUT_S="3600")
+    child = _worker_child(process)
     try:
         stuck = _half_sent_login(port)
         process.send_signal(signal.SIGTERM)
@@ -186,6 +187,7 @@ def test_a_second_sigterm_stops_serve_at_once(data_dir: Path, tmp_path: Path) ->
     finally:
         _stop_or_kill(process)
     assert postgres_processes(data_dir / "pgdata") == [], log.read_text(errors="replace")[-3000:]
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
 
 
 def test_worker_stops_on_sigterm_and_stops_the_embedded_server(
@@ -259,11 +261,16 @@ def test_after_a_kill_the_next_start_reuses_the_orphaned_server_and_stops_it(
     log = tmp_path / "serve.log"
     killed, _ = _serve(data_dir, log)
     try:
+        child = _worker_child(killed)
         orphan = postgres_processes(data_dir / "pgdata")
         assert len(orphan) == 1
         killed.kill()
         killed.wait(timeout=30)
         assert postgres_processes(data_dir / "pgdata") == orphan  # left alone by the kill
+        # serve's worker child, orphaned, notices and stops by itself (not our child: its
+        # exit code goes to init).
+        child.wait(timeout=60)
+        assert "fiscus serve is gone" in log.read_text(errors="replace")
         again, _ = _serve(data_dir, log)
         try:
             assert postgres_processes(data_dir / "pgdata") == orphan  # reused, not a second
@@ -289,7 +296,9 @@ def _running_url(data_dir: Path) -> str | None:
     return str(info.get_uri(database="fiscus"))
 
 
-def _wait_until_worker_registered(data_dir: Path, process: subprocess.Popen[bytes]) -> str:
+def _wait_until_worker_registered(
+    data_dir: Path, process: subprocess.Popen[bytes] | psutil.Process
+) -> str:
     """Until this process's procrastinate worker row exists (it fetches jobs, and its
     signal handlers are installed); the database URL.
 
@@ -298,7 +307,10 @@ def _wait_until_worker_registered(data_dir: Path, process: subprocess.Popen[byte
     """
     started = psutil.Process(process.pid).create_time()
     for _ in range(1200):
-        assert process.poll() is None, "the worker exited"
+        if isinstance(process, psutil.Process):
+            assert process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        else:
+            assert process.poll() is None, "the worker exited"
         url = _running_url(data_dir)
         if url is not None:
             with psycopg.connect(url) as connection:
@@ -311,3 +323,90 @@ def _wait_until_worker_registered(data_dir: Path, process: subprocess.Popen[byte
                 return url
         time.sleep(0.1)
     raise AssertionError("the worker never registered")
+
+
+def _worker_child(serve: subprocess.Popen[bytes]) -> psutil.Process:
+    """The `fiscus worker` child process of a running `fiscus serve`."""
+    for _ in range(600):
+        assert serve.poll() is None, "serve exited"
+        for child in psutil.Process(serve.pid).children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if "worker" in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                    return child
+        time.sleep(0.05)
+    raise AssertionError("serve started no worker child")
+
+
+def test_serve_stops_its_worker_child_then_the_embedded_server_on_sigterm(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    process, _ = _serve(data_dir, log)
+    try:
+        child = _worker_child(process)
+        _wait_until_worker_registered(data_dir, child)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0, log.read_text(errors="replace")[-3000:]
+        # serve waited for its child (and reaped it) before it returned.
+        assert not psutil.pid_exists(child.pid) or child.status() == psutil.STATUS_ZOMBIE
+    finally:
+        _stop_or_kill(process)
+    assert postgres_processes(data_dir / "pgdata") == [], log.read_text(errors="replace")[-3000:]
+    text = log.read_text(errors="replace")
+    assert "worker_child_stopped" in text, text[-3000:]
+
+
+def test_serve_restarts_its_worker_child_when_it_dies(data_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    process, _ = _serve(data_dir, log)
+    try:
+        first = _worker_child(process)
+        _wait_until_worker_registered(data_dir, first)
+        first.kill()
+        first.wait(timeout=30)
+        second = _worker_child(process)
+        assert second.pid != first.pid
+        _wait_until_worker_registered(data_dir, second)  # a working worker, not just a process
+        assert "worker_child_exited" in log.read_text(errors="replace")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0, log.read_text(errors="replace")[-3000:]
+    finally:
+        _stop_or_kill(process)
+    assert postgres_processes(data_dir / "pgdata") == [], log.read_text(errors="replace")[-3000:]
+
+
+def test_serve_with_no_worker_starts_no_child(data_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    port = free_port()
+    process = _start(
+        data_dir, ["serve", "--no-migrate", "--worker", "none"], log, FISCUS_PORT=str(port)
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        assert psutil.Process(process.pid).children() == []
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0, log.read_text(errors="replace")[-3000:]
+    finally:
+        _stop_or_kill(process)
+    assert postgres_processes(data_dir / "pgdata") == []
+
+
+def test_serve_with_two_api_processes_stops_its_worker_child_after_them(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    port = free_port()
+    process = _start(
+        data_dir, ["serve", "--no-migrate", "--workers", "2"], log, FISCUS_PORT=str(port)
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        child = _worker_child(process)
+        _wait_until_worker_registered(data_dir, child)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0, log.read_text(errors="replace")[-3000:]
+        assert not psutil.pid_exists(child.pid) or child.status() == psutil.STATUS_ZOMBIE
+    finally:
+        _stop_or_kill(process)
+    assert postgres_processes(data_dir / "pgdata") == [], log.read_text(errors="replace")[-3000:]
+    assert "worker_child_stopped" in log.read_text(errors="replace")

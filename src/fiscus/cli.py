@@ -138,34 +138,62 @@ def migrate(
             upgrade(url, revision, root_secrets=settings.root_secrets)
 
 
+class WorkerMode(StrEnum):
+    """Where `fiscus serve` runs the background jobs."""
+
+    process = "process"  # a `fiscus worker` child process, supervised by serve
+    inline = "inline"  # inside each API process (its lifespan)
+    none = "none"  # not here: `fiscus worker` runs elsewhere
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [env FISCUS_HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [env FISCUS_PORT]")] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
     workers: Annotated[int, typer.Option(min=1, max=64, help="API processes")] = 1,
-    worker: Annotated[bool, typer.Option(help="Run background jobs in-process")] = True,
+    worker: Annotated[
+        WorkerMode,
+        typer.Option(
+            "--worker",
+            help="Background jobs: in a supervised child process, inside each API process,"
+            " or not here (run `fiscus worker` elsewhere)",
+        ),
+    ] = WorkerMode.process,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Same as --worker none", hidden=True)
+    ] = False,
+    worker_concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="Jobs run at once by the worker child")
+    ] = 4,
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before serving")
     ] = True,
 ) -> None:
-    """Serve the API (and, unless --no-worker, the background jobs)."""
+    """Serve the API and, by default, run the background jobs in a child process."""
     import uvicorn
 
+    from fiscus.core.logging import configure_logging
+    from fiscus.core.supervisor import FORCED_GRACE_S, WorkerChild
+
+    mode = WorkerMode.none if no_worker else worker
     settings = _settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
     with database(settings) as (url, embedded):
         if migrate_first:
             _migrate(url, settings)
         _refuse_unopenable_keys(url, settings)
-        # Child processes (reload, workers) read settings from the environment.
+        # Child processes (reload, workers, the worker child) read settings from the
+        # environment; the embedded server stays this process's to stop, after them.
         os.environ["FISCUS_DATABASE_URL"] = url
-        os.environ["FISCUS_RUN_WORKER"] = "true" if worker else "false"
+        os.environ["FISCUS_RUN_WORKER"] = "true" if mode is WorkerMode.inline else "false"
         if embedded is not None:
             os.environ.setdefault("FISCUS_SECRET_KEY", settings.resolved_secret_key)
         bind_host, bind_port = host or settings.host, port or settings.port
         err.print(
             f"fiscus {__version__} on http://{bind_host}:{bind_port}  (docs: /docs)  "
             f"database: {'embedded ' + str(embedded.pgdata) if embedded else redact_url(url)}"
+            f"  jobs: {mode.value}"
         )
         options: dict[str, Any] = {
             "factory": True,
@@ -175,25 +203,62 @@ def serve(
             "workers": None if reload else workers,
             "log_config": None,
             "proxy_headers": False,
-            # In-flight requests get this long after SIGTERM/SIGINT; the lifespan's job
-            # worker gets the same for its running jobs.
+            # In-flight requests get this long after SIGTERM/SIGINT; the job worker (child
+            # or lifespan) gets the same for its running jobs, at the same time.
             "timeout_graceful_shutdown": settings.shutdown_timeout_s,
         }
-        if reload or workers > 1:
-            # uvicorn's supervisors stop their children on SIGTERM/SIGINT, then return here.
-            uvicorn.run("fiscus.api:create_app", **options)
-            return
-        server = StoppingServer(uvicorn.Config("fiscus.api:create_app", **options))
-        server.run()
-        if server.forced:
+        child: WorkerChild | None = None
+        if mode is WorkerMode.process:
+            child = WorkerChild(
+                [
+                    sys.executable,
+                    "-m",
+                    "fiscus.cli",
+                    "worker",
+                    "--concurrency",
+                    str(worker_concurrency),
+                    "--parent-pid",
+                    str(os.getpid()),
+                ],
+                env=os.environ,
+            )
+            child.start()
+        forced = False
+        started = True
+        try:
+            if reload or workers > 1:
+                # uvicorn's supervisors stop their children on SIGTERM/SIGINT, then return
+                # here; the worker child is stopped after them.
+                uvicorn.run("fiscus.api:create_app", **options)
+            else:
+
+                def on_signal(_second: bool) -> None:
+                    if child is not None:
+                        child.request_stop()  # the worker drains alongside the requests
+
+                server = StoppingServer(
+                    uvicorn.Config("fiscus.api:create_app", **options), on_signal=on_signal
+                )
+                server.run()
+                forced, started = server.forced, server.started
+        finally:
+            if child is not None:
+                # Counted from the latest stop signal: after a first, the jobs' own limit
+                # plus a margin; after a second, the margin only.
+                child.stop(FORCED_GRACE_S + (0 if forced else settings.shutdown_timeout_s))
+        if forced:
             raise typer.Exit(1)  # a second signal cut the drain short
-        if not server.started:
+        if not started:
             raise typer.Exit(3)
 
 
 @app.command("worker")
 def worker_command(
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once")] = 4,
+    parent_pid: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="Stop when this process (serve) is gone"),
+    ] = None,
 ) -> None:
     """Run the background-job worker until interrupted."""
     from fiscus.core.db import Database
@@ -219,6 +284,7 @@ def worker_command(
             keyring = KeyRing(settings.root_secrets)
             await keyring.load(db)
             refresher = asyncio.create_task(keyring.keep_fresh(db))
+            orphaned = None if parent_pid is None else asyncio.create_task(_orphaned(parent_pid))
             try:
                 async with job_app.open_async():
                     await run_worker(
@@ -226,9 +292,25 @@ def worker_command(
                     )
             finally:
                 refresher.cancel()
+                if orphaned is not None:
+                    orphaned.cancel()
                 await db.dispose()
 
         asyncio.run(main())
+
+
+async def _orphaned(parent_pid: int) -> None:
+    """Stop this worker (as SIGTERM does) once `serve`, its parent, is gone.
+
+    `serve` killed with SIGKILL cannot stop its worker child; the child then notices
+    that its parent changed within a second and stops gracefully by itself.
+    """
+    import signal
+
+    while os.getppid() == parent_pid:  # noqa: ASYNC110 (no event tells of a parent's death)
+        await asyncio.sleep(1.0)
+    err.print("fiscus serve is gone: stopping the worker")
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class DumpFormat(StrEnum):

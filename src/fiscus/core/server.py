@@ -20,6 +20,7 @@ import asyncio
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
@@ -32,7 +33,17 @@ class StoppingServer(uvicorn.Server):
 
     forced = False
 
+    def __init__(
+        self, config: uvicorn.Config, *, on_signal: Callable[[bool], None] | None = None
+    ) -> None:
+        super().__init__(config)
+        # Told of each stop signal (with True for the second, the forced one) as it
+        # arrives, so that a companion (serve's worker child) stops alongside the drain.
+        self.on_signal = on_signal
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.on_signal is not None:
+            self.on_signal(self.should_exit)
         if not self.should_exit:
             self.should_exit = True
             return

@@ -386,6 +386,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--accounts", type=int, default=1000, help="funded ledger accounts")
     parser.add_argument("--workers", type=int, default=1, help="fiscus serve --workers")
     parser.add_argument("--ladder", action="store_true", help="also run the bench.load ladder")
+    parser.add_argument(
+        "--wire-only",
+        action="store_true",
+        help="only the wire counts (statements per request, background work per transfer)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the raw figures here")
     parser.add_argument("--workdir", type=Path, default=None, help="keeps the server logs")
     return parser.parse_args()
@@ -403,6 +408,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         print("bootstrapping: tenant, users, API keys, funded accounts", flush=True)
         creds = await credentials(server, max(clients), args.accounts)
+        if args.wire_only:
+            server.stop()
+            print("the wire: round trips and statements per request", flush=True)
+            results["wire"] = await wire_counts(args.url, workdir, creds)
+            results["rows"] = rows([], {}, results["wire"])
+            return results
         print("fiscus over HTTP (fiscus serve, real authentication)", flush=True)
         for name, send in (
             ("fiscus transfer POST, API key", transfer_sender(creds)),

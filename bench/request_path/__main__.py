@@ -348,6 +348,12 @@ async def wire_counts(
                 f" {background:5.2f} statements",
                 flush=True,
             )
+            for name, (trips, statements) in sorted(proxy.snapshot().items()):
+                print(
+                    f"    {name:<20} {statements:6d} statements, {trips:6d} round trips"
+                    " (requests and background together)",
+                    flush=True,
+                )
         finally:
             busy.stop()
     finally:

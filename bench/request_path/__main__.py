@@ -331,12 +331,13 @@ async def wire_counts(
             _wait_background_done(url)
             proxy.reset()
             async with httpx.AsyncClient(base_url=busy.base_url, timeout=30) as http:
-
-                async def one_client() -> None:
+                # A key per client: one key's burst budget (300/s on the enterprise plan)
+                # would otherwise be the limit, not the server.
+                async def one_client(index: int) -> None:
                     for _ in range(requests):
-                        (await send(http, 0)).raise_for_status()
+                        (await send(http, index)).raise_for_status()
 
-                await asyncio.gather(*(one_client() for _ in range(4)))
+                await asyncio.gather(*(one_client(i % len(creds.keys)) for i in range(4)))
             _wait_background_done(url)
             total = sum(statements for _, statements in proxy.snapshot().values())
             transfers = 4 * requests

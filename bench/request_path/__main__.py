@@ -331,12 +331,13 @@ async def wire_counts(
             _wait_background_done(url)
             proxy.reset()
             async with httpx.AsyncClient(base_url=busy.base_url, timeout=30) as http:
-
-                async def one_client() -> None:
+                # A key per client: one key's burst budget (300/s on the enterprise plan)
+                # would otherwise be the limit, not the server.
+                async def one_client(index: int) -> None:
                     for _ in range(requests):
-                        (await send(http, 0)).raise_for_status()
+                        (await send(http, index)).raise_for_status()
 
-                await asyncio.gather(*(one_client() for _ in range(4)))
+                await asyncio.gather(*(one_client(i % len(creds.keys)) for i in range(4)))
             _wait_background_done(url)
             total = sum(statements for _, statements in proxy.snapshot().values())
             transfers = 4 * requests
@@ -348,6 +349,12 @@ async def wire_counts(
                 f" {background:5.2f} statements",
                 flush=True,
             )
+            for name, (trips, statements) in sorted(proxy.snapshot().items()):
+                print(
+                    f"    {name:<20} {statements:6d} statements, {trips:6d} round trips"
+                    " (requests and background together)",
+                    flush=True,
+                )
         finally:
             busy.stop()
     finally:
@@ -386,6 +393,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--accounts", type=int, default=1000, help="funded ledger accounts")
     parser.add_argument("--workers", type=int, default=1, help="fiscus serve --workers")
     parser.add_argument("--ladder", action="store_true", help="also run the bench.load ladder")
+    parser.add_argument(
+        "--wire-only",
+        action="store_true",
+        help="only the wire counts (statements per request, background work per transfer)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the raw figures here")
     parser.add_argument("--workdir", type=Path, default=None, help="keeps the server logs")
     return parser.parse_args()
@@ -403,6 +415,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         print("bootstrapping: tenant, users, API keys, funded accounts", flush=True)
         creds = await credentials(server, max(clients), args.accounts)
+        if args.wire_only:
+            server.stop()
+            print("the wire: round trips and statements per request", flush=True)
+            results["wire"] = await wire_counts(args.url, workdir, creds)
+            results["rows"] = rows([], {}, results["wire"])
+            return results
         print("fiscus over HTTP (fiscus serve, real authentication)", flush=True)
         for name, send in (
             ("fiscus transfer POST, API key", transfer_sender(creds)),

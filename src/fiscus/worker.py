@@ -155,7 +155,7 @@ async def run_worker(
 ) -> None:
     """Run jobs until stopped (or, with wait=False, until the queue is empty).
 
-    A waiting worker also listens for committed events and wakes the relay at once.
+    A waiting worker also listens for committed events and relays them at once, itself.
     procrastinate stops its worker (or raises) when one of its side tasks (its LISTEN
     connection, the heartbeat) or its job fetch loses the database, as on every PostgreSQL
     restart. Nothing asked this worker to stop, so it starts procrastinate's again after
@@ -180,7 +180,9 @@ async def run_worker(
         finally:
             install_directory(previous_directory)
         return
-    listener = asyncio.create_task(events_jobs.listen_for_events(job_app, libpq_url(db.url)))
+    listener = asyncio.create_task(
+        events_jobs.listen_for_events(job_app, libpq_url(db.url), db=db, keyring=keyring)
+    )
     stopping = _stop_on_signals() if install_signal_handlers else None
     try:
         while True:

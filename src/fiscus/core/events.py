@@ -13,7 +13,11 @@ fan-out commit together and relays never overlap, readers of the change feed onl
 see a prefix of the stream that grows at its end: no gaps, no late inserts in the middle.
 
 Wake-up. A statement trigger on `events` calls pg_notify in the emitting transaction, so
-the relay hears about an event exactly when it commits. The price: PostgreSQL takes a
+the relay hears about an event exactly when it commits. The worker's listener relays
+itself, draining the outbox in batches; notifications that arrive meanwhile fold into one
+follow-up relay, so the cost scales with batches, not events. A relay transaction is
+BEGIN, one lock-and-number statement, one look-up per subscriber, COMMIT; a subscriber's
+wake task is deferred only when its fan-out created work. The price: PostgreSQL takes a
 database-wide lock from the pre-commit of a notifying transaction to the end of its
 commit, so notifying commits queue behind each other. `bench/events_emit.py` measures it
 (BENCH_NO_NOTIFY=1); if it ever caps the ledger, drop the trigger and let the listener
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,7 +89,8 @@ class RelayedEvent:
 
 
 # (the relay's unit of work, the batch, the key ring to seal what the fan-out stores)
-FanOut = Callable[[UnitOfWork, Sequence[RelayedEvent], KeyRing], Awaitable[None]]
+# -> whether it created work for its wake task (False: nothing matched, no wake-up).
+FanOut = Callable[[UnitOfWork, Sequence[RelayedEvent], KeyRing], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,9 @@ class Subscriber:
 
     `fan_out` runs inside the relay's transaction, so it must be idempotent only against
     itself being re-run after a crash before commit (which rolls everything back anyway);
-    `wake_task` names the procrastinate task the relay defers after commit to act on them.
+    it looks up what it needs once per batch, not per event, and returns True only if it
+    created work. `wake_task` names the procrastinate task the relay defers after commit,
+    only for a batch whose fan-out returned True (the minute sweep wakes it regardless).
     """
 
     name: str
@@ -135,44 +142,43 @@ async def emit(
     return event_id
 
 
+# The lock and the numbering in one statement (migration 0307 says why it is a function).
 _RELAY_SQL = text(
-    """
-    WITH batch AS (
-      SELECT id, tenant_id FROM events WHERE position IS NULL ORDER BY id LIMIT :limit
-    ), tenants AS (
-      SELECT t.tenant_id,
-             coalesce((SELECT max(e.position) FROM events e WHERE e.tenant_id = t.tenant_id), 0)
-               AS last_position
-      FROM (SELECT DISTINCT tenant_id FROM batch) t
-    ), numbered AS (
-      SELECT b.id,
-             t.last_position + row_number() OVER (PARTITION BY b.tenant_id ORDER BY b.id)
-               AS position
-      FROM batch b JOIN tenants t USING (tenant_id)
-    )
-    UPDATE events e SET position = n.position, relayed_at = :now
-    FROM numbered n WHERE e.id = n.id
-    RETURNING e.id, e.tenant_id, e.type, e.subject, e.payload, e.created_at, e.position
-    """
+    "SELECT id, tenant_id, type, subject, payload, created_at, position"
+    " FROM events_relay_number(:key, :limit, :now)"
 )
 
 
-async def events_relay_batch(
-    db: Database, *, keyring: KeyRing, limit: int = RELAY_BATCH
-) -> list[RelayedEvent]:
+@dataclass(frozen=True, slots=True)
+class RelayBatch:
+    """One relay transaction's outcome: the events it numbered, in (tenant, position)
+    order, and the subscribers whose fan-out created work for them (in registration
+    order), which are the only ones worth waking."""
+
+    events: list[RelayedEvent]
+    busy: list[Subscriber]
+
+    def wake_tasks(self) -> list[str]:
+        """The tasks to defer after commit: the busy subscribers' wake tasks."""
+        return [s.wake_task for s in self.busy if s.wake_task is not None]
+
+
+async def events_relay(db: Database, *, keyring: KeyRing, limit: int = RELAY_BATCH) -> RelayBatch:
     """Number up to `limit` committed, unrelayed events and fan them out; one transaction.
 
     A crash anywhere before commit rolls back numbering and fan-out together, so the next
     run sees the same events again: nothing is lost and nothing is fanned out twice.
+    On the wire: BEGIN, the lock-and-number statement, the subscribers' look-ups (one per
+    subscriber and batch when nothing matches), COMMIT.
     """
     assert 1 <= limit <= 10_000
+    busy: list[Subscriber] = []
     async with db.uow() as uow:
-        # Blocking, not try-lock: a relay woken while another runs waits and then sees
-        # the events the other one could not, so no wake-up is lost.
-        await uow.session.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY}
-        )
-        rows = (await uow.session.execute(_RELAY_SQL, {"limit": limit, "now": clock.now()})).all()
+        rows = (
+            await uow.session.execute(
+                _RELAY_SQL, {"key": RELAY_LOCK_KEY, "limit": limit, "now": clock.now()}
+            )
+        ).all()
         relayed = sorted(
             (
                 RelayedEvent(
@@ -190,8 +196,16 @@ async def events_relay_batch(
         )
         if relayed:
             for subscriber in subscribers():
-                await subscriber.fan_out(uow, relayed, keyring)
-    return relayed
+                if await subscriber.fan_out(uow, relayed, keyring):
+                    busy.append(subscriber)
+    return RelayBatch(events=relayed, busy=busy)
+
+
+async def events_relay_batch(
+    db: Database, *, keyring: KeyRing, limit: int = RELAY_BATCH
+) -> list[RelayedEvent]:
+    """`events_relay`, for callers that only want the events (tests, tools)."""
+    return (await events_relay(db, keyring=keyring, limit=limit)).events
 
 
 def check_type_patterns(patterns: Sequence[str], *, field: str) -> list[str]:
@@ -215,6 +229,17 @@ def type_matches(patterns: Sequence[str], event_type: str) -> bool:
         if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
             return True
     return False
+
+
+def patterns_matching(event_types: Iterable[str]) -> list[str]:
+    """Every pattern that matches one of `event_types` (`*`, the type, each `noun.*`
+    prefix): an endpoint or rule whose filter overlaps this list matches some of them."""
+    found = {"*"}
+    for event_type in event_types:
+        found.add(event_type)
+        parts = event_type.split(".")
+        found.update(".".join(parts[:n]) + ".*" for n in range(1, len(parts)))
+    return sorted(found)
 
 
 def _type_clause(patterns: Sequence[str]) -> Any:

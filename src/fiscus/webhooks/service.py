@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ARRAY, Text, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from fiscus.access.context import Context
@@ -21,6 +21,7 @@ from fiscus.core.events import (
     check_type_patterns,
     event_body,
     events_since,
+    patterns_matching,
     type_matches,
 )
 from fiscus.core.ids import new_id
@@ -306,17 +307,28 @@ def _delivery_row(
 
 async def deliveries_fan_out(
     uow: UnitOfWork, events: Sequence[RelayedEvent], _keyring: KeyRing
-) -> None:
-    """Relay subscriber: one delivery per (event, enabled endpoint whose filter matches).
+) -> bool:
+    """Relay subscriber: one delivery per (event, enabled endpoint whose filter matches);
+    True if there was one (the dispatch job has work).
 
-    Deliveries store the event body as sent; they seal nothing, so the key ring is unused.
+    One look-up per batch: the enabled endpoints of the batch's tenants whose filters
+    match one of the batch's event types. Deliveries store the event body as sent; they
+    seal nothing, so the key ring is unused.
     """
     assert uow.active
-    tenants = {event.tenant_id for event in events}
+    tenants = sorted({event.tenant_id for event in events})
     endpoints = (
         await uow.session.execute(
             select(WebhookEndpoint).where(
-                WebhookEndpoint.tenant_id.in_(tenants), WebhookEndpoint.enabled.is_(True)
+                WebhookEndpoint.tenant_id.in_(tenants),
+                WebhookEndpoint.enabled.is_(True),
+                WebhookEndpoint.event_types.op("&&")(
+                    bindparam(
+                        "patterns",
+                        patterns_matching({event.type for event in events}),
+                        type_=ARRAY(Text),
+                    )
+                ),
             )
         )
     ).scalars()
@@ -350,6 +362,7 @@ async def deliveries_fan_out(
                 index_where=WebhookDelivery.origin == "event",
             )
         )
+    return bool(rows)
 
 
 async def deliveries_purge(db: Database, *, days: int) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from fiscus.core import clock
@@ -110,21 +110,31 @@ async def _audience(uow: UnitOfWork, tenant_id: uuid.UUID, users: list[uuid.UUID
     )
 
 
-async def _templates(uow: UnitOfWork, tenant_id: uuid.UUID, event_type: str) -> dict[str, Body]:
-    spec = DEFAULTS[event_type]
-    bodies: dict[str, Body] = {str(channel): body for channel, body in spec.bodies.items()}
-    if not spec.overridable:
-        return bodies  # an override saved before the rule existed is never used either
+async def _templates(
+    uow: UnitOfWork, keys: set[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], dict[str, Body]]:
+    """The bodies for each (tenant, event type): the defaults, with the tenant's overrides
+    where the type allows them; one query for the whole batch."""
+    found: dict[tuple[uuid.UUID, str], dict[str, Body]] = {
+        key: {str(channel): body for channel, body in DEFAULTS[key[1]].bodies.items()}
+        for key in keys
+    }
+    # An override saved before a type became non-overridable is never used either.
+    wanted = sorted(key for key in keys if DEFAULTS[key[1]].overridable)
+    if not wanted:
+        return found
     overrides = (
         await uow.session.execute(
             select(MessageTemplate).where(
-                MessageTemplate.tenant_id == tenant_id, MessageTemplate.event_type == event_type
+                tuple_(MessageTemplate.tenant_id, MessageTemplate.event_type).in_(wanted)
             )
         )
     ).scalars()
     for row in overrides:
-        bodies[row.channel] = Body(text=row.body_text, subject=row.subject, html=row.body_html)
-    return bodies
+        found[(row.tenant_id, row.event_type)][row.channel] = Body(
+            text=row.body_text, subject=row.subject, html=row.body_html
+        )
+    return found
 
 
 async def messages_fan_out(
@@ -133,14 +143,16 @@ async def messages_fan_out(
     keyring: KeyRing,
     *,
     limits: RenderLimits = RenderLimits(),  # noqa: B008 - frozen, shared safely
-) -> None:
-    """Relay subscriber: the messages each event means, one per (event, user, channel).
+) -> bool:
+    """Relay subscriber: the messages each event means, one per (event, user, channel);
+    True if one of them waits to be sent (the dispatch job has work).
 
     A template that breaks `limits` (too large, too slow) fails its message, as any
     broken template does, with the reason recorded.
 
     Work is batched per relay batch: one audience load per tenant and one template load
-    per (tenant, event type), whatever the number of events.
+    for the batch, whatever the number of events; events that no message is sent for,
+    or that have no recipient, cost no query.
     """
     assert uow.active
     plans: list[tuple[RelayedEvent, list[Recipient]]] = []
@@ -156,14 +168,14 @@ async def messages_fan_out(
         tenant_id: await _audience(uow, tenant_id, sorted(users))
         for tenant_id, users in users_by_tenant.items()
     }
-    templates: dict[tuple[uuid.UUID, str], dict[str, Body]] = {}
+    templates = await _templates(uow, {(event.tenant_id, event.type) for event, _ in plans})
+    queued = False
     for event, recipients in plans:
-        key = (event.tenant_id, event.type)
-        if key not in templates:
-            templates[key] = await _templates(uow, event.tenant_id, event.type)
-        await _queue_event(
-            uow, keyring, event, recipients, templates[key], audiences[event.tenant_id], limits
-        )
+        bodies = templates[(event.tenant_id, event.type)]
+        audience = audiences[event.tenant_id]
+        if await _queue_event(uow, keyring, event, recipients, bodies, audience, limits):
+            queued = True
+    return queued
 
 
 async def _queue_event(
@@ -174,26 +186,29 @@ async def _queue_event(
     bodies: dict[str, Body],
     audience: Audience,
     limits: RenderLimits,
-) -> None:
+) -> bool:
+    """Queue the event's messages; True if one of them waits to be sent."""
+    queued = False
     category = DEFAULTS[event.type].category
     base = {"event": {"id": str(event.id), "type": event.type}, "data": event.payload}
     for recipient in recipients:
         for channel in channels_for(category, recipient.user_id, audience):
             body = bodies.get(channel)
-            if body is not None:
-                await _queue(
-                    uow,
-                    keyring,
-                    event=event,
-                    user_id=recipient.user_id,
-                    channel=channel,
-                    category=category,
-                    body=body,
-                    variables={**base, **recipient.variables, "secret": placeholders(event.type)},
-                    audience=audience,
-                    address=recipient.address if channel == "email" else None,
-                    limits=limits,
-                )
+            if body is not None and await _queue(
+                uow,
+                keyring,
+                event=event,
+                user_id=recipient.user_id,
+                channel=channel,
+                category=category,
+                body=body,
+                variables={**base, **recipient.variables, "secret": placeholders(event.type)},
+                audience=audience,
+                address=recipient.address if channel == "email" else None,
+                limits=limits,
+            ):
+                queued = True
+    return queued
 
 
 def _address(
@@ -220,10 +235,11 @@ async def _queue(
     audience: Audience,
     address: str | None = None,
     limits: RenderLimits,
-) -> None:
+) -> bool:
+    """Insert one message (unless the event already has it); True if it waits to be sent."""
     address = address or _address(keyring, channel, user_id, audience)
     if channel == "sms" and address is None:
-        return  # no number, no SMS: not a failure worth recording
+        return False  # no number, no SMS: not a failure worth recording
     now = clock.now()
     problem: str | None = None
     try:
@@ -268,5 +284,7 @@ async def _queue(
         )
         .returning(Message.id)
     )
-    if inserted.first() is not None:
-        await uow.session.execute(insert(MessageStatusChange).values(history))
+    if inserted.first() is None:
+        return False
+    await uow.session.execute(insert(MessageStatusChange).values(history))
+    return message.status == "queued"

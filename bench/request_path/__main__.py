@@ -12,7 +12,9 @@ In one run on one machine, on one fresh database on the PostgreSQL at 127.0.0.1:
    PostgreSQL (`proxy.py`), for each kind of request (`serve --no-worker`, so that only the
    request is on the wire), and the background work per transfer, amortised (default
    `serve`, until every event is relayed and every job done);
-5. optionally (`--ladder`), the `bench.load` rate ladder with logins.
+5. optionally (`--ladder`), the `bench.load` rate ladder with logins;
+6. optionally (`--service`), `bench.ledger_bench`'s service phases: `transfer_create`
+   in-process and batches of 1,000 and 8,000, each against its own pgbench ceiling.
 
 Prints every figure and its ratio to the reference in the same run, and the Markdown rows for
 bench/RESULTS.md; `--json FILE` keeps the raw figures.
@@ -394,6 +396,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="fiscus serve --workers")
     parser.add_argument("--ladder", action="store_true", help="also run the bench.load ladder")
     parser.add_argument(
+        "--service",
+        action="store_true",
+        help="also run bench.ledger_bench's service and batch phases (in-process, vs pgbench)",
+    )
+    parser.add_argument(
         "--wire-only",
         action="store_true",
         help="only the wire counts (statements per request, background work per transfer)",
@@ -472,6 +479,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     results["pgbench_transfers_per_s"] = {c: round(f.rate, 1) for c, f in ceiling.items()}
     if args.ladder:
         results["ladder"] = ladder(args.workers, workdir)
+    if args.service:
+        results["service"] = service_report(clients, args.seconds)
     results["rows"] = rows(phases, ceiling, results["wire"])
     return results
 
@@ -488,6 +497,32 @@ def ladder(workers: int, workdir: Path) -> dict[str, Any]:
     )
     print(done.stdout, flush=True)
     return dict(json.loads(done.stdout[done.stdout.index("\n{") + 1 :]))
+
+
+def service_report(clients: list[int], seconds: float) -> str:
+    """`python -m bench.ledger_bench --phases service`: its report (ratios to pgbench)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.ledger_bench",
+            "--phases",
+            "service",
+            "--accounts",
+            "10000",
+            "--duration",
+            str(seconds),
+            "--workers",
+            *(str(c) for c in clients),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        timeout=3600,
+    )
+    print(done.stdout, flush=True)
+    return done.stdout
 
 
 def rows(phases: list[Phase], ceiling: dict[int, Figure], wire: dict[str, Any]) -> list[str]:

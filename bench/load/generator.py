@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -157,6 +158,15 @@ class Server:
                 "FISCUS_LOG_LEVEL": "WARNING",
                 # One load generator on 127.0.0.1 stands for many clients.
                 "FISCUS_IP_REQUESTS_PER_MINUTE": "10000000",
+                # One bench client is one integration sending back to back, faster than
+                # the enterprise plan's 300/s burst: measured here is the request path,
+                # not the plan (tests/identity/test_plans.py tests the plans).
+                "FISCUS_PLAN_LIMITS": json.dumps(
+                    {
+                        plan: {"per_minute": 10_000_000, "burst_per_s": 1_000_000}
+                        for plan in ("free", "standard", "enterprise")
+                    }
+                ),
             }
         )
         return env

@@ -485,36 +485,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def ladder(workers: int, workdir: Path) -> dict[str, Any]:
-    """`python -m bench.load` (rate ladder, logins in the mix); its JSON summary."""
+def bench_module(module: str, *args: str) -> str:
+    """Run `python -m <module> <args>` (another bench of this run); print and return its
+    output."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.load", "--workers", str(workers), "--workdir", str(workdir)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-        timeout=3600,
-    )
-    print(done.stdout, flush=True)
-    return dict(json.loads(done.stdout[done.stdout.index("\n{") + 1 :]))
-
-
-def service_report(clients: list[int], seconds: float) -> str:
-    """`python -m bench.ledger_bench --phases service`: its report (ratios to pgbench)."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.ledger_bench",
-            "--phases",
-            "service",
-            "--accounts",
-            "10000",
-            "--duration",
-            str(seconds),
-            "--workers",
-            *(str(c) for c in clients),
-        ],
+        [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -523,6 +498,27 @@ def service_report(clients: list[int], seconds: float) -> str:
     )
     print(done.stdout, flush=True)
     return done.stdout
+
+
+def ladder(workers: int, workdir: Path) -> dict[str, Any]:
+    """`python -m bench.load` (rate ladder, logins in the mix); its JSON summary."""
+    out = bench_module("bench.load", "--workers", str(workers), "--workdir", str(workdir))
+    return dict(json.loads(out[out.index("\n{") + 1 :]))
+
+
+def service_report(clients: list[int], seconds: float) -> str:
+    """`python -m bench.ledger_bench --phases service`: its report (ratios to pgbench)."""
+    return bench_module(
+        "bench.ledger_bench",
+        "--phases",
+        "service",
+        "--accounts",
+        "10000",
+        "--duration",
+        str(seconds),
+        "--workers",
+        *(str(c) for c in clients),
+    )
 
 
 def rows(phases: list[Phase], ceiling: dict[int, Figure], wire: dict[str, Any]) -> list[str]:

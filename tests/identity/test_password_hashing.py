@@ -101,6 +101,7 @@ async def test_changed_parameters_are_applied_at_the_next_log_in(clean_database:
         ("FISCUS_ARGON2_TIME_COST", "0"),
         ("FISCUS_ARGON2_PARALLELISM", "0"),
         ("FISCUS_PASSWORD_HASH_CONCURRENCY", "0"),
+        ("FISCUS_PASSWORD_HASH_QUEUE", "-1"),
     ],
 )
 def test_weak_or_impossible_hashing_settings_are_refused(
@@ -112,7 +113,9 @@ def test_weak_or_impossible_hashing_settings_are_refused(
 
 
 async def test_a_burst_of_logins_does_not_stall_other_work(clean_database: str) -> None:
-    async with _served(clean_database, password_hash_concurrency=1) as (app, client):
+    async with _served(
+        clean_database, password_hash_concurrency=1, password_hash_queue=BURST
+    ) as (app, client):
         p = await principal(app)
         logins_done = 0
         during_probe: list[int] = []
@@ -146,3 +149,36 @@ async def test_a_burst_of_logins_does_not_stall_other_work(clean_database: str) 
     # of them; bounded, the hashes wait in their own queue, one at a time.
     assert max(during_probe) <= BURST // 3, during_probe
     assert max(during_request) <= BURST // 3, during_request
+
+
+async def test_a_full_hashing_queue_refuses_at_once_and_counts_no_guess(
+    clean_database: str,
+) -> None:
+    async with _served(
+        clean_database, password_hash_concurrency=1, password_hash_queue=2
+    ) as (app, client):
+        p = await principal(app)
+        # Half of them with a wrong password: a refused one must not count as a guess.
+        passwords = [PASSWORD if i % 2 else "wrong password " + str(i) for i in range(12)]
+        responses = await asyncio.gather(*(_login(client, p, pw) for pw in passwords))
+        statuses = [r.status_code for r in responses]
+        refused = [r for r in responses if r.status_code == 503]
+        checked = [s for s in statuses if s != 503]
+        # One hashing, two waiting: the rest of the burst is refused without waiting.
+        assert refused, statuses
+        assert len(checked) >= 3, statuses
+        assert set(checked) <= {200, 401}, statuses
+        for response in refused:
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["type"].endswith("/password-hashing-busy")
+            assert int(response.headers["Retry-After"]) >= 1
+        # Only the checked wrong passwords were recorded as failures.
+        with psycopg.connect(clean_database) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM login_events WHERE tenant_id = %s AND outcome = 'failure'",
+                (p.tenant_id,),
+            ).fetchone()
+        assert row is not None
+        assert row[0] == statuses.count(401)
+        # Once the burst has drained, log-ins are checked again.
+        assert (await _login(client, p, PASSWORD)).status_code == 200

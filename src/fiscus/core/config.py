@@ -190,6 +190,13 @@ class Settings(BaseSettings):
     password_hash_concurrency: Annotated[int, Field(ge=1, le=256)] | None = Field(
         None, description="Password hashes at once per process (unset: half the cores, >= 1)"
     )
+    password_hash_queue: Annotated[int, Field(ge=0, le=100_000)] | None = Field(
+        None,
+        description=(
+            "Password hashes that may wait for the pool before log-ins are refused with 503 "
+            "and Retry-After (unset: 8 per pool thread)"
+        ),
+    )
 
     retention_events_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
         90, description="Days a relayed event stays in the feed (0: forever)"

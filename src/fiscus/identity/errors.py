@@ -11,6 +11,7 @@ from fiscus.core.errors import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    ServiceUnavailable,
     ValidationProblem,
 )
 
@@ -23,6 +24,19 @@ class WeakPassword(ValidationProblem):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, field="password")
+
+
+class PasswordHashingBusy(ServiceUnavailable):
+    """The process's password-hashing queue is full; retry after Retry-After seconds.
+
+    Not a failed guess: nothing was checked, no counter moves."""
+
+    type_slug = "password-hashing-busy"
+    title = "Too many log-ins at once"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after_s))})
+        self.retry_after_s = max(1, retry_after_s)
 
 
 class InvalidCredentials(NotAuthenticated):

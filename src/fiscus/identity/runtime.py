@@ -58,4 +58,5 @@ def passwords_configure(settings: Settings) -> None:
             parallelism=settings.argon2_parallelism,
         ),
         concurrency=settings.password_hash_concurrency or default_concurrency(),
+        queue=settings.password_hash_queue,
     )

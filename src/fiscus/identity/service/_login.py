@@ -21,7 +21,12 @@ from fiscus.core.errors import DomainError
 from fiscus.core.ids import new_id
 from fiscus.identity import sealed
 from fiscus.identity.crypto import new_token, token_hash
-from fiscus.identity.errors import InvalidCredentials, InvalidMfaCode, InvalidToken
+from fiscus.identity.errors import (
+    InvalidCredentials,
+    InvalidMfaCode,
+    InvalidToken,
+    PasswordHashingBusy,
+)
 from fiscus.identity.models import MfaChallenge, User
 from fiscus.identity.passwords import (
     password_hash_pooled,
@@ -149,7 +154,10 @@ async def _rehash(stored_hash: str, password: str) -> str | None:
     argon2id parameters than the configured ones (made before the transaction opens)."""
     if not password_needs_rehash(stored_hash):
         return None
-    return await password_hash_pooled(password)
+    try:
+        return await password_hash_pooled(password)
+    except PasswordHashingBusy:
+        return None  # the log-in succeeded; the next one replaces the hash
 
 
 async def _rehash_store(uow: UnitOfWork, *, user: User, rehashed: str | None) -> None:

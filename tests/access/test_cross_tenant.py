@@ -31,6 +31,7 @@ from fiscus.messaging._recipients import install_directory
 from fiscus.messaging.dispatch import messages_dispatch
 from fiscus.worker import install_event_subscribers
 from tests.access.test_matrix import CUSTOM_ROLE, operations
+from tests.banking.factories import customer as bank_customer
 from tests.conftest import make_settings
 from tests.factories import Principal, principal, session_headers
 from tests.races.helpers import ledger_of
@@ -50,6 +51,8 @@ OBJECT_FOR = {
     ("POST", "/v1/ledger/accounts/{account_id}/close"): {"account_id": "empty_account_id"},
 }
 TEMPLATE = ("transfer.posted", "in_app")
+# Fields ending in `_id` that name no object of fiscus (a customer's tax number).
+NOT_REFERENCES = {"tax_id"}
 _PARAM = re.compile(r"\{([^}]+)\}")
 
 
@@ -137,6 +140,7 @@ async def _tenant_b(app: FastAPI, client: httpx.AsyncClient, db: Database) -> di
     )
     _ok(await client.put("/v1/roles/auditor", json=CUSTOM_ROLE, headers=auth))
     [message, *_] = _ok(await client.get("/v1/me/messages", headers=member.headers))["data"]
+    banking = await _banking_of_b(client, b)
     events = _ok(await client.get("/v1/events", headers=auth))["data"]
     audit = _ok(await client.get("/v1/audit-events", headers=auth))["data"]
     return {
@@ -158,7 +162,14 @@ async def _tenant_b(app: FastAPI, client: httpx.AsyncClient, db: Database) -> di
         "name": CUSTOM_ROLE["name"],
         "event_type": TEMPLATE[0],
         "channel": TEMPLATE[1],
+        **banking,
     }
+
+
+async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, Any]:
+    """B's bank customer (linked to a portal user)."""
+    made = await bank_customer(client, b)
+    return {"customer_id": made["id"]}
 
 
 async def _rows_of(db: Database, tenant_id: uuid.UUID) -> dict[str, list[str]]:
@@ -205,7 +216,7 @@ def _id_references(doc: dict[str, Any], schema: dict[str, Any], seen: set[str]) 
         seen.add(name)
         return _id_references(doc, doc["components"]["schemas"][name], seen)
     for prop, sub in schema.get("properties", {}).items():
-        if prop.endswith("_id"):
+        if prop.endswith("_id") and prop not in NOT_REFERENCES:
             found.add(prop)
         found |= _id_references(doc, sub, seen)
     for key in ("items", "additionalProperties"):

@@ -260,3 +260,26 @@ async def transfer_get(db: Database, ctx: Context, *, transfer_id: uuid.UUID) ->
     if transfer is None:
         raise BankTransferNotFound(f"Transfer {transfer_id} was not found.")
     return transfer
+
+
+# An account the caller may see, for the reads whose numbers come from the ledger: one
+# statement (a portal user's link is checked in it).
+_BRIEF_SQL = (
+    "SELECT a.ledger_account_id, a.status, a.currency FROM banking_accounts a"
+    " WHERE a.tenant_id = %s AND a.id = %s AND (NOT %s OR EXISTS ("
+    "   SELECT 1 FROM banking_customer_users u WHERE u.tenant_id = a.tenant_id"
+    "   AND u.customer_id = a.customer_id AND u.user_id = %s))"
+)
+
+
+async def account_brief(
+    db: Database, ctx: Context, *, account_id: uuid.UUID
+) -> tuple[uuid.UUID, str, str]:
+    """(ledger account id, status, currency) of an account the caller may see; one round
+    trip, or BankAccountNotFound."""
+    params = (ctx.tenant_id, account_id, is_portal(ctx), ctx.actor_id)
+    async with db.uow(tenant_id=ctx.tenant_id, single_statement=True) as uow:
+        row = await uow.fetch_one(_BRIEF_SQL, params)
+    if row is None:
+        raise BankAccountNotFound(f"Account {account_id} was not found.")
+    return row[0], row[1], row[2]

@@ -276,6 +276,62 @@ CATALOGUE: tuple[EventSpec, ...] = (
         CustomerPayload,
         {"customer_id": _ACCOUNT_A, "kind": "business", "kyc_status": "verified"},
     ),
+    *(
+        EventSpec(
+            f"banking.account.{verb}",
+            meaning,
+            BankAccountPayload,
+            {
+                "account_id": _ACCOUNT_A,
+                "customer_id": _USER,
+                "ledger_account_id": _ACCOUNT_B,
+                "currency": "EUR",
+                "status": status,
+                "previous_status": previous,
+            },
+        )
+        for verb, meaning, status, previous in (
+            ("opened", "A bank account was opened (its ledger account with it).", "active", None),
+            ("activated", "A pending account reached its opening balance.", "active", "pending"),
+            (
+                "frozen",
+                "A bank account was frozen: it receives but sends nothing.",
+                "frozen",
+                "active",
+            ),
+            ("unfrozen", "A frozen or dormant bank account is active again.", "active", "frozen"),
+            ("dormant", "A bank account was marked dormant.", "dormant", "active"),
+            ("closed", "A bank account was closed at a zero balance.", "closed", "active"),
+        )
+    ),
+    EventSpec(
+        "banking.deposit.completed",
+        "Cash was paid into a bank account from the settlement account.",
+        BankTransferPayload,
+        {
+            "transfer_id": _TRANSFER,
+            "kind": "deposit",
+            "from_account_id": None,
+            "to_account_id": _ACCOUNT_A,
+            "amount": 10000,
+            "currency": "EUR",
+            "channel": "branch",
+        },
+    ),
+    EventSpec(
+        "banking.transfer.completed",
+        "Money moved between two bank accounts of the tenant.",
+        BankTransferPayload,
+        {
+            "transfer_id": _TRANSFER,
+            "kind": "internal",
+            "from_account_id": _ACCOUNT_A,
+            "to_account_id": _ACCOUNT_B,
+            "amount": 1250,
+            "currency": "EUR",
+            "channel": "online",
+        },
+    ),
     EventSpec(
         "webhook.test",
         "A test delivery to one endpoint; not recorded in the event log.",

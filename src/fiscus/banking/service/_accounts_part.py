@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
-from fiscus.banking._scope import PAY_ROLES, scope_customers
+from fiscus.banking._scope import PAY_ROLES, is_portal, scope_customers
 from fiscus.banking.errors import (
     AccountBalanceNotZero,
     AccountStatusConflict,
@@ -39,6 +39,7 @@ from fiscus.banking.queries import DEFAULT_BANK_CODE, DEFAULT_IBAN_COUNTRY
 from fiscus.banking.schemas import AccountCreate, ProductCreate, SettingsWrite
 from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
+from fiscus.core.errors import PermissionDenied
 from fiscus.core.events import emit
 from fiscus.core.ids import new_id
 from fiscus.ledger.queries import balance_in
@@ -191,11 +192,13 @@ async def _open_checks(uow: UnitOfWork, ctx: Context, request: AccountCreate) ->
     stmt = select(BankCustomer.kyc_status).where(
         BankCustomer.tenant_id == ctx.tenant_id, BankCustomer.id == request.customer_id
     )
-    kyc = (
-        await uow.session.execute(scope_customers(stmt, BankCustomer.id, ctx, PAY_ROLES))
-    ).scalar_one_or_none()
+    kyc = (await uow.session.execute(scope_customers(stmt, BankCustomer.id, ctx))).scalar()
     if kyc is None:
         raise CustomerNotFound(f"Customer {request.customer_id} was not found.")
+    if is_portal(ctx):
+        paying = scope_customers(stmt, BankCustomer.id, ctx, PAY_ROLES)
+        if (await uow.session.execute(paying)).scalar() is None:
+            raise PermissionDenied("Only an owner of the customer may open accounts for it.")
     if kyc != "verified":
         raise CustomerNotVerified("Accounts are opened only for KYC-verified customers.")
     product = await uow.session.get(BankProduct, (ctx.tenant_id, request.product_id))

@@ -31,6 +31,9 @@ from fiscus.messaging._recipients import install_directory
 from fiscus.messaging.dispatch import messages_dispatch
 from fiscus.worker import install_event_subscribers
 from tests.access.test_matrix import CUSTOM_ROLE, operations
+from tests.banking.factories import account as bank_account
+from tests.banking.factories import customer as bank_customer
+from tests.banking.factories import product as bank_product
 from tests.conftest import make_settings
 from tests.factories import Principal, principal, session_headers
 from tests.races.helpers import ledger_of
@@ -48,8 +51,23 @@ OBJECT_FOR = {
     ("POST", "/v1/ledger/transfers/{transfer_id}/post"): {"transfer_id": "pending_id"},
     ("POST", "/v1/ledger/transfers/{transfer_id}/void"): {"transfer_id": "pending_id"},
     ("POST", "/v1/ledger/accounts/{account_id}/close"): {"account_id": "empty_account_id"},
+    **{
+        (method, f"/v1/accounts/{{account_id}}{tail}"): {"account_id": "bank_account_id"}
+        for method, tail in (
+            ("GET", ""),
+            ("POST", "/freeze"),
+            ("POST", "/unfreeze"),
+            ("POST", "/close"),
+            ("POST", "/deposits"),
+            ("GET", "/balance"),
+            ("GET", "/transactions"),
+        )
+    },
+    ("GET", "/v1/transfers/{transfer_id}"): {"transfer_id": "bank_transfer_id"},
 }
 TEMPLATE = ("transfer.posted", "in_app")
+# Fields ending in `_id` that name no object of fiscus (a customer's tax number).
+NOT_REFERENCES = {"tax_id"}
 _PARAM = re.compile(r"\{([^}]+)\}")
 
 
@@ -137,6 +155,7 @@ async def _tenant_b(app: FastAPI, client: httpx.AsyncClient, db: Database) -> di
     )
     _ok(await client.put("/v1/roles/auditor", json=CUSTOM_ROLE, headers=auth))
     [message, *_] = _ok(await client.get("/v1/me/messages", headers=member.headers))["data"]
+    banking = await _banking_of_b(client, b)
     events = _ok(await client.get("/v1/events", headers=auth))["data"]
     audit = _ok(await client.get("/v1/audit-events", headers=auth))["data"]
     return {
@@ -158,7 +177,51 @@ async def _tenant_b(app: FastAPI, client: httpx.AsyncClient, db: Database) -> di
         "name": CUSTOM_ROLE["name"],
         "event_type": TEMPLATE[0],
         "channel": TEMPLATE[1],
+        **banking,
     }
+
+
+async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, Any]:
+    """B's bank customer with a product, two accounts and a transfer between them."""
+    made = await bank_customer(client, b)
+    current = await bank_product(client, b)
+    first, second = [
+        await bank_account(client, b, customer_id=made["id"], product_id=current["id"],
+                           deposit=500)
+        for _ in range(2)
+    ]  # fmt: skip
+    transfer = _ok(
+        await client.post(
+            "/v1/transfers",
+            json={"from_account_id": first["id"], "to_account_id": second["id"], "amount": 5,
+                  "currency": "EUR"},
+            headers={**b.headers, "Idempotency-Key": "b-transfer"},
+        ),
+        201,
+    )  # fmt: skip
+    return {
+        "customer_id": made["id"],
+        "product_id": current["id"],
+        "bank_account_id": first["id"],
+        "bank_transfer_id": transfer["id"],
+    }
+
+
+def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str, str], list[Any]]:
+    """Banking bodies naming B's objects (`ids`), with A's own where a second is needed."""
+    transfer = {"amount": 1, "currency": "EUR"}
+    return {
+        ("POST", "/v1/accounts"): [
+            {"customer_id": ids["customer_id"], "product_id": mine["product_id"]},
+            {"customer_id": mine["customer_id"], "product_id": ids["product_id"]},
+        ],
+        ("POST", "/v1/transfers"): [
+            {**transfer, "from_account_id": ids["bank_account_id"],
+             "to_account_id": mine["bank_account_id"]},
+            {**transfer, "from_account_id": mine["bank_account_id"],
+             "to_account_id": ids["bank_account_id"]},
+        ],
+    }  # fmt: skip
 
 
 async def _rows_of(db: Database, tenant_id: uuid.UUID) -> dict[str, list[str]]:
@@ -205,7 +268,7 @@ def _id_references(doc: dict[str, Any], schema: dict[str, Any], seen: set[str]) 
         seen.add(name)
         return _id_references(doc, doc["components"]["schemas"][name], seen)
     for prop, sub in schema.get("properties", {}).items():
-        if prop.endswith("_id"):
+        if prop.endswith("_id") and prop not in NOT_REFERENCES:
             found.add(prop)
         found |= _id_references(doc, sub, seen)
     for key in ("items", "additionalProperties"):
@@ -314,6 +377,17 @@ async def test_another_tenants_objects_answer_404_and_stay_unchanged(
             if _refusal(response) != _refusal(expected) or "account_not_found" not in str(
                 _refusal(response)
             ):
+                wrong.append((method, path, response.status_code, response.text[:300]))
+
+    # Banking bodies: B's ids are refused exactly like ids that never existed (404).
+    mine = await _banking_of_b(client, a)
+    fresh = {name: str(uuid.uuid4()) for name in mine}
+    for (method, path), bodies in _banking_bodies(b, mine).items():
+        probed.add((method, path))
+        for body, control in zip(bodies, _banking_bodies(fresh, mine)[(method, path)], strict=True):
+            response = await _as(client, a, app, method, path, body)
+            expected = await _as(client, a, app, method, path, control)
+            if response.status_code != 404 or _refusal(response) != _refusal(expected):
                 wrong.append((method, path, response.status_code, response.text[:300]))
 
     assert unprobed == [], "routes naming an object without a probe here"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fiscus.access.policy import BUILTIN_ROLES, PERMISSIONS, READ, permissions_markdown
+from fiscus.access.policy import (
+    BUILTIN_ROLES,
+    CUSTOMER_PORTAL,
+    PERMISSIONS,
+    READ,
+    permissions_markdown,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,8 +25,14 @@ def test_builtin_roles_follow_the_brief() -> None:
     assert BUILTIN_ROLES["admin"].permissions == frozenset(PERMISSIONS) - {"tenant:manage"}
     assert BUILTIN_ROLES["analyst"].permissions == READ | {"self:read", "self:manage"}
     assert all(p.endswith(":read") for p in BUILTIN_ROLES["analyst"].permissions - {"self:manage"})
-    for role in ("customer", "investor"):
-        assert BUILTIN_ROLES[role].permissions == {"self:read", "self:manage"}
+    assert BUILTIN_ROLES["investor"].permissions == {"self:read", "self:manage"}
+    # A bank's portal user: banking narrows each permission to the customers it is linked
+    # to (tests/banking/test_portal_access.py); nothing of the tenant's administration.
+    assert BUILTIN_ROLES["customer"].permissions == {"self:read", "self:manage"} | CUSTOMER_PORTAL
+    assert all(
+        p.split(":")[0] in {"customers", "bank_products", "bank_accounts", "bank_transfers"}
+        for p in CUSTOMER_PORTAL
+    )
     assert {"transfers:create", "messages:send"} <= BUILTIN_ROLES["operator"].permissions
     assert "users:manage" not in BUILTIN_ROLES["operator"].permissions
     assert all(

@@ -243,11 +243,20 @@ def test_money_fields_are_discovered_from_the_schema() -> None:
         "POST /v1/ledger/transfers/{transfer_id}/post amount",
     }
     assert expected <= names, expected - names
-    # Every amount has a lower bound; none is a float; zero is allowed only for limits.
+    assert {
+        "POST /v1/accounts/{account_id}/deposits amount",
+        "POST /v1/transfers amount",
+        "POST /v1/transfers currency",
+        "POST /v1/products overdraft_limit",
+        "PUT /v1/customers/{customer_id}/limits daily_limit",
+    } <= names
+    # Every amount has a lower bound; none is a float; zero is allowed only for limits and
+    # for the balances a product asks to keep (none).
     for field in FIELDS:
         if field.kind == "amount":
             assert field.minimum is not None and field.minimum >= 0, field
-            assert field.minimum == (0 if "limit" in field.name else 1), field
+            zero_allowed = "limit" in field.name or field.name.startswith("minimum_")
+            assert field.minimum == (0 if zero_allowed else 1), field
 
 
 @dataclass
@@ -300,7 +309,9 @@ async def _account(
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient, make_principal: MakePrincipal) -> World:
-    who = await make_principal(role="operator")
+    # An admin may call every route that has a money field (products need more than an
+    # operator), so each refusal below is about the value, never the permission.
+    who = await make_principal(role="admin")
     bank = await _account(client, who, type="asset", normal_side="debit")
     wallet = await _account(client, who)
     pending = await _post(

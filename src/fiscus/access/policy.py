@@ -35,12 +35,39 @@ PERMISSIONS: dict[str, str] = {
     "messages:send": "Send announcements and messages.",
     "templates:manage": "Create and change message templates.",
     "messages:read_all": "Read every message's status history (administrators).",
+    "customers:read": "Read bank customers (a portal user: only the customers they act for).",
+    "customers:manage": "Onboard and change bank customers, review KYC, link portal users,"
+    " set outgoing limits.",
+    "bank_products:read": "Read deposit products.",
+    "bank_products:manage": "Create deposit products.",
+    "banking_settings:manage": "Set how the tenant's IBANs are built (country, bank code).",
+    "bank_accounts:read": "Read bank accounts, balances and history (a portal user: their own).",
+    "bank_accounts:open": "Open bank accounts (a portal user: for customers they own).",
+    "bank_accounts:manage": "Freeze, unfreeze and close bank accounts.",
+    "bank_deposits:create": "Pay cash into bank accounts from the settlement account (moves"
+    " money).",
+    "bank_transfers:read": "Read bank transfers (a portal user: to or from their accounts).",
+    "bank_transfers:create": "Transfer money between bank accounts (a portal user: from"
+    " accounts they own).",
 }
 
 SELF = frozenset({"self:read", "self:manage"})
 # Permissions of the routes that move money: they require an Idempotency-Key (the API
 # conventions), and the OpenAPI document says so on each of them.
-MONEY_PERMISSIONS = frozenset({"transfers:create", "transfers:manage"})
+MONEY_PERMISSIONS = frozenset(
+    {"transfers:create", "transfers:manage", "bank_deposits:create", "bank_transfers:create"}
+)
+# What a bank's portal user may do; banking narrows each to the customers they are linked to.
+CUSTOMER_PORTAL = frozenset(
+    {
+        "customers:read",
+        "bank_products:read",
+        "bank_accounts:read",
+        "bank_accounts:open",
+        "bank_transfers:read",
+        "bank_transfers:create",
+    }
+)
 ALL = frozenset(PERMISSIONS)
 READ = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 
@@ -70,13 +97,19 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
                 "transfers:create",
                 "transfers:manage",
                 "messages:send",
+                "customers:manage",
+                "bank_accounts:open",
+                "bank_accounts:manage",
+                "bank_deposits:create",
+                "bank_transfers:create",
             },
         ),
         RoleDefinition("analyst", "Read-only: every `:read` permission.", READ | SELF),
         RoleDefinition(
             "customer",
-            "Only their own profile; object-level access comes with the banking module.",
-            SELF,
+            "A bank's portal user: their own profile, and the customers they are linked to"
+            " (owner: reads and pays; viewer: reads).",
+            SELF | CUSTOMER_PORTAL,
         ),
         RoleDefinition(
             "investor",
@@ -116,9 +149,10 @@ def permissions_markdown() -> str:
         "|---|---|",
         *(f"| `{r.name}` | {r.description} |" for r in roles),
         "",
-        "Customers and investors hold only `self:*` for now: their object-level access (a",
-        "customer sees only their own accounts, an investor only their own agreements) is",
-        "enforced in the service layer of the banking and investments modules when they land.",
+        "A customer (a bank's portal user) holds the banking permissions above, narrowed by",
+        "the banking module to the customers the user is linked to: every object of another",
+        "customer answers 404, and only an owner link may open accounts or pay. Investors hold",
+        "only `self:*` until the investments module enforces their object-level access.",
         "",
         "## Permission x role",
         "",

@@ -116,6 +116,38 @@ class WebhookTestPayload(_Payload):
     endpoint_id: str
 
 
+class CustomerPayload(_Payload):
+    """A bank customer; never their personal data (names, contacts stay sealed)."""
+
+    customer_id: str
+    kind: Literal["individual", "business"]
+    fields: list[str] | None = Field(None, description="Names of the changed fields")
+    kyc_status: Literal["verified", "rejected"] | None = None
+
+
+class BankAccountPayload(_Payload):
+    """A bank account and its new status."""
+
+    account_id: str
+    customer_id: str
+    ledger_account_id: str
+    currency: str
+    status: Literal["pending", "active", "frozen", "dormant", "closed"]
+    previous_status: str | None = None
+
+
+class BankTransferPayload(_Payload):
+    """A completed deposit or internal transfer between bank accounts."""
+
+    transfer_id: str
+    kind: Literal["deposit", "internal"]
+    from_account_id: str | None
+    to_account_id: str
+    amount: int = Field(description="Integer minor units")
+    currency: str
+    channel: Literal["online", "api", "branch"]
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
     """One event type: what it means, its payload schema and an example payload."""
@@ -225,6 +257,80 @@ CATALOGUE: tuple[EventSpec, ...] = (
         "A webhook endpoint was disabled after failing for too long.",
         EndpointDisabledPayload,
         {"endpoint_id": _ENDPOINT, "url": "https://example.com/hooks", "reason": "failing"},
+    ),
+    EventSpec(
+        "banking.customer.created",
+        "A bank customer was onboarded (KYC pending).",
+        CustomerPayload,
+        {"customer_id": _ACCOUNT_A, "kind": "individual"},
+    ),
+    EventSpec(
+        "banking.customer.updated",
+        "A bank customer's details changed (`fields` names them; values stay sealed).",
+        CustomerPayload,
+        {"customer_id": _ACCOUNT_A, "kind": "individual", "fields": ["email", "phone"]},
+    ),
+    EventSpec(
+        "banking.customer.kyc_reviewed",
+        "A bank customer's KYC review was recorded.",
+        CustomerPayload,
+        {"customer_id": _ACCOUNT_A, "kind": "business", "kyc_status": "verified"},
+    ),
+    *(
+        EventSpec(
+            f"banking.account.{verb}",
+            meaning,
+            BankAccountPayload,
+            {
+                "account_id": _ACCOUNT_A,
+                "customer_id": _USER,
+                "ledger_account_id": _ACCOUNT_B,
+                "currency": "EUR",
+                "status": status,
+                "previous_status": previous,
+            },
+        )
+        for verb, meaning, status, previous in (
+            ("opened", "A bank account was opened (its ledger account with it).", "active", None),
+            ("activated", "A pending account reached its opening balance.", "active", "pending"),
+            (
+                "frozen",
+                "A bank account was frozen: it receives but sends nothing.",
+                "frozen",
+                "active",
+            ),
+            ("unfrozen", "A frozen or dormant bank account is active again.", "active", "frozen"),
+            ("dormant", "A bank account was marked dormant.", "dormant", "active"),
+            ("closed", "A bank account was closed at a zero balance.", "closed", "active"),
+        )
+    ),
+    EventSpec(
+        "banking.deposit.completed",
+        "Cash was paid into a bank account from the settlement account.",
+        BankTransferPayload,
+        {
+            "transfer_id": _TRANSFER,
+            "kind": "deposit",
+            "from_account_id": None,
+            "to_account_id": _ACCOUNT_A,
+            "amount": 10000,
+            "currency": "EUR",
+            "channel": "branch",
+        },
+    ),
+    EventSpec(
+        "banking.transfer.completed",
+        "Money moved between two bank accounts of the tenant.",
+        BankTransferPayload,
+        {
+            "transfer_id": _TRANSFER,
+            "kind": "internal",
+            "from_account_id": _ACCOUNT_A,
+            "to_account_id": _ACCOUNT_B,
+            "amount": 1250,
+            "currency": "EUR",
+            "channel": "online",
+        },
     ),
     EventSpec(
         "webhook.test",

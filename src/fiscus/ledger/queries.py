@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from fiscus.access.context import Context
 from fiscus.core import clock
-from fiscus.core.db import Database
+from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.pagination import (
     MAX_LIMIT,
     cursor_tag,
@@ -171,6 +171,21 @@ async def balance_get(
     return _balance_read(account_id, currency, normal_side, limit, balances, as_of or clock.now())
 
 
+async def balance_in(
+    uow: UnitOfWork, *, tenant_id: uuid.UUID, account_id: uuid.UUID
+) -> BalanceRead:
+    """Balances now, read inside the caller's unit of work (so they include its own
+    uncommitted postings): for use cases that decide on the balance they just changed."""
+    assert uow.active, "read inside the use case's unit of work"
+    row = await uow.fetch_one(BALANCE_NOW_SQL, (tenant_id, account_id))
+    if row is None:
+        raise LedgerAccountNotFound(f"No ledger account {account_id}.")
+    _, currency, normal_side, limit, *balances = row[:8]
+    return _balance_read(
+        account_id, currency, normal_side, limit, _Balances(*balances), clock.now()
+    )
+
+
 # The account's side and one page of its entries (newest first), one statement: a row with
 # NULL entry columns when the account has none past the cursor, no row when there is no
 # such account (for this tenant).
@@ -183,7 +198,10 @@ ENTRIES_PAGE_SQL = (
     "   x.currency, x.account_version, x.debits_pending, x.debits_posted,"
     "   x.credits_pending, x.credits_posted, x.recorded_at"
     "   FROM ledger_entries x WHERE x.tenant_id = a.tenant_id AND x.account_id = a.id"
-    "   AND x.account_version < %s ORDER BY x.account_version DESC LIMIT %s) e ON true"
+    "   AND x.account_version < %s"
+    "   AND x.recorded_at >= COALESCE(%s::timestamptz, '-infinity')"
+    "   AND x.recorded_at < COALESCE(%s::timestamptz, 'infinity')"
+    "   ORDER BY x.account_version DESC LIMIT %s) e ON true"
     " WHERE a.tenant_id = %s AND a.id = %s ORDER BY e.account_version DESC"
 )
 _ENTRY_KEYS = [LedgerEntry.__table__.c.account_version]
@@ -191,14 +209,25 @@ _AFTER_NEWEST = 2**63 - 1  # above every account_version (bigint)
 
 
 async def entries_page(
-    *, db: Database, ctx: Context, account_id: uuid.UUID, limit: int, cursor: str | None
+    *,
+    db: Database,
+    ctx: Context,
+    account_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+    recorded_from: datetime | None = None,
+    recorded_before: datetime | None = None,
 ) -> tuple[list[EntryRead], str | None]:
     """An account's entries, newest first, each with the running balance after it; one
-    round trip (the account's existence and side come with the page)."""
+    round trip (the account's existence and side come with the page). `recorded_from`
+    (inclusive) and `recorded_before` (exclusive) narrow it to a period."""
     assert 1 <= limit <= MAX_LIMIT, "limit is validated at the edge"
     before = _AFTER_NEWEST if cursor is None else decode_cursor(cursor, keys=_ENTRY_KEYS)[0]
     async with db.uow(tenant_id=ctx.tenant_id, single_statement=True) as uow:
-        rows = await uow.fetch_all(ENTRIES_PAGE_SQL, (before, limit + 1, ctx.tenant_id, account_id))
+        rows = await uow.fetch_all(
+            ENTRIES_PAGE_SQL,
+            (before, recorded_from, recorded_before, limit + 1, ctx.tenant_id, account_id),
+        )
     if not rows:
         raise LedgerAccountNotFound(f"No ledger account {account_id}.")
     normal_side = rows[0][0]

@@ -1,0 +1,300 @@
+"""Banking tables: customers and their portal users, products, accounts, transfers, limits.
+
+Banking keeps no balance of its own: every account is a ledger account
+(`ledger_account_id`) and every amount it shows comes from the ledger. Personal data of a
+customer (name, date of birth, registration and tax numbers, address, email, phone) is one
+sealed document per customer (`personal_sealed`, one AES-GCM seal per write); the email,
+phone and tax id are found through keyed blind indexes (HMAC look-up hashes).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    Date,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fiscus.core.keyring import SealedColumn, context_of, register_sealed_column
+from fiscus.core.models import Base
+from fiscus.core.tenancy import TenantScoped
+
+PERSONAL = "banking_customers.personal_sealed"
+KYC_NOTES = "banking_customers.kyc_notes_sealed"
+SEALED_COLUMNS = (PERSONAL, KYC_NOTES)
+
+
+def sealed_context(label: str, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> bytes:
+    """Associated data of a customer's sealed column: the column, tenant and row."""
+    assert label in SEALED_COLUMNS
+    return context_of(label, tenant_id, customer_id)
+
+
+def _registered(label: str) -> SealedColumn:
+    table, column = label.split(".")
+    return SealedColumn(
+        table=table,
+        column=column,
+        key=("tenant_id", "id"),
+        context=lambda key: sealed_context(label, key[0], key[1]),
+    )
+
+
+for _label in SEALED_COLUMNS:
+    register_sealed_column(_registered(_label))
+
+
+class BankCustomer(TenantScoped, Base):
+    """An individual or a business the bank serves."""
+
+    __tablename__ = "banking_customers"
+    __table_args__ = (
+        CheckConstraint("kind IN ('individual', 'business')", name="kind"),
+        CheckConstraint("kyc_status IN ('pending', 'verified', 'rejected')", name="kyc_status"),
+        CheckConstraint("risk_rating IN ('low', 'medium', 'high')", name="risk_rating"),
+        CheckConstraint("tax_residence ~ '^[A-Z]{2}$'", name="tax_residence"),
+        Index("ix_banking_customers_tenant_id_email_hash", "tenant_id", "email_hash"),
+        Index("ix_banking_customers_tenant_id_phone_hash", "tenant_id", "phone_hash"),
+        Index("ix_banking_customers_tenant_id_tax_id_hash", "tenant_id", "tax_id_hash"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    personal_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    email_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    phone_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    tax_id_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    tax_residence: Mapped[str | None] = mapped_column(Text)
+    kyc_status: Mapped[str] = mapped_column(Text)
+    kyc_reviewed_by: Mapped[uuid.UUID | None]
+    kyc_reviewed_at: Mapped[datetime | None]
+    kyc_notes_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    risk_rating: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class BankCustomerUser(TenantScoped, Base):
+    """A portal user (identity user with the `customer` role) acting for a customer."""
+
+    __tablename__ = "banking_customer_users"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"],
+            ["banking_customers.tenant_id", "banking_customers.id"],
+            name="fk_banking_customer_users_customer",
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("role IN ('owner', 'viewer')", name="role"),
+        Index("ix_banking_customer_users_tenant_id_user_id", "tenant_id", "user_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class BankProduct(TenantScoped, Base):
+    """A deposit product: current or savings account terms in one currency."""
+
+    __tablename__ = "banking_products"
+    __table_args__ = (
+        CheckConstraint("type IN ('current', 'savings')", name="type"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+        CheckConstraint(
+            "overdraft_limit >= 0 AND minimum_opening_balance >= 0 AND minimum_balance >= 0",
+            name="amounts_not_negative",
+        ),
+        CheckConstraint(
+            "allowed_operations <@ ARRAY['deposit', 'transfer_in', 'transfer_out']::text[]",
+            name="allowed_operations",
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(Text)
+    currency: Mapped[str] = mapped_column(Text)
+    overdraft_limit: Mapped[int]
+    minimum_opening_balance: Mapped[int]
+    minimum_balance: Mapped[int]
+    allowed_operations: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    # Fee and interest terms, read by the interest and fees issue (kept as given until then).
+    terms: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class BankSettings(TenantScoped, Base):
+    """A tenant's banking configuration: how its IBANs are built, the next account number."""
+
+    __tablename__ = "banking_settings"
+    __table_args__ = (
+        CheckConstraint("iban_country ~ '^[A-Z]{2}$'", name="iban_country"),
+        CheckConstraint("next_account_number > 0", name="next_account_number"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    iban_country: Mapped[str] = mapped_column(Text)
+    bank_code: Mapped[str] = mapped_column(Text)
+    next_account_number: Mapped[int]
+    updated_at: Mapped[datetime]
+
+
+class BankLedgerAccount(TenantScoped, Base):
+    """One of the tenant's general ledger accounts for banking, per currency and purpose."""
+
+    __tablename__ = "banking_ledger_accounts"
+    __table_args__ = (
+        CheckConstraint(
+            "purpose IN ('settlement', 'fee_income', 'interest_expense', 'fx_position',"
+            " 'fx_income', 'suspense')",
+            name="purpose",
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(Text, primary_key=True)
+    purpose: Mapped[str] = mapped_column(Text, primary_key=True)
+    ledger_account_id: Mapped[uuid.UUID]
+
+
+class BankAccount(TenantScoped, Base):
+    """A customer's deposit account; its money is the ledger account's."""
+
+    __tablename__ = "banking_accounts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"],
+            ["banking_customers.tenant_id", "banking_customers.id"],
+            name="fk_banking_accounts_customer",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "product_id"],
+            ["banking_products.tenant_id", "banking_products.id"],
+            name="fk_banking_accounts_product",
+        ),
+        CheckConstraint(
+            "status IN ('pending', 'active', 'frozen', 'dormant', 'closed')", name="status"
+        ),
+        CheckConstraint("(status = 'closed') = (closed_at IS NOT NULL)", name="closed_at"),
+        Index("uq_banking_accounts_tenant_id_iban", "tenant_id", "iban", unique=True),
+        Index(
+            "uq_banking_accounts_tenant_id_ledger_account_id",
+            "tenant_id",
+            "ledger_account_id",
+            unique=True,
+        ),
+        Index("ix_banking_accounts_tenant_id_customer_id", "tenant_id", "customer_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID]
+    product_id: Mapped[uuid.UUID]
+    ledger_account_id: Mapped[uuid.UUID]
+    currency: Mapped[str] = mapped_column(Text)
+    iban: Mapped[str] = mapped_column(Text)
+    nickname: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class BankTransfer(TenantScoped, Base):
+    """A deposit or an internal transfer; `id` is the ledger transfer that moved the money."""
+
+    __tablename__ = "banking_transfers"
+    __table_args__ = (
+        CheckConstraint("kind IN ('deposit', 'internal')", name="kind"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("channel IN ('online', 'api', 'branch')", name="channel"),
+        CheckConstraint("(kind = 'deposit') = (from_account_id IS NULL)", name="deposit_source"),
+        Index(
+            "uq_banking_transfers_tenant_id_idempotency_key",
+            "tenant_id",
+            "idempotency_key",
+            unique=True,
+        ),
+        Index("ix_banking_transfers_tenant_id_from_account_id", "tenant_id", "from_account_id"),
+        Index("ix_banking_transfers_tenant_id_to_account_id", "tenant_id", "to_account_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    from_account_id: Mapped[uuid.UUID | None]
+    to_account_id: Mapped[uuid.UUID]
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[uuid.UUID | None]
+    initiated_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+
+
+class BankLimit(TenantScoped, Base):
+    """A customer's outgoing limits for one channel and currency (minor units)."""
+
+    __tablename__ = "banking_limits"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"],
+            ["banking_customers.tenant_id", "banking_customers.id"],
+            name="fk_banking_limits_customer",
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("channel IN ('online', 'api', 'branch')", name="channel"),
+        CheckConstraint("daily_limit >= 0 AND monthly_limit >= 0", name="limits_not_negative"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
+    currency: Mapped[str] = mapped_column(Text, primary_key=True)
+    daily_limit: Mapped[int]
+    monthly_limit: Mapped[int]
+    updated_at: Mapped[datetime]
+
+
+class BankLimitUsage(TenantScoped, Base):
+    """What a customer has sent in one period (a day or a month) on a channel and currency.
+
+    Updated only by a conditional upsert in the transfer's own transaction, so concurrent
+    transfers can never together pass the limit (the row lock serialises them).
+    """
+
+    __tablename__ = "banking_limit_usage"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"],
+            ["banking_customers.tenant_id", "banking_customers.id"],
+            name="fk_banking_limit_usage_customer",
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("period IN ('day', 'month')", name="period"),
+        CheckConstraint("used >= 0", name="used_not_negative"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
+    currency: Mapped[str] = mapped_column(Text, primary_key=True)
+    period: Mapped[str] = mapped_column(Text, primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    used: Mapped[int]

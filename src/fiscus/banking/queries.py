@@ -1,0 +1,285 @@
+"""Banking reads: customers (opened for the response), products, accounts, transfers.
+
+Every read of a customer's object goes through `_scope.scope_customers`: a portal user sees
+only the customers they are linked to, and their accounts and transfers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from fiscus.banking._personal import email_hash, notes_open, personal_open, phone_hash, tax_id_hash
+from fiscus.banking._scope import is_portal, scope_customers
+from fiscus.banking.errors import (
+    BankAccountNotFound,
+    BankTransferNotFound,
+    CustomerNotFound,
+    ProductNotFound,
+)
+from fiscus.banking.models import (
+    BankAccount,
+    BankCustomer,
+    BankCustomerUser,
+    BankLimit,
+    BankProduct,
+    BankSettings,
+    BankTransfer,
+)
+from fiscus.banking.schemas import Address, CustomerRead, KycRead
+from fiscus.core.context import Context
+from fiscus.core.db import Database
+from fiscus.core.keyring import KeyRing
+from fiscus.core.pagination import keyset_page
+
+# Without settings of its own, a tenant's IBANs are German with this bank code (a test
+# code: a production tenant sets its own with PUT /v1/banking/settings).
+DEFAULT_IBAN_COUNTRY = "DE"
+DEFAULT_BANK_CODE = "99999999"
+
+
+def customer_read(customer: BankCustomer, keyring: KeyRing) -> CustomerRead:
+    """The API view of a customer: the sealed personal data opened for this response."""
+    personal = personal_open(
+        keyring, customer.personal_sealed, tenant_id=customer.tenant_id, customer_id=customer.id
+    )
+    notes = notes_open(
+        keyring, customer.kyc_notes_sealed, tenant_id=customer.tenant_id, customer_id=customer.id
+    )
+    return CustomerRead(
+        id=customer.id,
+        kind=customer.kind,
+        name=personal.name,
+        email=personal.email,
+        phone=personal.phone,
+        birth_date=personal.birth(),
+        registration_number=personal.registration_number,
+        tax_id=personal.tax_id,
+        tax_residence=customer.tax_residence,
+        address=Address.model_validate(personal.address) if personal.address else None,
+        kyc=KycRead(
+            status=customer.kyc_status,
+            reviewed_by=customer.kyc_reviewed_by,
+            reviewed_at=customer.kyc_reviewed_at,
+            notes=notes,
+        ),
+        risk_rating=customer.risk_rating,
+        created_at=customer.created_at,
+        updated_at=customer.updated_at,
+    )
+
+
+async def customer_get(db: Database, ctx: Context, *, customer_id: uuid.UUID) -> BankCustomer:
+    """One customer the caller may see, or CustomerNotFound."""
+    stmt = select(BankCustomer).where(
+        BankCustomer.tenant_id == ctx.tenant_id, BankCustomer.id == customer_id
+    )
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        customer: BankCustomer | None = (
+            await uow.session.execute(scope_customers(stmt, BankCustomer.id, ctx))
+        ).scalar_one_or_none()
+    if customer is None:
+        raise CustomerNotFound(f"Customer {customer_id} was not found.")
+    return customer
+
+
+async def customer_list(
+    db: Database,
+    ctx: Context,
+    *,
+    keyring: KeyRing,
+    email: str | None,
+    phone: str | None,
+    tax_id: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[BankCustomer], str | None]:
+    """The customers the caller may see, oldest first; `email`, `phone` and `tax_id`
+    (already normalised) are exact matches through their blind indexes."""
+    stmt = select(BankCustomer).where(BankCustomer.tenant_id == ctx.tenant_id)
+    if email is not None:
+        stmt = stmt.where(BankCustomer.email_hash == email_hash(keyring, email))
+    if phone is not None:
+        stmt = stmt.where(BankCustomer.phone_hash == phone_hash(keyring, phone))
+    if tax_id is not None:
+        stmt = stmt.where(BankCustomer.tax_id_hash == tax_id_hash(keyring, tax_id))
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        rows: list[BankCustomer]
+        rows, next_cursor = await keyset_page(
+            uow.session,
+            scope_customers(stmt, BankCustomer.id, ctx),
+            keys=[BankCustomer.__table__.c.id],
+            cursor=cursor,
+            limit=limit,
+            key_of=lambda c: [str(c.id)],
+        )
+    return rows, next_cursor
+
+
+async def customer_users_list(
+    db: Database, ctx: Context, *, customer_id: uuid.UUID
+) -> list[BankCustomerUser]:
+    """The portal users of a customer (at most a few per customer)."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        found = (
+            await uow.session.execute(
+                select(BankCustomer.id).where(
+                    BankCustomer.tenant_id == ctx.tenant_id, BankCustomer.id == customer_id
+                )
+            )
+        ).first()
+        if found is None:
+            raise CustomerNotFound(f"Customer {customer_id} was not found.")
+        rows = (
+            await uow.session.execute(
+                select(BankCustomerUser)
+                .where(
+                    BankCustomerUser.tenant_id == ctx.tenant_id,
+                    BankCustomerUser.customer_id == customer_id,
+                )
+                .order_by(BankCustomerUser.created_at)
+                .limit(200)
+            )
+        ).scalars()
+        return list(rows)
+
+
+async def limits_list(db: Database, ctx: Context, *, customer_id: uuid.UUID) -> list[BankLimit]:
+    """A customer's outgoing limits (a portal user sees their own customers' limits)."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        stmt = select(BankCustomer.id).where(
+            BankCustomer.tenant_id == ctx.tenant_id, BankCustomer.id == customer_id
+        )
+        if (await uow.session.execute(scope_customers(stmt, BankCustomer.id, ctx))).first() is None:
+            raise CustomerNotFound(f"Customer {customer_id} was not found.")
+        rows = (
+            await uow.session.execute(
+                select(BankLimit)
+                .where(BankLimit.tenant_id == ctx.tenant_id, BankLimit.customer_id == customer_id)
+                .order_by(BankLimit.channel, BankLimit.currency)
+            )
+        ).scalars()
+        return list(rows)
+
+
+async def product_get(db: Database, ctx: Context, *, product_id: uuid.UUID) -> BankProduct:
+    """One product of the tenant, or ProductNotFound."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        product = await uow.session.get(BankProduct, (ctx.tenant_id, product_id))
+    if product is None:
+        raise ProductNotFound(f"Product {product_id} was not found.")
+    return product
+
+
+async def product_list(
+    db: Database, ctx: Context, *, cursor: str | None, limit: int
+) -> tuple[list[BankProduct], str | None]:
+    """The tenant's products, oldest first."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        rows: list[BankProduct]
+        rows, next_cursor = await keyset_page(
+            uow.session,
+            select(BankProduct).where(BankProduct.tenant_id == ctx.tenant_id),
+            keys=[BankProduct.__table__.c.id],
+            cursor=cursor,
+            limit=limit,
+            key_of=lambda p: [str(p.id)],
+        )
+    return rows, next_cursor
+
+
+async def settings_get(db: Database, ctx: Context) -> tuple[str, str]:
+    """The tenant's IBAN country and bank code (the defaults until it sets its own)."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        row = await uow.session.get(BankSettings, ctx.tenant_id)
+    if row is None:
+        return DEFAULT_IBAN_COUNTRY, DEFAULT_BANK_CODE
+    return row.iban_country, row.bank_code
+
+
+async def account_get(db: Database, ctx: Context, *, account_id: uuid.UUID) -> BankAccount:
+    """One account the caller may see, or BankAccountNotFound (one statement)."""
+    stmt = select(BankAccount).where(
+        BankAccount.tenant_id == ctx.tenant_id, BankAccount.id == account_id
+    )
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        account: BankAccount | None = (
+            await uow.session.execute(scope_customers(stmt, BankAccount.customer_id, ctx))
+        ).scalar_one_or_none()
+    if account is None:
+        raise BankAccountNotFound(f"Account {account_id} was not found.")
+    return account
+
+
+async def account_list(
+    db: Database,
+    ctx: Context,
+    *,
+    customer_id: uuid.UUID | None,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[BankAccount], str | None]:
+    """The accounts the caller may see, oldest first, optionally of one customer."""
+    stmt = select(BankAccount).where(BankAccount.tenant_id == ctx.tenant_id)
+    if customer_id is not None:
+        stmt = stmt.where(BankAccount.customer_id == customer_id)
+    if status is not None:
+        stmt = stmt.where(BankAccount.status == status)
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        rows: list[BankAccount]
+        rows, next_cursor = await keyset_page(
+            uow.session,
+            scope_customers(stmt, BankAccount.customer_id, ctx),
+            keys=[BankAccount.__table__.c.id],
+            cursor=cursor,
+            limit=limit,
+            key_of=lambda a: [str(a.id)],
+        )
+    return rows, next_cursor
+
+
+async def transfer_get(db: Database, ctx: Context, *, transfer_id: uuid.UUID) -> BankTransfer:
+    """One transfer the caller may see (a portal user: to or from their accounts)."""
+    stmt: Any = select(BankTransfer).where(
+        BankTransfer.tenant_id == ctx.tenant_id, BankTransfer.id == transfer_id
+    )
+    visible = scope_customers(
+        select(BankAccount.id).where(BankAccount.tenant_id == ctx.tenant_id),
+        BankAccount.customer_id,
+        ctx,
+    )
+    if is_portal(ctx):
+        stmt = stmt.where(
+            or_(BankTransfer.from_account_id.in_(visible), BankTransfer.to_account_id.in_(visible))
+        )
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        transfer: BankTransfer | None = (await uow.session.execute(stmt)).scalar_one_or_none()
+    if transfer is None:
+        raise BankTransferNotFound(f"Transfer {transfer_id} was not found.")
+    return transfer
+
+
+# An account the caller may see, for the reads whose numbers come from the ledger: one
+# statement (a portal user's link is checked in it).
+_BRIEF_SQL = (
+    "SELECT a.ledger_account_id, a.status, a.currency FROM banking_accounts a"
+    " WHERE a.tenant_id = %s AND a.id = %s AND (NOT %s OR EXISTS ("
+    "   SELECT 1 FROM banking_customer_users u WHERE u.tenant_id = a.tenant_id"
+    "   AND u.customer_id = a.customer_id AND u.user_id = %s))"
+)
+
+
+async def account_brief(
+    db: Database, ctx: Context, *, account_id: uuid.UUID
+) -> tuple[uuid.UUID, str, str]:
+    """(ledger account id, status, currency) of an account the caller may see; one round
+    trip, or BankAccountNotFound."""
+    params = (ctx.tenant_id, account_id, is_portal(ctx), ctx.actor_id)
+    async with db.uow(tenant_id=ctx.tenant_id, single_statement=True) as uow:
+        row = await uow.fetch_one(_BRIEF_SQL, params)
+    if row is None:
+        raise BankAccountNotFound(f"Account {account_id} was not found.")
+    return row[0], row[1], row[2]

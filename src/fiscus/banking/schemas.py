@@ -1,0 +1,546 @@
+"""The banking API contract. Amounts are integers in the currency's minor unit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Self
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    StrictInt,
+    model_validator,
+)
+
+from fiscus.core.clock import rfc3339
+from fiscus.core.money import MAX_MINOR, Currency
+
+_ID = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00001"
+_OTHER = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00002"
+_WHEN = "2026-11-22T14:05:00.123Z"
+_IBAN = "DE89370400440532013000"
+
+# Times this API returns: RFC 3339 in UTC with a `Z`.
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
+Kind = Literal["individual", "business"]
+KycStatus = Literal["pending", "verified", "rejected"]
+RiskRating = Literal["low", "medium", "high"]
+ProductType = Literal["current", "savings"]
+Operation = Literal["deposit", "transfer_in", "transfer_out"]
+AccountStatus = Literal["pending", "active", "frozen", "dormant", "closed"]
+Channel = Literal["online", "api", "branch"]
+CustomerUserRole = Literal["owner", "viewer"]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["DE"])]
+Amount = Annotated[StrictInt, Field(ge=1, le=MAX_MINOR, description="Minor units, > 0")]
+Limit = Annotated[StrictInt, Field(ge=0, le=MAX_MINOR, description="Minor units")]
+Reference = Annotated[str, Field(min_length=1, max_length=140)]
+
+
+def phone_e164(value: str) -> str:
+    """A phone number in international form, as E.164 (`+4930123456`); ValueError if not."""
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError("not a phone number in international form (+country code)") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def tax_id_normal(value: str) -> str:
+    """The form tax ids are stored, hashed and compared in: upper case, no spaces or dashes."""
+    return "".join(c for c in value.upper() if c.isalnum())
+
+
+Phone = Annotated[
+    str,
+    Field(max_length=32, examples=["+4930901820"], description="International form; kept as E.164"),
+    AfterValidator(phone_e164),
+]
+TaxId = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(tax_id_normal)]
+
+
+class Address(BaseModel):
+    """A postal address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line1: Annotated[str, Field(min_length=1, max_length=200)]
+    line2: Annotated[str | None, Field(max_length=200)] = None
+    city: Annotated[str, Field(min_length=1, max_length=100)]
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    region: Annotated[str | None, Field(max_length=100)] = None
+    country: Country
+
+
+_CUSTOMER_EXAMPLE: dict[str, Any] = {
+    "kind": "individual",
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "phone": "+442079460000",
+    "birth_date": "1990-12-10",
+    "tax_id": "DE123456789",
+    "tax_residence": "DE",
+    "address": {"line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"},
+    "risk_rating": "low",
+}
+
+
+class CustomerCreate(BaseModel):
+    """A new customer: an individual (with a date of birth) or a business (with a
+    registration number)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CUSTOMER_EXAMPLE]})
+
+    kind: Kind
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: EmailStr
+    phone: Phone | None = None
+    birth_date: date | None = Field(None, description="Individuals only (required for them)")
+    registration_number: Annotated[
+        str | None, Field(max_length=50, description="Businesses only (required for them)")
+    ] = None
+    tax_id: TaxId | None = None
+    tax_residence: Country | None = None
+    address: Address | None = None
+    risk_rating: RiskRating = "low"
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Self:
+        if self.kind == "individual" and (self.birth_date is None or self.registration_number):
+            raise ValueError("an individual has a birth_date and no registration_number")
+        if self.kind == "business" and (not self.registration_number or self.birth_date):
+            raise ValueError("a business has a registration_number and no birth_date")
+        return self
+
+
+class CustomerUpdate(BaseModel):
+    """Changes to a customer; omitted fields stay as they are, null clears an optional one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"phone": "+4930901820", "risk_rating": "medium"}]},
+    )
+
+    # Required fields are not nullable: an explicit null is a 400 (see webhooks' update).
+    name: Annotated[str, Field(min_length=1, max_length=200)] = None  # type: ignore[assignment]
+    email: EmailStr = None  # type: ignore[assignment]
+    phone: Phone | None = None
+    birth_date: date = None  # type: ignore[assignment]
+    registration_number: Annotated[str, Field(min_length=1, max_length=50)] = None  # type: ignore[assignment]
+    tax_id: TaxId | None = None
+    tax_residence: Country | None = None
+    address: Address | None = None
+    risk_rating: RiskRating = None  # type: ignore[assignment]
+
+
+class KycRead(BaseModel):
+    """The KYC review of a customer."""
+
+    status: KycStatus
+    reviewed_by: uuid.UUID | None
+    reviewed_at: Timestamp | None
+    notes: str | None
+
+
+class CustomerRead(BaseModel):
+    """A customer with their personal data (opened for this response only)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_CUSTOMER_EXAMPLE,
+                    "id": _ID,
+                    "registration_number": None,
+                    "kyc": {"status": "pending", "reviewed_by": None, "reviewed_at": None,
+                            "notes": None},
+                    "created_at": _WHEN,
+                    "updated_at": _WHEN,
+                }
+            ]
+        }
+    )  # fmt: skip
+
+    id: uuid.UUID
+    kind: Kind
+    name: str
+    email: str
+    phone: str | None
+    birth_date: date | None
+    registration_number: str | None
+    tax_id: str | None
+    tax_residence: str | None
+    address: Address | None
+    kyc: KycRead
+    risk_rating: RiskRating
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class CustomerPage(BaseModel):
+    """One page of customers."""
+
+    data: list[CustomerRead]
+    next_cursor: str | None
+
+
+class KycReview(BaseModel):
+    """The outcome of a KYC review; the reviewer is the caller."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "verified", "notes": "Passport checked."}]},
+    )
+
+    status: Literal["verified", "rejected"]
+    notes: Annotated[str | None, Field(max_length=2000)] = None
+
+
+class CustomerUserLink(BaseModel):
+    """A portal user's role for a customer: owner (reads and pays) or viewer (reads)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "owner"}]})
+
+    role: CustomerUserRole
+
+
+class CustomerUserRead(BaseModel):
+    """A portal user linked to a customer."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {"customer_id": _ID, "user_id": _OTHER, "role": "owner", "created_at": _WHEN}
+            ]
+        },
+    )
+
+    customer_id: uuid.UUID
+    user_id: uuid.UUID
+    role: CustomerUserRole
+    created_at: Timestamp
+
+
+class CustomerUserList(BaseModel):
+    """The portal users of a customer."""
+
+    data: list[CustomerUserRead]
+
+
+class LimitWrite(BaseModel):
+    """A customer's outgoing limits on one channel, in one currency."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"channel": "online", "currency": "EUR", "daily_limit": 100000,
+                 "monthly_limit": 1000000}
+            ]
+        },
+    )  # fmt: skip
+
+    channel: Channel
+    currency: Currency
+    daily_limit: Limit
+    monthly_limit: Limit
+
+
+class LimitRead(LimitWrite):
+    """A customer's outgoing limits on one channel and currency."""
+
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+    customer_id: uuid.UUID
+    updated_at: Timestamp
+
+
+class LimitList(BaseModel):
+    """A customer's limits."""
+
+    data: list[LimitRead]
+
+
+class ProductCreate(BaseModel):
+    """A new deposit product."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Everyday current account",
+                    "type": "current",
+                    "currency": "EUR",
+                    "overdraft_limit": 50000,
+                    "minimum_opening_balance": 0,
+                    "minimum_balance": 0,
+                    "allowed_operations": ["deposit", "transfer_in", "transfer_out"],
+                }
+            ]
+        },
+    )
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    type: ProductType
+    currency: Currency
+    overdraft_limit: Limit = 0
+    minimum_opening_balance: Limit = 0
+    minimum_balance: Limit = 0
+    allowed_operations: Annotated[list[Operation], Field(max_length=3)] = [
+        "deposit",
+        "transfer_in",
+        "transfer_out",
+    ]
+    terms: Annotated[
+        dict[str, Any],
+        Field(max_length=50, description="Fee and interest terms (used by a later release)"),
+    ] = {}
+
+
+class ProductRead(ProductCreate):
+    """A deposit product."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _ID,
+                    "name": "Everyday current account",
+                    "type": "current",
+                    "currency": "EUR",
+                    "overdraft_limit": 50000,
+                    "minimum_opening_balance": 0,
+                    "minimum_balance": 0,
+                    "allowed_operations": ["deposit", "transfer_in", "transfer_out"],
+                    "terms": {},
+                    "created_at": _WHEN,
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID
+    created_at: Timestamp
+
+
+class ProductPage(BaseModel):
+    """One page of products."""
+
+    data: list[ProductRead]
+    next_cursor: str | None
+
+
+class SettingsWrite(BaseModel):
+    """How the tenant's IBANs are built: ISO country and national bank code."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"iban_country": "DE", "bank_code": "37040044"}]},
+    )
+
+    iban_country: Country
+    bank_code: Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Z0-9]+$")]
+
+
+class SettingsRead(SettingsWrite):
+    """The tenant's banking settings."""
+
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+
+class AccountCreate(BaseModel):
+    """A new deposit account for a customer."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"customer_id": _ID, "product_id": _OTHER, "nickname": "Household"}]
+        },
+    )
+
+    customer_id: uuid.UUID
+    product_id: uuid.UUID
+    nickname: Annotated[str | None, Field(max_length=100)] = None
+
+
+class AccountRead(BaseModel):
+    """A deposit account (its money is on `ledger_account_id`)."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _ID,
+                    "customer_id": _OTHER,
+                    "product_id": _OTHER,
+                    "ledger_account_id": _OTHER,
+                    "iban": _IBAN,
+                    "currency": "EUR",
+                    "nickname": "Household",
+                    "status": "active",
+                    "created_at": _WHEN,
+                    "updated_at": _WHEN,
+                    "closed_at": None,
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    product_id: uuid.UUID
+    ledger_account_id: uuid.UUID
+    iban: str
+    currency: str
+    nickname: str | None
+    status: AccountStatus
+    created_at: Timestamp
+    updated_at: Timestamp
+    closed_at: Timestamp | None
+
+
+class AccountPage(BaseModel):
+    """One page of accounts."""
+
+    data: list[AccountRead]
+    next_cursor: str | None
+
+
+class BalanceRead(BaseModel):
+    """An account's balance from the ledger; `available` counts holds and the overdraft
+    (zero while the account cannot send money)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"balance": 12500, "available": 62500, "currency": "EUR"}]}
+    )
+
+    balance: int
+    available: int
+    currency: str
+
+
+class TransactionRead(BaseModel):
+    """One movement on the account, from the ledger (amount signed: + in, - out)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "transfer_id": _ID,
+                    "amount": -1250,
+                    "currency": "EUR",
+                    "balance_after": 8750,
+                    "pending": False,
+                    "recorded_at": _WHEN,
+                }
+            ]
+        }
+    )
+
+    transfer_id: uuid.UUID
+    amount: int
+    currency: str
+    balance_after: int
+    pending: bool
+    recorded_at: Timestamp
+
+
+class TransactionPage(BaseModel):
+    """One page of an account's history, newest first."""
+
+    data: list[TransactionRead]
+    next_cursor: str | None
+
+
+class DepositCreate(BaseModel):
+    """Cash paid in at the bank: moves money from the settlement account to the account."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"amount": 10000, "currency": "EUR", "reference": "Cash, branch 12"}]
+        },
+    )
+
+    amount: Amount
+    currency: Currency
+    reference: Reference
+
+
+class TransferCreate(BaseModel):
+    """Money from one of the tenant's accounts to another, named by id or by IBAN."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_account_id": _ID,
+                    "to_iban": _IBAN,
+                    "amount": 1250,
+                    "currency": "EUR",
+                    "reference": "Rent December",
+                }
+            ]
+        },
+    )
+
+    from_account_id: uuid.UUID
+    to_account_id: uuid.UUID | None = None
+    to_iban: Annotated[str | None, Field(min_length=5, max_length=42)] = None
+    amount: Amount
+    currency: Currency
+    reference: Reference | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if (self.to_account_id is None) == (self.to_iban is None):
+            raise ValueError("give exactly one of to_account_id and to_iban")
+        return self
+
+
+class TransferRead(BaseModel):
+    """A completed deposit or internal transfer (its `id` is the ledger transfer's)."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _ID,
+                    "kind": "internal",
+                    "status": "completed",
+                    "from_account_id": _OTHER,
+                    "to_account_id": _ID,
+                    "amount": 1250,
+                    "currency": "EUR",
+                    "reference": "Rent December",
+                    "channel": "online",
+                    "created_at": _WHEN,
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID
+    kind: Literal["deposit", "internal"]
+    status: Literal["completed"] = "completed"
+    from_account_id: uuid.UUID | None
+    to_account_id: uuid.UUID
+    amount: int
+    currency: str
+    reference: str | None
+    channel: Channel
+    created_at: Timestamp

@@ -1,0 +1,52 @@
+"""Banking service: the use cases that write banking tables (and post to the ledger).
+
+Each top-level function is one unit of work: the banking rows, the ledger postings, the
+events and the audit records of a use case commit or roll back together.
+"""
+
+from fiscus.banking.service._accounts_part import (
+    account_close,
+    account_freeze,
+    account_mark_dormant,
+    account_open,
+    account_unfreeze,
+    general_ledger_ensure,
+    iban_generate,
+    product_create,
+    settings_set,
+)
+from fiscus.banking.service._customers_part import (
+    customer_create,
+    customer_kyc_review,
+    customer_update,
+    customer_user_link,
+    customer_user_unlink,
+    limit_set,
+)
+from fiscus.banking.service._deposits_part import deposit_create
+from fiscus.banking.service._history_part import account_balance, account_transactions
+from fiscus.banking.service._transfers_part import Moved, channel_of, transfer_create
+
+__all__ = [
+    "Moved",
+    "account_balance",
+    "account_close",
+    "account_freeze",
+    "account_mark_dormant",
+    "account_open",
+    "account_transactions",
+    "account_unfreeze",
+    "channel_of",
+    "customer_create",
+    "customer_kyc_review",
+    "customer_update",
+    "customer_user_link",
+    "customer_user_unlink",
+    "deposit_create",
+    "general_ledger_ensure",
+    "iban_generate",
+    "limit_set",
+    "product_create",
+    "settings_set",
+    "transfer_create",
+]

@@ -1,0 +1,1 @@
+"""Banking: customers, deposit accounts, payees, payments, standing orders, FX and alerts."""

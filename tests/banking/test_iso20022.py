@@ -174,6 +174,7 @@ def test_a_creditor_without_bic_has_no_creditor_agent() -> None:
         ),
         ({"end_to_end_id": "E" * 36}, "payments[0].end_to_end_id"),
         ({"remittance": "bell\x07"}, "payments[0].remittance"),
+        ({"remittance": "half \ud800 pair"}, "payments[0].remittance"),
         ({"remittance": "r" * 141}, "payments[0].remittance"),
         ({"purpose_code": "salary"}, "payments[0].purpose_code"),
         ({"amount_minor": 0}, "payments[0].amount_minor"),
@@ -432,3 +433,49 @@ def test_damaged_files_are_refused_or_read_never_a_crash(cut: int, junk: bytes) 
     except CamtDocumentInvalid:
         return
     assert all(t.amount_minor > 0 for t in parsed.transactions)
+
+
+texts = st.text(min_size=0, max_size=150)
+parties = st.builds(
+    Party,
+    name=texts,
+    iban=st.one_of(
+        st.none(), st.from_regex(r"[A-Z]{2}[0-9]{2}[A-Za-z0-9]{1,30}", fullmatch=True), texts
+    ),
+    bic=st.one_of(st.none(), st.sampled_from(["COBADEFFXXX", "NWBKGB2L", "nwbkgb2l"]), texts),
+    account_number=st.one_of(st.none(), texts),
+)
+payments = st.builds(
+    OutgoingPayment,
+    end_to_end_id=texts,
+    amount_minor=st.integers(min_value=-5, max_value=10**15),
+    currency=st.sampled_from(["EUR", "JPY", "BHD", "USD", "XXX", "eur"]),
+    debtor=parties,
+    creditor=parties,
+    requested_execution_date=st.dates(),
+    charges=st.sampled_from([*ChargeBearer, "SLEV"]),
+    remittance=st.one_of(st.none(), texts),
+    purpose_code=st.one_of(st.none(), st.sampled_from(["SALA", "SUPP", "sala", "TOOLONG"])),
+    instruction_id=st.one_of(st.none(), texts),
+)
+
+
+@settings(deadline=None, max_examples=150)
+@given(batch=st.lists(payments, min_size=1, max_size=4))
+def test_any_payments_give_an_xsd_valid_file_or_a_named_refusal(
+    batch: list[OutgoingPayment],
+) -> None:
+    refusal: PaymentExportInvalid | None = None
+    try:
+        document = pain001_export(
+            message_id="M1",
+            created_at=datetime(2026, 12, 1, tzinfo=UTC),
+            initiating_party="Bank",
+            payments=batch,
+        )
+    except PaymentExportInvalid as error:
+        refusal = error
+    if refusal is not None:
+        assert refusal.errors and all(e.field.startswith("payments[") for e in refusal.errors)
+        return
+    SCHEMA.assertValid(etree.fromstring(document))

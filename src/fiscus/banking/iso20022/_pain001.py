@@ -24,7 +24,7 @@ _IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}")
 _BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
 _PURPOSE = re.compile(r"[A-Z0-9]{4}")
 # Characters XML 1.0 cannot carry (control characters other than tab, newline, return).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class PaymentExportInvalid(BusinessRuleViolation):
@@ -150,7 +150,7 @@ def _payment_information(
 def _transaction(parent: etree._Element, payment: OutgoingPayment) -> None:
     transaction = _sub(parent, "CdtTrfTxInf")
     identification = _sub(transaction, "PmtId")
-    if payment.instruction_id is not None:
+    if payment.instruction_id:  # an empty optional text is left out, as validated
         _sub(identification, "InstrId", payment.instruction_id)
     _sub(identification, "EndToEndId", payment.end_to_end_id)
     instructed = _sub(_sub(transaction, "Amt"), "InstdAmt", str(_amount(payment)))
@@ -226,7 +226,7 @@ def _party_problems(path: str, party: Party) -> list[FieldError]:
         problems.append(FieldError(f"{path}.iban", "give an IBAN or an account number"))
     elif party.iban is not None and not _IBAN.fullmatch(party.iban):
         problems.append(FieldError(f"{path}.iban", "is not an IBAN in electronic format"))
-    elif (message := _text_problem(party.account_number, 34, required=False)) is not None:
+    elif party.iban is None and (message := _text_problem(party.account_number, 34)) is not None:
         problems.append(FieldError(f"{path}.account_number", message))
     if party.bic is not None and not _BIC.fullmatch(party.bic):
         problems.append(FieldError(f"{path}.bic", "is not a BIC (8 or 11 characters)"))

@@ -479,3 +479,74 @@ def test_any_payments_give_an_xsd_valid_file_or_a_named_refusal(
         assert refusal.errors and all(e.field.startswith("payments[") for e in refusal.errors)
         return
     SCHEMA.assertValid(etree.fromstring(document))
+
+
+def _camt(version: str, entries: list[list[tuple[str, int, str, str | None]]]) -> bytes:
+    """A camt.054 document built with lxml: entries of (currency, minor, name, end_to_end)."""
+    ns = f"urn:iso:std:iso:20022:tech:xsd:camt.054.001.{version}"
+
+    def sub(parent: etree._Element, path: str, text: str | None = None) -> etree._Element:
+        for tag in path.split("/"):
+            parent = etree.SubElement(parent, f"{{{ns}}}{tag}")
+        parent.text = text
+        return parent
+
+    root = etree.Element(f"{{{ns}}}Document", nsmap={None: ns})
+    message = sub(root, "BkToCstmrDbtCdtNtfctn")
+    sub(message, "GrpHdr/MsgId", "M-1")
+    notification = sub(message, "Ntfctn")
+    sub(notification, "Id", "N-1")
+    sub(notification, "Acct/Id/IBAN", "DE89370400440532013000")
+    for entry in entries:
+        element = sub(notification, "Ntry")
+        total = sum(minor for _, minor, _, _ in entry)
+        sub(element, "Amt", _major(entry[0][0], total)).set("Ccy", entry[0][0])
+        sub(element, "CdtDbtInd", "CRDT")
+        sub(element, "Sts/Cd" if version == "08" else "Sts", "BOOK")
+        sub(element, "BookgDt/Dt", "2026-12-01")
+        details = sub(element, "NtryDtls")
+        for currency, minor, name, end_to_end in entry:
+            detail = sub(details, "TxDtls")
+            if end_to_end is not None:
+                sub(detail, "Refs/EndToEndId", end_to_end)
+            amount = "Amt" if version == "08" else "AmtDtls/TxAmt/Amt"
+            sub(detail, amount, _major(currency, minor)).set("Ccy", currency)
+            sub(detail, "RltdPties/Dbtr/Pty/Nm" if version == "08" else "RltdPties/Dbtr/Nm", name)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _major(currency: str, minor: int) -> str:
+    exponent = {"EUR": 2, "JPY": 0, "BHD": 3}[currency]
+    return str(Decimal(minor).scaleb(-exponent))
+
+
+names_in_files = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp")),
+    min_size=1,
+    max_size=40,
+)
+transactions_in = st.tuples(
+    st.sampled_from(["EUR", "JPY", "BHD"]),
+    st.integers(min_value=1, max_value=10**12),
+    names_in_files,
+    st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9-]{1,35}", fullmatch=True)),
+)
+
+
+@settings(deadline=None, max_examples=100)
+@given(
+    version=st.sampled_from(["02", "08"]),
+    entries=st.lists(st.lists(transactions_in, min_size=1, max_size=3), min_size=1, max_size=4),
+)
+def test_what_a_bank_writes_is_read_back_exactly(
+    version: str, entries: list[list[tuple[str, int, str, str | None]]]
+) -> None:
+    # One currency per entry, as banks book them.
+    entries = [[(entry[0][0], m, n, e) for _, m, n, e in entry] for entry in entries]
+    parsed = camt054_parse(_camt(version, entries))
+    expected = [t for entry in entries for t in entry]
+    assert [
+        (t.currency, t.amount_minor, t.debtor_name, t.end_to_end_id) for t in parsed.transactions
+    ] == expected
+    assert all(t.credit and t.booked for t in parsed.transactions)
+    assert len({t.bank_reference for t in parsed.transactions}) == len(expected)

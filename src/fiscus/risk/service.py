@@ -13,6 +13,7 @@ from fiscus.core.clock import now
 from fiscus.core.db import UnitOfWork
 from fiscus.core.errors import FieldError
 from fiscus.core.ids import new_id
+from fiscus.core.logging import get_logger
 from fiscus.risk.errors import SanctionsFileInvalid
 from fiscus.risk.models import ENTRY_KINDS, LIST_NAME_PATTERN
 from fiscus.risk.names import name_normalize
@@ -32,6 +33,7 @@ COPY_BATCH = 2_000
 _COUNTRY = re.compile(r"[A-Z]{2}")
 # Control characters (NUL above all, which PostgreSQL text cannot hold) have no place in a name.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+log = get_logger("fiscus.risk.sanctions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +179,23 @@ async def sanctions_list_load(
     )
     await uow.fetch_one("DELETE FROM sanctions_entries WHERE list_name = %s", (name,))
     await _copy_entries(uow, name, file.rows, on_progress)
-    return SanctionsLoadResult(
+    result = SanctionsLoadResult(
         name=name, entry_count=len(file.rows), replaced_count=0 if before is None else before[0]
     )
+
+    # The lists belong to no tenant, so no tenant's audit trail: the log records each load.
+    async def said() -> None:
+        log.info(
+            "sanctions_list_loaded",
+            list=name,
+            entries=result.entry_count,
+            replaced=result.replaced_count,
+            source=file.source,
+            sha256=file.sha256,
+        )
+
+    uow.after_commit(said)
+    return result
 
 
 async def _copy_entries(

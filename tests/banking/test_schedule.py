@@ -21,6 +21,7 @@ from fiscus.banking.schedule import (
     last_due,
     next_due,
     occurrences,
+    once,
     recurrence,
 )
 
@@ -248,3 +249,10 @@ def test_monthly_dates_keep_their_day_unless_the_month_is_shorter(rule: Recurren
     for found in islice(occurrences(rule), 30):
         last = calendar.monthrange(found.year, found.month)[1]
         assert found.day == (last if day == LAST_DAY else min(int(day), last))
+
+
+def test_a_scheduled_transfer_is_due_once() -> None:
+    rule = once(date(2027, 3, 1))
+    assert due_dates(rule, since=date(2027, 1, 1), through=date(2027, 12, 31)) == [date(2027, 3, 1)]
+    assert next_due(rule, after=date(2027, 3, 1)) is None
+    assert last_due(rule) == date(2027, 3, 1)

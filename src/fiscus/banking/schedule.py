@@ -53,7 +53,8 @@ LAST_DAY = "last"
 
 @dataclass(frozen=True, slots=True)
 class Recurrence:
-    """When a standing order is due. Build it with `recurrence()`, which validates it."""
+    """When a standing order is due; validated when built (ScheduleInvalid). `recurrence()`
+    also takes the frequency as a string, as the API receives it."""
 
     frequency: Frequency
     start: date
@@ -92,6 +93,11 @@ def recurrence(
         end=end,
         count=count,
     )
+
+
+def once(on: date) -> Recurrence:
+    """A scheduled (future-dated) transfer: due on `on` and never again."""
+    return Recurrence(frequency=Frequency.DAILY, start=on, count=1)
 
 
 def _frequency(value: str) -> Frequency:

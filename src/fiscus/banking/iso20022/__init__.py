@@ -5,9 +5,10 @@ version the SEPA rulebooks since 2023 and SWIFT's CBPR+ use), for any currency a
 charge bearer of an international payment. It is generated with lxml rather than `sepaxml`:
 that library writes SEPA-only files (service level SEPA, charges always SLEV, EUR scale).
 
-In: `camt054_parse` reads a bank-to-customer debit/credit notification (camt.054.001.02 up
-to .10: the element paths it needs are the same but for the amount and the parties, whose
-places it knows in both) into plain dataclasses, amounts in minor units. Bad input is a
+In: `camt054_parse` reads a bank-to-customer debit/credit notification (camt.054.001.02
+and later versions: the element paths it needs are the same but for a transaction's amount,
+the status and the parties' names, whose places it knows in both) into plain dataclasses,
+amounts in minor units. Bad input is a
 `CamtDocumentInvalid` (400) naming the element, never a crash and never a guess.
 """
 

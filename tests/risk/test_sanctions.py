@@ -9,6 +9,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz import fuzz
 from typer.testing import CliRunner
 
 from fiscus.cli import app as cli_app
@@ -276,6 +279,28 @@ async def _entry_count(url: str) -> int:
 
 
 def test_the_subset_rule_needs_two_tokens() -> None:
-    keys = [name_normalize("Ali Hassan Mohammed")]
-    assert names.best_matches(name_normalize("Ali"), keys, threshold=MATCH_THRESHOLD) == []
-    assert names.best_matches(name_normalize("Ali Mohammed"), keys, threshold=MATCH_THRESHOLD)
+    index = names.NameIndex([name_normalize("Ali Hassan Mohammed"), name_normalize("Bo Li")])
+    assert index.matches(name_normalize("Ali"), threshold=MATCH_THRESHOLD) == []
+    assert index.matches(name_normalize("Ali Mohammed"), threshold=MATCH_THRESHOLD) == [
+        names.Match(0, 100.0)
+    ]
+    assert index.matches("", threshold=MATCH_THRESHOLD) == []
+
+
+words = st.sampled_from(["ali", "hassan", "ivan", "sidorov", "bin", "ladin", "sea", "breeze"])
+some_names = st.lists(words, min_size=1, max_size=4).map(lambda w: " ".join(sorted(w)))
+
+
+@settings(deadline=None, max_examples=200)
+@given(query=some_names, keys=st.lists(some_names, min_size=1, max_size=30))
+def test_the_token_index_finds_what_scoring_every_name_finds(query: str, keys: list[str]) -> None:
+    """The subset measure run on the names sharing a token equals it run on every name."""
+    everything: dict[int, float] = {}
+    for index, key in enumerate(keys):
+        subset = fuzz.token_set_ratio(query, key)
+        two_tokens = min(len(query.split()), len(key.split())) >= names.MIN_SUBSET_TOKENS
+        score = max(fuzz.ratio(query, key), subset if two_tokens else 0.0)
+        if score >= MATCH_THRESHOLD:
+            everything[index] = score
+    found = names.NameIndex(keys).matches(query, threshold=MATCH_THRESHOLD)
+    assert {m.index: m.score for m in found} == pytest.approx(everything)

@@ -57,24 +57,37 @@ class Match:
     score: float
 
 
-def best_matches(query: str, candidates: Sequence[str], *, threshold: float) -> list[Match]:
-    """Every candidate (normal forms) scoring >= threshold against `query` (a normal form).
+class NameIndex:
+    """Normal forms to screen against, with the positions of the names holding each token.
 
-    Both measures run over the whole list in rapidfuzz's C++ loop with the threshold as a
-    cut-off, so thousands of candidates cost milliseconds; only the few survivors of the
-    subset measure are checked in Python.
+    The edit-distance measure runs over every name in rapidfuzz's C++ loop (a few
+    milliseconds for tens of thousands). The subset measure costs ten times more per name,
+    and can only beat the first where the two names share a token, so it runs on the names
+    that share one with the query (the token index finds them).
     """
-    if not query:
-        return []
-    best: dict[int, float] = {}
-    for _, score, index in process.extract(
-        query, candidates, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
-    ):
-        best[index] = score
-    for _, score, index in process.extract(
-        query, candidates, scorer=fuzz.token_set_ratio, score_cutoff=threshold, limit=None
-    ):
-        shorter = min(query.count(" "), candidates[index].count(" ")) + 1
-        if shorter >= MIN_SUBSET_TOKENS and score > best.get(index, 0.0):
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        self.by_token: dict[str, list[int]] = {}
+        for position, key in enumerate(self.keys):
+            for token in set(key.split()):
+                self.by_token.setdefault(token, []).append(position)
+
+    def matches(self, query: str, *, threshold: float) -> list[Match]:
+        """Every name (by position) scoring >= threshold against `query`, a normal form."""
+        if not query:
+            return []
+        best: dict[int, float] = {}
+        for _, score, index in process.extract(
+            query, self.keys, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
+        ):
             best[index] = score
-    return [Match(index, score) for index, score in best.items()]
+        tokens = query.split()
+        sharing = {i: self.keys[i] for t in set(tokens) for i in self.by_token.get(t, ())}
+        for _, score, index in process.extract(
+            query, sharing, scorer=fuzz.token_set_ratio, score_cutoff=threshold, limit=None
+        ):
+            shorter = min(len(tokens), self.keys[index].count(" ") + 1)
+            if shorter >= MIN_SUBSET_TOKENS and score > best.get(index, 0.0):
+                best[index] = score
+        return [Match(index, score) for index, score in best.items()]

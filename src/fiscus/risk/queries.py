@@ -16,7 +16,7 @@ from datetime import datetime
 
 from fiscus.core.db import UnitOfWork
 from fiscus.core.errors import ValidationProblem
-from fiscus.risk.names import MATCH_THRESHOLD, best_matches, name_normalize
+from fiscus.risk.names import MATCH_THRESHOLD, NameIndex, name_normalize
 
 MAX_NAME_CHARS = 1_000
 MAX_HITS = 50
@@ -61,7 +61,7 @@ class _Entry:
 class _ListIndex:
     """A list's normal forms, flat, with the entry and the name each one comes from."""
 
-    keys: list[str]
+    names: NameIndex
     owners: list[tuple[_Entry, int]]
 
 
@@ -83,7 +83,7 @@ async def screen_name(
     hits: list[Hit] = []
     for list_name, index in await _indexes(uow):
         best: dict[str, Hit] = {}
-        for match in best_matches(query, index.keys, threshold=threshold):
+        for match in index.names.matches(query, threshold=threshold):
             entry, position = index.owners[match.index]
             if entry.entry_id not in best or match.score > best[entry.entry_id].score:
                 best[entry.entry_id] = Hit(
@@ -112,15 +112,15 @@ async def _indexes(uow: UnitOfWork) -> list[tuple[str, _ListIndex]]:
             " ON e.list_name = l.name WHERE l.name = ANY(%s) ORDER BY l.name, e.entry_id",
             (missing,),
         )
-        built: dict[uuid.UUID, _ListIndex] = {}
+        built: dict[uuid.UUID, tuple[list[str], list[tuple[_Entry, int]]]] = {}
         for list_name, version, entry_id, name, aliases, kind, country, keys in rows:
-            index = built.setdefault(version, _ListIndex(keys=[], owners=[]))
+            all_keys, owners = built.setdefault(version, ([], []))
             entry = _Entry(entry_id, name, (name, *aliases), kind, country)
-            index.keys.extend(keys)
-            index.owners.extend((entry, position) for position in range(len(keys)))
+            all_keys.extend(keys)
+            owners.extend((entry, position) for position in range(len(keys)))
             current[list_name] = version  # a reload may have committed since the first read
-        for version, index in built.items():
-            _cache[version] = index
+        for version, (all_keys, owners) in built.items():
+            _cache[version] = _ListIndex(names=NameIndex(all_keys), owners=owners)
     found = [(name, _cache[version]) for name, version in current.items() if version in _cache]
     for _, version in versions:
         if version in _cache:

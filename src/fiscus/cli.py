@@ -29,6 +29,7 @@ from fiscus.core.keyring.cli import keys_app
 from fiscus.core.server import StoppingServer
 from fiscus.identity import cli as identity_cli
 from fiscus.ledger.cli import app as ledger_cli
+from fiscus.risk.cli import app as sanctions_cli
 
 app = typer.Typer(
     help="fiscus: a multi-tenant financial platform around one double-entry ledger.",
@@ -56,6 +57,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(audit_cli.build(tenant_lookup=_tenant_id), name="audit")
 app.add_typer(ledger_cli, name="ledger")
 app.add_typer(keys_app, name="keys")
+app.add_typer(sanctions_cli, name="sanctions")
 
 
 def _tool(name: str, url: str) -> str:

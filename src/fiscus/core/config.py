@@ -198,6 +198,11 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Equal to fiscus.risk.names.MATCH_THRESHOLD (core imports no domain module; a test
+    # keeps the two equal). See that module for how the number was chosen.
+    sanctions_match_threshold: Annotated[float, Field(ge=50, le=100)] = Field(
+        85.0, description="Fuzzy score (0-100) from which a name matches a sanctions list entry"
+    )
     retention_events_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
         90, description="Days a relayed event stays in the feed (0: forever)"
     )

@@ -14,6 +14,7 @@ from fiscus import __version__
 from fiscus.access.api import router as access_router
 from fiscus.access.policy import MONEY_PERMISSIONS
 from fiscus.audit.api import router as audit_router
+from fiscus.banking.fx.api import router as fx_router
 from fiscus.core.config import Settings, load_settings
 from fiscus.core.db import Database
 from fiscus.core.embedded import EmbeddedPostgres
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(webhooks_router)
     app.include_router(messaging_router)
+    app.include_router(fx_router)
     return app
 
 

@@ -19,8 +19,9 @@ def test_builtin_roles_follow_the_brief() -> None:
     assert BUILTIN_ROLES["admin"].permissions == frozenset(PERMISSIONS) - {"tenant:manage"}
     assert BUILTIN_ROLES["analyst"].permissions == READ | {"self:read", "self:manage"}
     assert all(p.endswith(":read") for p in BUILTIN_ROLES["analyst"].permissions - {"self:manage"})
-    for role in ("customer", "investor"):
-        assert BUILTIN_ROLES[role].permissions == {"self:read", "self:manage"}
+    # Portal roles: their own profile; customers may also read exchange rates and quotes.
+    assert BUILTIN_ROLES["customer"].permissions == {"self:read", "self:manage", "fx_rates:read"}
+    assert BUILTIN_ROLES["investor"].permissions == {"self:read", "self:manage"}
     assert {"transfers:create", "messages:send"} <= BUILTIN_ROLES["operator"].permissions
     assert "users:manage" not in BUILTIN_ROLES["operator"].permissions
     assert all(

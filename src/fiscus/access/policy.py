@@ -35,6 +35,8 @@ PERMISSIONS: dict[str, str] = {
     "messages:send": "Send announcements and messages.",
     "templates:manage": "Create and change message templates.",
     "messages:read_all": "Read every message's status history (administrators).",
+    "fx_rates:read": "Read exchange rates and quote conversions.",
+    "fx_rates:manage": "Enter exchange rates and their spreads.",
 }
 
 SELF = frozenset({"self:read", "self:manage"})
@@ -76,7 +78,7 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
         RoleDefinition(
             "customer",
             "Only their own profile; object-level access comes with the banking module.",
-            SELF,
+            SELF | {"fx_rates:read"},
         ),
         RoleDefinition(
             "investor",

@@ -116,6 +116,24 @@ class WebhookTestPayload(_Payload):
     endpoint_id: str
 
 
+class FxRateSetPayload(_Payload):
+    """A staff member entered an exchange rate (`POST /v1/fx/rates`)."""
+
+    id: str
+    base: str
+    quote: str
+    rate: str
+    spread: str
+    effective_at: str
+
+
+class FxRatesLoadedPayload(_Payload):
+    """The rate provider's rates were stored in the tenant."""
+
+    provider: str
+    rates: int
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
     """One event type: what it means, its payload schema and an example payload."""
@@ -225,6 +243,25 @@ CATALOGUE: tuple[EventSpec, ...] = (
         "A webhook endpoint was disabled after failing for too long.",
         EndpointDisabledPayload,
         {"endpoint_id": _ENDPOINT, "url": "https://example.com/hooks", "reason": "failing"},
+    ),
+    EventSpec(
+        "fx_rate.set",
+        "An exchange rate was entered for a currency pair (`POST /v1/fx/rates`).",
+        FxRateSetPayload,
+        {
+            "id": _EVENT,
+            "base": "EUR",
+            "quote": "USD",
+            "rate": "1.0842",
+            "spread": "0.005",
+            "effective_at": "2026-11-30T15:00:00+00:00",
+        },
+    ),
+    EventSpec(
+        "fx_rates.loaded",
+        "New rates from the exchange-rate provider were stored (`fiscus fx load`, daily job).",
+        FxRatesLoadedPayload,
+        {"provider": "ecb", "rates": 30},
     ),
     EventSpec(
         "webhook.test",

@@ -1,0 +1,1 @@
+"""Banking: customers, deposit products and accounts, payments, standing orders, FX."""

@@ -5,7 +5,7 @@ The tenant role `fiscus_app` may read them, to screen names inside a tenant's un
 work, but not write them: only the operator's CLI, as the login role, loads a list.
 
 Revision ID: 0420
-Revises: 0307
+Revises: 0402
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0420"
-down_revision: str | Sequence[str] | None = "0307"
+down_revision: str | Sequence[str] | None = "0402"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,6 +15,7 @@ from fiscus.access.api import router as access_router
 from fiscus.access.policy import MONEY_PERMISSIONS
 from fiscus.audit.api import router as audit_router
 from fiscus.banking.api import router as banking_router
+from fiscus.banking.fx.api import router as fx_router
 from fiscus.core.config import Settings, load_settings
 from fiscus.core.db import Database
 from fiscus.core.embedded import EmbeddedPostgres
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_router)
     app.include_router(messaging_router)
     app.include_router(banking_router)
+    app.include_router(fx_router)
     return app
 
 

@@ -12,6 +12,7 @@ import psycopg_pool
 from procrastinate import App, Blueprint, PsycopgConnector
 
 from fiscus.audit import jobs as audit_jobs
+from fiscus.banking.fx import jobs as fx_jobs
 from fiscus.core import events
 from fiscus.core import jobs as core_jobs
 from fiscus.core.config import Settings
@@ -111,6 +112,7 @@ def build_job_app(database_url: str, *, template_limits: RenderLimits | None = N
         ("webhooks", webhooks_jobs.blueprint),
         ("messaging", messaging_jobs.blueprint),
         ("ledger", ledger_jobs.blueprint),
+        ("banking.fx", fx_jobs.blueprint),
     ):
         app.add_tasks_from(_copy_of(blueprint), namespace=namespace)
     install_event_subscribers(template_limits)

@@ -30,7 +30,8 @@ def test_builtin_roles_follow_the_brief() -> None:
     # to (tests/banking/test_portal_access.py); nothing of the tenant's administration.
     assert BUILTIN_ROLES["customer"].permissions == {"self:read", "self:manage"} | CUSTOMER_PORTAL
     assert all(
-        p.split(":")[0] in {"customers", "bank_products", "bank_accounts", "bank_transfers"}
+        p.split(":")[0]
+        in {"customers", "bank_products", "bank_accounts", "bank_transfers", "fx_rates"}
         for p in CUSTOMER_PORTAL
     )
     assert {"transfers:create", "messages:send"} <= BUILTIN_ROLES["operator"].permissions

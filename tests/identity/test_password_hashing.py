@@ -113,9 +113,10 @@ def test_weak_or_impossible_hashing_settings_are_refused(
 
 
 async def test_a_burst_of_logins_does_not_stall_other_work(clean_database: str) -> None:
-    async with _served(
-        clean_database, password_hash_concurrency=1, password_hash_queue=BURST
-    ) as (app, client):
+    async with _served(clean_database, password_hash_concurrency=1, password_hash_queue=BURST) as (
+        app,
+        client,
+    ):
         p = await principal(app)
         logins_done = 0
         during_probe: list[int] = []
@@ -154,9 +155,10 @@ async def test_a_burst_of_logins_does_not_stall_other_work(clean_database: str) 
 async def test_a_full_hashing_queue_refuses_at_once_and_counts_no_guess(
     clean_database: str,
 ) -> None:
-    async with _served(
-        clean_database, password_hash_concurrency=1, password_hash_queue=2
-    ) as (app, client):
+    async with _served(clean_database, password_hash_concurrency=1, password_hash_queue=2) as (
+        app,
+        client,
+    ):
         p = await principal(app)
         # Half of them with a wrong password: a refused one must not count as a guess.
         passwords = [PASSWORD if i % 2 else "wrong password " + str(i) for i in range(12)]

@@ -49,6 +49,8 @@ PERMISSIONS: dict[str, str] = {
     "bank_transfers:read": "Read bank transfers (a portal user: to or from their accounts).",
     "bank_transfers:create": "Transfer money between bank accounts (a portal user: from"
     " accounts they own).",
+    "fx_rates:read": "Read exchange rates and quote conversions.",
+    "fx_rates:manage": "Enter exchange rates and their spreads.",
 }
 
 SELF = frozenset({"self:read", "self:manage"})
@@ -66,6 +68,7 @@ CUSTOMER_PORTAL = frozenset(
         "bank_accounts:open",
         "bank_transfers:read",
         "bank_transfers:create",
+        "fx_rates:read",
     }
 )
 ALL = frozenset(PERMISSIONS)

@@ -253,3 +253,9 @@ async def roles_view(db: Database, *, tenant_id: uuid.UUID) -> list[RoleRead]:
     """Built-in and custom roles of the tenant."""
     async with db.uow(tenant_id=tenant_id) as uow:
         return await roles_list(uow, tenant_id=tenant_id)
+
+
+async def tenant_ids_active(uow: UnitOfWork) -> list[uuid.UUID]:
+    """Every active tenant's id (for platform-wide jobs such as loading provider rates)."""
+    result = await uow.session.execute(select(Tenant.id).where(Tenant.status == "active"))
+    return list(result.scalars())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -186,6 +187,16 @@ class Settings(BaseSettings):
     )
     argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = Field(
         1, description="argon2id lanes, threads per hash (OWASP: 1)"
+    )
+    fx_rates_url: str | None = Field(
+        None,
+        description=(
+            "Exchange-rate provider in the ECB daily reference-rate format, loaded each "
+            "working day at 15:30 UTC into every tenant (unset: rates are entered by staff)"
+        ),
+    )
+    fx_rates_spread: Annotated[Decimal, Field(ge=0, lt=Decimal("0.2"), decimal_places=6)] = Field(
+        Decimal("0.005"), description="Spread given to rates loaded from the provider"
     )
     password_hash_concurrency: Annotated[int, Field(ge=1, le=256)] | None = Field(
         None, description="Password hashes at once per process (unset: half the cores, >= 1)"

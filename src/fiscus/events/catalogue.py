@@ -148,6 +148,24 @@ class BankTransferPayload(_Payload):
     channel: Literal["online", "api", "branch"]
 
 
+class FxRateSetPayload(_Payload):
+    """A staff member entered an exchange rate (`POST /v1/fx/rates`)."""
+
+    id: str
+    base: str
+    quote: str
+    rate: str
+    spread: str
+    effective_at: str
+
+
+class FxRatesLoadedPayload(_Payload):
+    """The rate provider's rates were stored in the tenant."""
+
+    provider: str
+    rates: int
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
     """One event type: what it means, its payload schema and an example payload."""
@@ -331,6 +349,25 @@ CATALOGUE: tuple[EventSpec, ...] = (
             "currency": "EUR",
             "channel": "online",
         },
+    ),
+    EventSpec(
+        "banking.fx_rate.set",
+        "An exchange rate was entered for a currency pair (`POST /v1/fx/rates`).",
+        FxRateSetPayload,
+        {
+            "id": _EVENT,
+            "base": "EUR",
+            "quote": "USD",
+            "rate": "1.0842",
+            "spread": "0.005",
+            "effective_at": "2026-11-30T15:00:00+00:00",
+        },
+    ),
+    EventSpec(
+        "banking.fx_rates.loaded",
+        "New rates from the exchange-rate provider were stored (`fiscus fx load`, daily job).",
+        FxRatesLoadedPayload,
+        {"provider": "ecb", "rates": 30},
     ),
     EventSpec(
         "webhook.test",

@@ -20,7 +20,7 @@ from fiscus.core.db import Database
 from fiscus.core.errors import ValidationProblem
 from fiscus.risk import names
 from fiscus.risk.names import MATCH_THRESHOLD, name_normalize
-from fiscus.risk.queries import sanctions_list_statuses, screen_name
+from fiscus.risk.queries import sanctions_list_statuses, screen_name, screen_names
 from fiscus.risk.service import (
     SanctionsFile,
     SanctionsRow,
@@ -108,6 +108,17 @@ async def test_a_hit_carries_the_entry_and_its_score(db: Database) -> None:
         "PA",
     )
     assert hit.score == 100.0
+
+
+async def test_several_names_are_screened_in_one_call(db: Database) -> None:
+    await _load(db)
+    async with db.uow(tenant_id=uuid.uuid4()) as uow:
+        payer, payee, blank = await screen_names(uow, ["Anna Schmidt", "Sea Breeze", ""])
+    assert payer == [] and blank == []
+    assert [hit.entry_id for hit in payee] == ["SDN-1004"]
+    with pytest.raises(ValidationProblem):
+        async with db.uow() as uow:
+            await screen_names(uow, ["A" * 1001])
 
 
 async def test_the_threshold_moves_the_line(db: Database) -> None:

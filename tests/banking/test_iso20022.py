@@ -14,14 +14,13 @@ from lxml import etree
 from fiscus.banking.iso20022 import (
     MAX_CAMT_BYTES,
     PAIN001_NAMESPACE,
-    CamtDocumentInvalid,
     ChargeBearer,
     OutgoingPayment,
     Party,
-    PaymentExportInvalid,
     camt054_parse,
     pain001_export,
 )
+from fiscus.core.errors import BusinessRuleViolation, ValidationProblem
 
 NS = {"p": PAIN001_NAMESPACE}
 DEBTOR = Party(name="Ana Müller", iban="DE89370400440532013000", bic="COBADEFFXXX")
@@ -185,7 +184,7 @@ def test_a_creditor_without_bic_has_no_creditor_agent() -> None:
 def test_a_payment_that_cannot_be_exported_is_named(
     overrides: dict[str, object], field: str
 ) -> None:
-    with pytest.raises(PaymentExportInvalid) as caught:
+    with pytest.raises(BusinessRuleViolation) as caught:
         pain001_export(
             message_id="M1",
             created_at=datetime(2026, 12, 1, tzinfo=UTC),
@@ -193,12 +192,12 @@ def test_a_payment_that_cannot_be_exported_is_named(
             payments=[_payment(**overrides)],
         )
     problem = caught.value.problem()
-    assert problem["status"] == 422 and problem["type"].endswith("/payment-export-invalid")
+    assert problem["status"] == 422 and problem["type"].endswith("/business-rule-violation")
     assert [e["field"] for e in problem["errors"]] == [field]
 
 
 def test_an_empty_file_and_a_long_message_id_are_refused() -> None:
-    with pytest.raises(PaymentExportInvalid) as caught:
+    with pytest.raises(BusinessRuleViolation) as caught:
         pain001_export(
             message_id="M" * 36,
             created_at=datetime(2026, 12, 1, tzinfo=UTC),
@@ -403,7 +402,7 @@ def test_parsing_twice_gives_the_same_bank_references() -> None:
     ],
 )
 def test_malformed_documents_are_a_clear_error(document: bytes, words: str) -> None:
-    with pytest.raises(CamtDocumentInvalid) as caught:
+    with pytest.raises(ValidationProblem) as caught:
         camt054_parse(document)
     assert words in caught.value.detail
     assert caught.value.problem()["status"] == 400
@@ -420,7 +419,7 @@ def test_entities_are_never_expanded_nor_files_read() -> None:
 
 
 def test_a_file_over_the_size_limit_is_refused_before_parsing() -> None:
-    with pytest.raises(CamtDocumentInvalid, match="larger than"):
+    with pytest.raises(ValidationProblem, match="larger than"):
         camt054_parse(b" " * (MAX_CAMT_BYTES + 1))
 
 
@@ -430,7 +429,7 @@ def test_damaged_files_are_refused_or_read_never_a_crash(cut: int, junk: bytes) 
     data = CAMT_02.encode()
     try:
         parsed = camt054_parse(data[:cut] + junk + data[cut + len(junk) :])
-    except CamtDocumentInvalid:
+    except ValidationProblem:
         return
     assert all(t.amount_minor > 0 for t in parsed.transactions)
 
@@ -465,7 +464,7 @@ payments = st.builds(
 def test_any_payments_give_an_xsd_valid_file_or_a_named_refusal(
     batch: list[OutgoingPayment],
 ) -> None:
-    refusal: PaymentExportInvalid | None = None
+    refusal: BusinessRuleViolation | None = None
     try:
         document = pain001_export(
             message_id="M1",
@@ -473,7 +472,7 @@ def test_any_payments_give_an_xsd_valid_file_or_a_named_refusal(
             initiating_party="Bank",
             payments=batch,
         )
-    except PaymentExportInvalid as error:
+    except BusinessRuleViolation as error:
         refusal = error
     if refusal is not None:
         assert refusal.errors and all(e.field.startswith("payments[") for e in refusal.errors)

@@ -15,7 +15,6 @@ from fiscus.banking.schedule import (
     MAX_DUE_DATES,
     Frequency,
     Recurrence,
-    ScheduleInvalid,
     due_dates,
     is_due,
     last_due,
@@ -24,6 +23,7 @@ from fiscus.banking.schedule import (
     once,
     recurrence,
 )
+from fiscus.core.errors import ValidationProblem
 
 
 def _monthly(start: date, day: int | str | None = None, **kwargs: object) -> Recurrence:
@@ -137,7 +137,7 @@ def test_is_due_and_next_due_far_in_the_future() -> None:
 def test_due_dates_of_an_empty_or_oversized_window() -> None:
     rule = recurrence(frequency="daily", start=date(2026, 1, 1))
     assert due_dates(rule, since=date(2026, 2, 1), through=date(2026, 1, 1)) == []
-    with pytest.raises(ScheduleInvalid):
+    with pytest.raises(ValidationProblem):
         due_dates(rule, since=date(2026, 1, 1), through=date(2026, 1, 1) + timedelta(MAX_DUE_DATES))
 
 
@@ -159,16 +159,16 @@ def test_due_dates_of_an_empty_or_oversized_window() -> None:
     ],
 )
 def test_invalid_rules_are_refused_with_the_field(kwargs: dict[str, object], field: str) -> None:
-    with pytest.raises(ScheduleInvalid) as caught:
+    with pytest.raises(ValidationProblem) as caught:
         recurrence(start=date(2026, 1, 1), **kwargs)  # type: ignore[arg-type]
     problem = caught.value.problem()
     assert problem["status"] == 400
-    assert problem["type"].endswith("/schedule-invalid")
+    assert problem["type"].endswith("/validation-error")
     assert problem["errors"][0]["field"] == field
 
 
 def test_the_dataclass_validates_too_and_is_frozen() -> None:
-    with pytest.raises(ScheduleInvalid):
+    with pytest.raises(ValidationProblem):
         Recurrence(frequency=Frequency.MONTHLY, start=date(2026, 1, 1), day_of_month=40)
     rule = Recurrence(frequency="weekly", start=date(2026, 1, 1))  # type: ignore[arg-type]
     assert rule.frequency is Frequency.WEEKLY

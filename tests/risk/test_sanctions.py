@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from fiscus.cli import app as cli_app
 from fiscus.core.config import Settings
 from fiscus.core.db import Database
+from fiscus.core.errors import ValidationProblem
 from fiscus.risk import names
-from fiscus.risk.errors import SanctionsFileInvalid
 from fiscus.risk.names import MATCH_THRESHOLD, name_normalize
-from fiscus.risk.queries import sanctions_list_statuses, screen_name
+from fiscus.risk.queries import sanctions_list_statuses, screen_name, screen_names
 from fiscus.risk.service import (
     SanctionsFile,
     SanctionsRow,
@@ -110,6 +110,17 @@ async def test_a_hit_carries_the_entry_and_its_score(db: Database) -> None:
     assert hit.score == 100.0
 
 
+async def test_several_names_are_screened_in_one_call(db: Database) -> None:
+    await _load(db)
+    async with db.uow(tenant_id=uuid.uuid4()) as uow:
+        payer, payee, blank = await screen_names(uow, ["Anna Schmidt", "Sea Breeze", ""])
+    assert payer == [] and blank == []
+    assert [hit.entry_id for hit in payee] == ["SDN-1004"]
+    with pytest.raises(ValidationProblem):
+        async with db.uow() as uow:
+            await screen_names(uow, ["A" * 1001])
+
+
 async def test_the_threshold_moves_the_line(db: Database) -> None:
     await _load(db)
     assert await _screen(db, "Igor Sidorov") == []  # another man of the same family name
@@ -195,23 +206,23 @@ async def test_tenants_may_read_the_lists_but_never_write_them(db: Database) -> 
     ],
 )
 def test_bad_files_are_refused_with_the_line(text: str, field: str | None) -> None:
-    with pytest.raises(SanctionsFileInvalid) as caught:
+    with pytest.raises(ValidationProblem) as caught:
         _file(text)
     problem = caught.value.problem()
-    assert problem["status"] == 400 and problem["type"].endswith("/sanctions-file-invalid")
+    assert problem["status"] == 400 and problem["type"].endswith("/validation-error")
     if field is not None:
         assert problem["errors"][0]["field"] == field
 
 
 def test_a_file_that_is_not_utf8_text_is_refused() -> None:
-    with pytest.raises(SanctionsFileInvalid, match="UTF-8"):
+    with pytest.raises(ValidationProblem, match="UTF-8"):
         sanctions_file_read("list_id,name\n1,Dvořák".encode("utf-16"), source="x.csv")
-    with pytest.raises(SanctionsFileInvalid, match="control characters"):
+    with pytest.raises(ValidationProblem, match="control characters"):
         sanctions_file_read(b"list_id,name,aliases,type,country\n1,A\x00B,,entity,\n", source="x")
 
 
 async def test_an_invalid_list_name_is_refused(db: Database) -> None:
-    with pytest.raises(SanctionsFileInvalid) as caught:
+    with pytest.raises(ValidationProblem) as caught:
         async with db.uow() as uow:
             await sanctions_list_load(uow, name="Bad Name", file=_file())
     assert caught.value.errors[0].field == "list"

@@ -14,8 +14,8 @@ from rich.table import Table
 from fiscus.core.cli import err, run
 from fiscus.core.config import Settings
 from fiscus.core.db import Database
+from fiscus.core.errors import ValidationProblem
 from fiscus.risk import queries, service
-from fiscus.risk.errors import SanctionsFileInvalid
 
 app = typer.Typer(
     help="Sanctions lists: load the lists names are screened against, see them, screen a name.",
@@ -44,7 +44,7 @@ def load(
     try:
         with err.status(f"Reading {file.name} ..."):
             parsed = service.sanctions_file_read(file.read_bytes(), source=file.name)
-    except SanctionsFileInvalid as error:
+    except ValidationProblem as error:
         err.print(f"[red]{error.title}:[/red] {error.detail}")
         for problem in error.errors:
             err.print(f"  {problem.field}: {problem.message}")

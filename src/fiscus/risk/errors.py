@@ -1,19 +1,8 @@
-"""Risk errors."""
+"""Risk errors: none of its own yet.
 
-from __future__ import annotations
-
-from fiscus.core.errors import NotFound, ValidationProblem
-
-
-class SanctionsFileInvalid(ValidationProblem):
-    """A sanctions list file cannot be loaded as it stands; nothing was changed."""
-
-    type_slug = "sanctions-file-invalid"
-    title = "Invalid sanctions list file"
-
-
-class SanctionsListNotFound(NotFound):
-    """No sanctions list of this name is loaded."""
-
-    type_slug = "sanctions-list-not-found"
-    title = "Sanctions list not found"
+A bad sanctions list file is operator input to `fiscus sanctions load`, never an API
+answer, so it is reported as the core `ValidationProblem` naming each bad line. (Every
+DomainError subclass must be a problem type some route documents; an error class only the
+CLI raises would be a type no client can meet.) A route of this module that needs a precise
+problem type adds its class here.
+"""

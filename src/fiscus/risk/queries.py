@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from fiscus.risk.names import MATCH_THRESHOLD, NameIndex, name_normalize
 
 MAX_NAME_CHARS = 1_000
 MAX_HITS = 50
+MAX_NAMES_PER_SCREENING = 20
 # Versions kept per process: every loaded list, with room for the versions a reload leaves.
 CACHED_VERSIONS = 32
 
@@ -74,14 +76,29 @@ async def screen_name(
     """Entries of every loaded list matching `name` (names and aliases), best first, one
     hit per entry, at most MAX_HITS. Runs inside any unit of work, a tenant's included
     (tenants may read the lists); it needs the normal mode, not single-statement."""
-    if len(name) > MAX_NAME_CHARS:
-        raise ValidationProblem(f"A name has at most {MAX_NAME_CHARS} characters.", field="name")
+    (hits,) = await screen_names(uow, [name], threshold=threshold)
+    return hits
+
+
+async def screen_names(
+    uow: UnitOfWork, names: Sequence[str], *, threshold: float = MATCH_THRESHOLD
+) -> list[list[Hit]]:
+    """`screen_name` for several names at once (a payment's payer and payee), with one
+    query for the lists' versions: the hits of each name, in the order given."""
     assert 0 < threshold <= 100, "the threshold is a score from 0 to 100"
-    query = name_normalize(name)
-    if not query:
-        return []
+    assert len(names) <= MAX_NAMES_PER_SCREENING, "screen a bounded number of names at once"
+    for name in names:
+        if len(name) > MAX_NAME_CHARS:
+            message = f"A name has at most {MAX_NAME_CHARS} characters."
+            raise ValidationProblem(message, field="name")
+    queries = [name_normalize(name) for name in names]
+    indexes = await _indexes(uow) if any(queries) else []
+    return [_hits(query, indexes, threshold) for query in queries]
+
+
+def _hits(query: str, indexes: list[tuple[str, _ListIndex]], threshold: float) -> list[Hit]:
     hits: list[Hit] = []
-    for list_name, index in await _indexes(uow):
+    for list_name, index in indexes:
         best: dict[str, Hit] = {}
         for match in index.names.matches(query, threshold=threshold):
             entry, position = index.owners[match.index]

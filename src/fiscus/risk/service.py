@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 from fiscus.core.clock import now
 from fiscus.core.db import UnitOfWork
-from fiscus.core.errors import FieldError
+from fiscus.core.errors import FieldError, ValidationProblem
 from fiscus.core.ids import new_id
 from fiscus.core.logging import get_logger
-from fiscus.risk.errors import SanctionsFileInvalid
 from fiscus.risk.models import ENTRY_KINDS, LIST_NAME_PATTERN
 from fiscus.risk.names import name_normalize
 
@@ -71,19 +70,19 @@ class SanctionsLoadResult:
 
 
 def sanctions_file_read(data: bytes, *, source: str) -> SanctionsFile:
-    """Parse and validate a CSV file (UTF-8, header row); SanctionsFileInvalid names each
+    """Parse and validate a CSV file (UTF-8, header row); ValidationProblem names each
     bad line and column, and nothing is loaded from a file with any."""
     if len(data) > MAX_FILE_BYTES:
-        raise SanctionsFileInvalid(f"The file is larger than {MAX_FILE_BYTES} bytes.")
+        raise ValidationProblem(f"The file is larger than {MAX_FILE_BYTES} bytes.")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise SanctionsFileInvalid(f"The file is not UTF-8 text ({error.reason}).") from None
+        raise ValidationProblem(f"The file is not UTF-8 text ({error.reason}).") from None
     reader = csv.DictReader(io.StringIO(text, newline=""), restval="")
     header = [(column or "").strip().lower() for column in reader.fieldnames or []]
     missing = [column for column in COLUMNS if column not in header]
     if missing:
-        raise SanctionsFileInvalid(
+        raise ValidationProblem(
             f"The header lacks the column(s) {', '.join(missing)}; it needs {', '.join(COLUMNS)}."
         )
     reader.fieldnames = header
@@ -94,18 +93,18 @@ def sanctions_file_read(data: bytes, *, source: str) -> SanctionsFile:
         for record in reader:
             line = reader.line_num
             if len(rows) >= MAX_ENTRIES:
-                raise SanctionsFileInvalid(f"The file holds more than {MAX_ENTRIES} entries.")
+                raise ValidationProblem(f"The file holds more than {MAX_ENTRIES} entries.")
             row, found = _row(record, line, seen)
             problems.extend(found)
             if row is not None:
                 rows.append(row)
                 seen.add(row.entry_id)
     except csv.Error as error:
-        raise SanctionsFileInvalid(f"Line {reader.line_num}: {error}.") from None
+        raise ValidationProblem(f"Line {reader.line_num}: {error}.") from None
     if not rows and not problems:
         problems.append(FieldError("file", "holds no entries"))
     if problems:
-        raise SanctionsFileInvalid(
+        raise ValidationProblem(
             f"{len(problems)} problem(s); first: {problems[0].field}: {problems[0].message}.",
             errors=problems[:MAX_REPORTED_PROBLEMS],
         )
@@ -161,7 +160,7 @@ async def sanctions_list_load(
     """
     assert uow.active and uow.tenant_id is None, "the operator loads lists, outside a tenant"
     if not re.fullmatch(LIST_NAME_PATTERN, name):
-        raise SanctionsFileInvalid(
+        raise ValidationProblem(
             f"{name!r} is not a list name: lower-case letters, digits, '.', '_' or '-'.",
             field="list",
         )

@@ -9,13 +9,12 @@ In: `camt054_parse` reads a bank-to-customer debit/credit notification (camt.054
 and later versions: the element paths it needs are the same but for a transaction's amount,
 the status and the parties' names, whose places it knows in both) into plain dataclasses,
 amounts in minor units. Bad input is a
-`CamtDocumentInvalid` (400) naming the element, never a crash and never a guess.
+`ValidationProblem` (400) naming the element, never a crash and never a guess.
 """
 
 from fiscus.banking.iso20022._camt054 import (
     MAX_CAMT_BYTES,
     MAX_CAMT_TRANSACTIONS,
-    CamtDocumentInvalid,
     CamtNotification,
     CamtTransaction,
     camt054_parse,
@@ -25,7 +24,6 @@ from fiscus.banking.iso20022._pain001 import (
     ChargeBearer,
     OutgoingPayment,
     Party,
-    PaymentExportInvalid,
     pain001_export,
 )
 
@@ -33,13 +31,11 @@ __all__ = [
     "MAX_CAMT_BYTES",
     "MAX_CAMT_TRANSACTIONS",
     "PAIN001_NAMESPACE",
-    "CamtDocumentInvalid",
     "CamtNotification",
     "CamtTransaction",
     "ChargeBearer",
     "OutgoingPayment",
     "Party",
-    "PaymentExportInvalid",
     "camt054_parse",
     "pain001_export",
 ]

@@ -27,13 +27,6 @@ _PURPOSE = re.compile(r"[A-Z0-9]{4}")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-class PaymentExportInvalid(BusinessRuleViolation):
-    """A pending payment cannot be written into a pain.001 file as it stands."""
-
-    type_slug = "payment-export-invalid"
-    title = "Payment cannot be exported"
-
-
 class ChargeBearer(StrEnum):
     """Who pays the charges of an international payment (the customer's words)."""
 
@@ -83,14 +76,14 @@ def pain001_export(
 
     Payments are grouped into one payment information block per debtor account and
     requested execution date, in the order first seen; the charge bearer goes on each
-    transaction. Raises PaymentExportInvalid naming every bad field (`payments[3].creditor.
+    transaction. Raises BusinessRuleViolation (422) naming every bad field (`payments[3].creditor.
     iban`), so that nothing half-valid reaches the bank.
     """
     problems = _header_problems(message_id, created_at, initiating_party, payments)
     for index, payment in enumerate(payments[:MAX_PAYMENTS_PER_FILE]):
         problems.extend(_payment_problems(f"payments[{index}]", payment))
     if problems:
-        raise PaymentExportInvalid(
+        raise BusinessRuleViolation(
             f"{len(problems)} field(s) cannot go into a pain.001 file: "
             + "; ".join(f"{p.field}: {p.message}" for p in problems[:5]),
             errors=problems,

@@ -199,11 +199,30 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         ),
         201,
     )  # fmt: skip
+    _ok(
+        await client.post(
+            "/v1/fx/rates", json={"base": "EUR", "quote": "USD", "rate": "1.08"}, headers=b.headers
+        ),
+        201,
+    )
+    dollars = await bank_product(client, b, name="Dollars", currency="USD")
+    usd = await bank_account(client, b, customer_id=made["id"], product_id=dollars["id"])
+    conversion = _ok(
+        await client.post(
+            "/v1/fx/conversions",
+            json={"from_account_id": first["id"], "to_account_id": usd["id"], "amount": 5,
+                  "currency": "EUR"},
+            headers={**b.headers, "Idempotency-Key": "b-conversion"},
+        ),
+        201,
+    )  # fmt: skip
     return {
         "customer_id": made["id"],
         "product_id": current["id"],
         "bank_account_id": first["id"],
+        "bank_usd_account_id": usd["id"],
         "bank_transfer_id": transfer["id"],
+        "conversion_id": conversion["id"],
     }
 
 
@@ -220,6 +239,12 @@ def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str
              "to_account_id": mine["bank_account_id"]},
             {**transfer, "from_account_id": mine["bank_account_id"],
              "to_account_id": ids["bank_account_id"]},
+        ],
+        ("POST", "/v1/fx/conversions"): [
+            {**transfer, "from_account_id": ids["bank_account_id"],
+             "to_account_id": mine["bank_usd_account_id"]},
+            {**transfer, "from_account_id": mine["bank_account_id"],
+             "to_account_id": ids["bank_usd_account_id"]},
         ],
     }  # fmt: skip
 

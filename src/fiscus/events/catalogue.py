@@ -159,6 +159,26 @@ class FxRateSetPayload(_Payload):
     effective_at: str
 
 
+class MoneyPayload(_Payload):
+    """An amount in minor units and its currency."""
+
+    amount: int
+    currency: str
+
+
+class FxConversionPayload(_Payload):
+    """A customer converted money between two of their accounts."""
+
+    conversion_id: str
+    customer_id: str
+    from_account_id: str
+    to_account_id: str
+    sell: MoneyPayload
+    buy: MoneyPayload
+    rate: str
+    fee: MoneyPayload
+
+
 class FxRatesLoadedPayload(_Payload):
     """The rate provider's rates were stored in the tenant."""
 
@@ -361,6 +381,22 @@ CATALOGUE: tuple[EventSpec, ...] = (
             "rate": "1.0842",
             "spread": "0.005",
             "effective_at": "2026-11-30T15:00:00+00:00",
+        },
+    ),
+    EventSpec(
+        "banking.fx_conversion.completed",
+        "A customer converted money between two of their accounts (`POST /v1/fx/conversions`);"
+        " the fee is the spread booked to FX income.",
+        FxConversionPayload,
+        {
+            "conversion_id": _TRANSFER,
+            "customer_id": _USER,
+            "from_account_id": _ACCOUNT_A,
+            "to_account_id": _ACCOUNT_B,
+            "sell": {"amount": 10000, "currency": "EUR"},
+            "buy": {"amount": 10788, "currency": "USD"},
+            "rate": "1.078779",
+            "fee": {"amount": 54, "currency": "USD"},
         },
     ),
     EventSpec(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,18 +10,29 @@ from starlette.responses import Response
 
 from fiscus.access.context import Context
 from fiscus.access.deps import authorized
+from fiscus.banking.api._money import money_key
 from fiscus.banking.fx import queries, service
+from fiscus.banking.fx.conversions import Converted, conversion_create, conversion_get
 from fiscus.banking.fx.convert import rate_text
-from fiscus.banking.fx.models import FxRate
-from fiscus.banking.fx.schemas import FxQuote, FxRateCreate, FxRatePage, FxRateRead
+from fiscus.banking.fx.models import FxConversion, FxRate
+from fiscus.banking.fx.schemas import (
+    ConversionCreate,
+    ConversionRead,
+    FxQuote,
+    FxRateCreate,
+    FxRatePage,
+    FxRateRead,
+)
 from fiscus.core.http import problem_responses
-from fiscus.core.idempotency import idempotent, model_response
+from fiscus.core.idempotency import REPLAYED_HEADER, idempotent, model_response
 from fiscus.core.money import Currency, MoneyModel, parse_rate
 from fiscus.core.pagination import Cursor, Limit
 from fiscus.deps import DatabaseDep, IdempotencyDep
 
 router = APIRouter(prefix="/v1/fx", tags=["fx"])
 Reader = Annotated[Context, authorized("fx_rates:read")]
+Converter = Annotated[Context, authorized("bank_transfers:create")]
+ConversionReader = Annotated[Context, authorized("bank_transfers:read")]
 Manager = Annotated[Context, authorized("fx_rates:manage")]
 
 
@@ -115,3 +127,67 @@ async def quote(
         fee=MoneyModel(amount=figures.income, currency=buy_currency),
         rate_ids=list(rate.rate_ids),
     )
+
+
+def _conversion(row: FxConversion) -> ConversionRead:
+    return ConversionRead(
+        id=row.id,
+        customer_id=row.customer_id,
+        from_account_id=row.from_account_id,
+        to_account_id=row.to_account_id,
+        sell=MoneyModel(amount=row.sell_amount, currency=row.sell_currency),
+        buy=MoneyModel(amount=row.buy_amount, currency=row.buy_currency),
+        rate=rate_text(row.rate),
+        mid_rate=rate_text(row.mid),
+        spread=rate_text(row.spread),
+        fee=MoneyModel(amount=row.fee, currency=row.buy_currency),
+        channel=row.channel,
+        created_at=row.created_at,
+    )
+
+
+def _converted_response(converted: Converted) -> Response:
+    response = model_response(_conversion(converted.conversion), status_code=201)
+    if converted.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+@router.post(
+    "/conversions",
+    status_code=201,
+    summary="Convert money between two accounts of one customer",
+    response_model=ConversionRead,
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
+)
+async def create_conversion(
+    body: ConversionCreate, request: Request, ctx: Converter, db: DatabaseDep
+) -> Response:
+    """Moves money: the `Idempotency-Key` is required. The rate is the one in force (see
+    `GET /v1/fx/quote`) less the tenant's spread, which goes to FX income; amounts are
+    rounded half-even. Refusals: `fx-rate-unavailable`, `fx-conversion-not-allowed`
+    (another customer's account, or one currency), `insufficient-funds`, `account-frozen`,
+    `account-closed`. A portal user converts only for customers they own."""
+    converted = await conversion_create(
+        db,
+        ctx,
+        from_account_id=body.from_account_id,
+        to_account_id=body.to_account_id,
+        amount=body.amount,
+        currency=body.currency,
+        key=money_key(request),
+    )
+    return _converted_response(converted)
+
+
+@router.get(
+    "/conversions/{conversion_id}",
+    summary="One conversion",
+    response_model=ConversionRead,
+    responses=problem_responses(401, 403, 404),
+)
+async def get_conversion(
+    conversion_id: uuid.UUID, ctx: ConversionReader, db: DatabaseDep
+) -> ConversionRead:
+    """A conversion (a portal user: of the customers they act for)."""
+    return _conversion(await conversion_get(db, ctx, conversion_id=conversion_id))

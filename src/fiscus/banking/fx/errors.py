@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from fiscus.core.errors import BusinessRuleViolation, ServiceUnavailable, ValidationProblem
+from fiscus.core.errors import (
+    BusinessRuleViolation,
+    NotFound,
+    ServiceUnavailable,
+    ValidationProblem,
+)
 
 
 class RateUnavailable(BusinessRuleViolation):
@@ -27,3 +32,25 @@ class ProviderUnavailable(ServiceUnavailable):
 
     type_slug = "fx-provider-unavailable"
     title = "Exchange-rate provider unavailable"
+
+
+class ConversionNotAllowed(BusinessRuleViolation):
+    """The two accounts cannot convert into each other: another customer's account, or
+    the same currency."""
+
+    type_slug = "fx-conversion-not-allowed"
+    title = "Conversion not allowed between these accounts"
+
+
+class ConversionTooSmall(BusinessRuleViolation):
+    """The amount converts to less than one minor unit of the bought currency."""
+
+    type_slug = "fx-conversion-too-small"
+    title = "Amount too small to convert"
+
+
+class ConversionNotFound(NotFound):
+    """No conversion with this id that the caller may see."""
+
+    type_slug = "fx-conversion-not-found"
+    title = "Conversion not found"

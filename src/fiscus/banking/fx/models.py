@@ -42,3 +42,36 @@ class FxRate(TenantScoped, Base):
     effective_at: Mapped[datetime]
     created_at: Mapped[datetime]
     created_by: Mapped[uuid.UUID | None]
+
+
+class FxConversion(TenantScoped, Base):
+    """A customer's conversion between two of their accounts: one ledger transfer (`id`)
+    selling `sell_amount` at `rate` (mid less spread) and delivering `buy_amount`; `fee` is
+    what FX income received, in the bought currency."""
+
+    __tablename__ = "banking_fx_conversions"
+    __table_args__ = (
+        CheckConstraint("sell_currency <> buy_currency", name="distinct_currencies"),
+        CheckConstraint("sell_amount > 0 AND buy_amount > 0 AND fee >= 0", name="amounts"),
+        CheckConstraint("channel IN ('online', 'api', 'branch')", name="channel"),
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index("ix_banking_fx_conversions_customer", "tenant_id", "customer_id", "id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[uuid.UUID]
+    from_account_id: Mapped[uuid.UUID]
+    to_account_id: Mapped[uuid.UUID]
+    sell_amount: Mapped[int]
+    sell_currency: Mapped[str] = mapped_column(String(3))
+    buy_amount: Mapped[int]
+    buy_currency: Mapped[str] = mapped_column(String(3))
+    rate: Mapped[Decimal] = mapped_column(RATE_TYPE)
+    mid: Mapped[Decimal] = mapped_column(RATE_TYPE)
+    spread: Mapped[Decimal] = mapped_column(SPREAD_TYPE)
+    fee: Mapped[int]
+    channel: Mapped[str] = mapped_column(Text)
+    initiated_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]

@@ -80,3 +80,44 @@ class FxQuote(BaseModel):
     spread: str
     fee: MoneyModel = Field(description="The spread and rounding, in the bought currency.")
     rate_ids: list[uuid.UUID] = Field(description="The stored rates used (two for a cross).")
+
+
+class ConversionCreate(BaseModel):
+    """Sell `amount` minor units of `currency` from one account into another account of
+    the same customer that holds another currency, at the rate in force less the spread."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_account_id": "01937b6e-8f7a-7c3e-9c1a-2b3c4d5e6f70",
+                    "to_account_id": "01937b6e-8f7a-7c3e-9c1a-2b3c4d5e6f71",
+                    "amount": 10000,
+                    "currency": "EUR",
+                }
+            ]
+        },
+    )
+
+    from_account_id: uuid.UUID
+    to_account_id: uuid.UUID
+    amount: Annotated[int, Field(ge=1, le=10**15, strict=True)]
+    currency: Currency = Field(description="The currency sold: the source account's.")
+
+
+class ConversionRead(BaseModel):
+    """A completed conversion; `id` is the ledger transfer's."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    from_account_id: uuid.UUID
+    to_account_id: uuid.UUID
+    sell: MoneyModel
+    buy: MoneyModel
+    rate: str = Field(description="The customer's rate: mid less the spread.")
+    mid_rate: str
+    spread: str
+    fee: MoneyModel = Field(description="FX income: the spread and rounding, bought currency.")
+    channel: str
+    created_at: datetime

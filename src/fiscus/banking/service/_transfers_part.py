@@ -195,7 +195,7 @@ async def post_transfer(
     except TransferRefused as refused:
         if refused.code in (ResultCode.EXCEEDS_OVERDRAFT_LIMIT, ResultCode.EXCEEDS_CREDITS):
             assert sender is not None
-            raise await _insufficient(uow, ctx, sender, amount) from None
+            raise await insufficient(uow, ctx, sender, amount) from None
         if refused.code is ResultCode.ACCOUNT_CLOSED:
             raise AccountClosed("An account of the transfer is closed.") from None
         if refused.code is ResultCode.CURRENCY_MISMATCH:
@@ -204,7 +204,7 @@ async def post_transfer(
     return outcome.transfer_id, outcome.replayed
 
 
-async def _insufficient(
+async def insufficient(
     uow: UnitOfWork, ctx: Context, sender: Side, amount: int
 ) -> InsufficientFunds:
     balance = await balance_in(uow, tenant_id=ctx.tenant_id, account_id=sender.ledger_account_id)
@@ -271,7 +271,7 @@ def check_receiving(side: Side, currency: str, operation: str) -> None:
         raise OperationNotAllowed(f"The product of account {side.id} does not allow {operation}.")
 
 
-def _check_sending(ctx: Context, side: Side, currency: str) -> None:
+def check_sending(ctx: Context, side: Side, currency: str) -> None:
     if is_portal(ctx) and side.portal_role not in PAY_ROLES:
         raise PermissionDenied("Only an owner of the account's customer may send money from it.")
     refusal = _SENDING_REFUSED.get(side.status)
@@ -326,7 +326,7 @@ async def transfer_create(
         )
         if sender.id == receiver.id:
             raise TransferSameAccount("The accounts must differ.", field="to_iban")
-        _check_sending(ctx, sender, request.currency)
+        check_sending(ctx, sender, request.currency)
         check_receiving(receiver, request.currency, "transfer_in")
         transfer_id, replayed = await post_transfer(
             uow,
@@ -350,7 +350,7 @@ async def transfer_create(
             amount=request.amount,
         )
         if sender.minimum_balance > 0:
-            await _minimum_balance_check(uow, ctx, sender)
+            await minimum_balance_check(uow, ctx, sender)
         transfer = new_transfer(
             ctx, transfer_id, key, {**values, "to_account_id": receiver.id}, sender.customer_id
         )
@@ -367,7 +367,7 @@ async def transfer_create(
     return await db.run(operation, tenant_id=ctx.tenant_id, retry_when=key_race)
 
 
-async def _minimum_balance_check(uow: UnitOfWork, ctx: Context, sender: Side) -> None:
+async def minimum_balance_check(uow: UnitOfWork, ctx: Context, sender: Side) -> None:
     balance = await balance_in(uow, tenant_id=ctx.tenant_id, account_id=sender.ledger_account_id)
     if balance.balance < sender.minimum_balance:
         raise InsufficientFunds(

@@ -14,6 +14,7 @@ from fiscus import __version__
 from fiscus.access.api import router as access_router
 from fiscus.access.policy import MONEY_PERMISSIONS
 from fiscus.audit.api import router as audit_router
+from fiscus.banking.alerts.api import router as alerts_router
 from fiscus.banking.api import router as banking_router
 from fiscus.banking.fx.api import router as fx_router
 from fiscus.core.config import Settings, load_settings
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messaging_router)
     app.include_router(banking_router)
     app.include_router(fx_router)
+    app.include_router(alerts_router)
     return app
 
 

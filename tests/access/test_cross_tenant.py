@@ -216,11 +216,20 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         ),
         201,
     )  # fmt: skip
+    alert = _ok(
+        await client.post(
+            "/v1/alerts",
+            json={"account_id": first["id"], "kind": "low_balance", "threshold": 1},
+            headers=b.headers,
+        ),
+        201,
+    )
     return {
         "customer_id": made["id"],
         "product_id": current["id"],
         "bank_account_id": first["id"],
         "bank_usd_account_id": usd["id"],
+        "alert_id": alert["id"],
         "bank_transfer_id": transfer["id"],
         "conversion_id": conversion["id"],
     }
@@ -239,6 +248,9 @@ def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str
              "to_account_id": mine["bank_account_id"]},
             {**transfer, "from_account_id": mine["bank_account_id"],
              "to_account_id": ids["bank_account_id"]},
+        ],
+        ("POST", "/v1/alerts"): [
+            {"account_id": ids["bank_account_id"], "kind": "low_balance", "threshold": 1},
         ],
         ("POST", "/v1/fx/conversions"): [
             {**transfer, "from_account_id": ids["bank_account_id"],

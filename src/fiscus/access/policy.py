@@ -50,6 +50,9 @@ PERMISSIONS: dict[str, str] = {
     "bank_transfers:create": "Transfer money between bank accounts (a portal user: from"
     " accounts they own).",
     "fx_rates:read": "Read exchange rates and quote conversions.",
+    "bank_alerts:read": "Read account alerts (a portal user: on their customers' accounts).",
+    "bank_alerts:manage": "Set and delete account alerts (a portal user: on their customers'"
+    " accounts).",
     "fx_rates:manage": "Enter exchange rates and their spreads.",
 }
 
@@ -69,6 +72,8 @@ CUSTOMER_PORTAL = frozenset(
         "bank_transfers:read",
         "bank_transfers:create",
         "fx_rates:read",
+        "bank_alerts:read",
+        "bank_alerts:manage",
     }
 )
 ALL = frozenset(PERMISSIONS)
@@ -105,6 +110,7 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
                 "bank_accounts:manage",
                 "bank_deposits:create",
                 "bank_transfers:create",
+                "bank_alerts:manage",
             },
         ),
         RoleDefinition("analyst", "Read-only: every `:read` permission.", READ | SELF),

@@ -179,6 +179,21 @@ class FxConversionPayload(_Payload):
     fee: MoneyPayload
 
 
+class AlertTriggeredPayload(_Payload):
+    """An account alert fired; `user_ids` are the customer's portal users told of it."""
+
+    alert_id: str
+    account_id: str
+    customer_id: str
+    kind: str
+    threshold: int
+    amount: int
+    balance: int | None
+    currency: str
+    transfer_id: str
+    user_ids: list[str]
+
+
 class FxRatesLoadedPayload(_Payload):
     """The rate provider's rates were stored in the tenant."""
 
@@ -397,6 +412,24 @@ CATALOGUE: tuple[EventSpec, ...] = (
             "buy": {"amount": 10788, "currency": "USD"},
             "rate": "1.078779",
             "fee": {"amount": 54, "currency": "USD"},
+        },
+    ),
+    EventSpec(
+        "banking.alert.triggered",
+        "A low-balance or large-transaction alert on an account fired (`/v1/alerts`); the"
+        " customer's portal users are messaged by their preferences.",
+        AlertTriggeredPayload,
+        {
+            "alert_id": _EVENT,
+            "account_id": _ACCOUNT_A,
+            "customer_id": _TENANT,
+            "kind": "low_balance",
+            "threshold": 10000,
+            "amount": -2500,
+            "balance": 9000,
+            "currency": "EUR",
+            "transfer_id": _TRANSFER,
+            "user_ids": [_USER],
         },
     ),
     EventSpec(

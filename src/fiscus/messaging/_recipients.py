@@ -148,3 +148,6 @@ def install_builtin_resolvers() -> None:
     register_resolver("webhook.delivery_exhausted", tenant_admins)
     register_resolver("announcement.published", audience)
     register_resolver("marketing.campaign_sent", audience)
+    # Alerts name the account customer's portal users in `user_ids` (banking resolves them
+    # when the alert fires, from its own tables).
+    register_resolver("banking.alert.triggered", audience)

@@ -210,12 +210,68 @@ _EMAIL_REQUESTED = EventTemplates(
 )
 
 
+_ALERT = EventTemplates(
+    event_type="banking.alert.triggered",
+    category="transactions",
+    sample={
+        "event": {"id": "019a9f0e-0000-7000-8000-000000000001", "type": "banking.alert.triggered"},
+        "data": {
+            "account_id": "019a9f0e-0000-7000-8000-000000000003",
+            "kind": "low_balance",
+            "threshold": 10000,
+            "amount": -2500,
+            "balance": 9000,
+            "currency": "EUR",
+        },
+    },
+    bodies={
+        "email": Body(
+            subject="{% if data.kind == 'low_balance' %}Low balance{% else %}Large transaction"
+            "{% endif %} on your account",
+            text=(
+                "{% if data.kind == 'low_balance' %}The balance of your account"
+                " {{ data.account_id }} is {{ data.balance | money(data.currency) }}, below your"
+                " alert of {{ data.threshold | money(data.currency) }}."
+                "{% else %}A movement of {{ data.amount | abs | money(data.currency) }}"
+                " {% if data.amount < 0 %}left{% else %}reached{% endif %} your account"
+                " {{ data.account_id }} (alert from {{ data.threshold | money(data.currency) }})."
+                "{% endif %}\n"
+            ),
+            html=(
+                "<p>{% if data.kind == 'low_balance' %}The balance of your account"
+                " <code>{{ data.account_id }}</code> is"
+                " <strong>{{ data.balance | money(data.currency) }}</strong>, below your alert"
+                " of {{ data.threshold | money(data.currency) }}."
+                "{% else %}A movement of"
+                " <strong>{{ data.amount | abs | money(data.currency) }}</strong>"
+                " {% if data.amount < 0 %}left{% else %}reached{% endif %} your account"
+                " <code>{{ data.account_id }}</code>.{% endif %}</p>"
+            ),
+        ),
+        "in_app": Body(
+            subject="{% if data.kind == 'low_balance' %}Low balance{% else %}Large transaction"
+            "{% endif %}",
+            text="{% if data.kind == 'low_balance' %}Balance"
+            " {{ data.balance | money(data.currency) }}{% else %}Movement of"
+            " {{ data.amount | abs | money(data.currency) }}{% endif %} on account"
+            " {{ data.account_id }}.",
+        ),
+        "sms": Body(
+            text="fiscus: {% if data.kind == 'low_balance' %}balance"
+            " {{ data.balance | money(data.currency) }}{% else %}movement of"
+            " {{ data.amount | abs | money(data.currency) }}{% endif %} on your account."
+        ),
+    },
+)
+
+
 DEFAULTS: dict[str, EventTemplates] = {
     t.event_type: t
     for t in (
         _RESET,
         _EMAIL_CHANGE,
         _EMAIL_REQUESTED,
+        _ALERT,
         _transfer("transfer.posted", "posted"),
         _transfer("transfer.voided", "voided"),
         _transfer("transfer.reversed", "reversed"),

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
 from fiscus.banking._scope import is_portal, scope_customers
+from fiscus.banking.alerts.service import Movement, alerts_check
 from fiscus.banking.errors import BankAccountNotFound, TransferKeyReused
 from fiscus.banking.fx.convert import ConversionAccounts, conversion, conversion_legs, rate_text
 from fiscus.banking.fx.errors import ConversionNotAllowed, ConversionNotFound, ConversionTooSmall
@@ -231,6 +232,16 @@ async def conversion_create(
             type=CONVERSION_COMPLETED,
             subject=f"fx_conversion/{row.id}",
             payload=payload,
+        )
+        await alerts_check(
+            uow,
+            ctx,
+            [
+                Movement(source.id, source.ledger_account_id, -amount, source.currency, row.id),
+                Movement(
+                    target.id, target.ledger_account_id, figures.delivered, target.currency, row.id
+                ),
+            ],
         )
         return Converted(row, False)
 

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
+from fiscus.banking.alerts.service import Movement, alerts_check
 from fiscus.banking.errors import BankAccountNotFound
 from fiscus.banking.models import BankAccount, BankLedgerAccount
 from fiscus.banking.schemas import DepositCreate
@@ -85,6 +86,12 @@ async def deposit_create(
             subject=f"bank_transfer/{transfer.id}",
             payload=payload,
         )
+        await alerts_check(
+            uow,
+            ctx,
+            [Movement(side.id, side.ledger_account_id, request.amount, request.currency,
+                      transfer.id)],
+        )  # fmt: skip
         if side.status == "pending":
             await _activate_when_funded(uow, ctx, side)
         return Moved(transfer, False)

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
 from fiscus.banking._scope import PAY_ROLES, is_portal
+from fiscus.banking.alerts.service import Movement, alerts_check
 from fiscus.banking.errors import (
     AccountClosed,
     AccountDormant,
@@ -362,6 +363,16 @@ async def transfer_create(
             subject=f"bank_transfer/{transfer.id}",
             payload=payload,
         )
+        await alerts_check(
+            uow,
+            ctx,
+            [
+                Movement(sender.id, sender.ledger_account_id, -request.amount,
+                         request.currency, transfer.id),
+                Movement(receiver.id, receiver.ledger_account_id, request.amount,
+                         request.currency, transfer.id),
+            ],
+        )  # fmt: skip
         return Moved(transfer, False)
 
     return await db.run(operation, tenant_id=ctx.tenant_id, retry_when=key_race)

@@ -142,6 +142,60 @@ def migrate(
             upgrade(url, revision, root_secrets=settings.root_secrets)
 
 
+@app.command()
+def demo() -> None:
+    """Seed the demo bank `demo-bank` (50 customers, accounts in EUR and USD, rates, alerts,
+    ten weeks of history) and print its logins. Idempotent: a second run duplicates
+    nothing and prints the same logins."""
+    from rich.console import Console
+    from rich.progress import MofNCompleteColumn
+    from rich.table import Table
+
+    from fiscus.core.keyring import KeyRing
+    from fiscus.demo import HISTORY_DAYS, Seeded, demo_seed
+
+    settings = _settings()
+    with database(settings) as (url, _):
+        _migrate(url, settings)
+
+        async def main() -> Seeded:
+            db = Database(url, pool_size=4, max_overflow=0)
+            try:
+                keyring = KeyRing(settings.root_secrets)
+                await keyring.load(db)
+                with Progress(
+                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err
+                ) as progress:
+                    tasks = {
+                        "customers": progress.add_task("Customers and accounts", total=None),
+                        "history": progress.add_task(
+                            f"History ({HISTORY_DAYS} days)", total=HISTORY_DAYS
+                        ),
+                    }
+
+                    def advance(step: str, done: int, total: int) -> None:
+                        progress.update(tasks[step], completed=done, total=total)
+
+                    return await demo_seed(db, keyring, progress=advance)
+            finally:
+                await db.dispose()
+
+        seeded = asyncio.run(main())
+    table = Table(title=f"Logins of tenant {seeded.tenant_slug!r}")
+    for column in ("role", "email", "password", "TOTP secret", ""):
+        table.add_column(column, overflow="fold")
+    for login in seeded.logins:
+        table.add_row(login.role, login.email, login.password, login.totp_secret or "-", login.note)
+    out = Console()
+    out.print(table)
+    out.print(
+        f"{seeded.customers} customers, {seeded.accounts} accounts, {seeded.movements} movements"
+        f" ({seeded.refused} refused for lack of funds, as in life)."
+        ' Log in with POST /v1/auth/login {"tenant": "demo-bank", ...};'
+        " the API docs are at /docs."
+    )
+
+
 class WorkerMode(StrEnum):
     """Where `fiscus serve` runs the background jobs."""
 

@@ -139,7 +139,8 @@ async def alerts_check(uow: UnitOfWork, ctx: Context, movements: Sequence[Moveme
     alerts = (
         (
             await uow.session.execute(
-                select(BankAlert).where(
+                select(BankAlert)
+                .where(
                     BankAlert.tenant_id == ctx.tenant_id,
                     BankAlert.account_id.in_(list(by_account)),
                 )

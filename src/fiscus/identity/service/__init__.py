@@ -17,7 +17,12 @@ from fiscus.identity.service._mfa import (
     totp_enroll_start,
     totp_matching_step,
 )
-from fiscus.identity.service._operator import user_bootstrap, user_unlock
+from fiscus.identity.service._operator import (
+    totp_provision,
+    user_bootstrap,
+    user_find,
+    user_unlock,
+)
 from fiscus.identity.service._reset import (
     RESET_EVENT,
     password_reset_confirm,
@@ -75,8 +80,10 @@ __all__ = [
     "totp_enroll_confirm",
     "totp_enroll_start",
     "totp_matching_step",
+    "totp_provision",
     "user_add",
     "user_bootstrap",
+    "user_find",
     "user_personal",
     "user_provision",
     "user_read",

@@ -109,3 +109,45 @@ async def user_unlock(
             await throttle.unlock(subject=account_subject(tenant_id, user_id))
         await throttle.unlock(subject=address_subject(digest))
     return sorted(accounts)
+
+
+async def user_find(
+    db: Database, keyring: KeyRing, *, tenant_slug: str, email: str
+) -> uuid.UUID | None:
+    """The id of the tenant's account with this email, or None (for operator scripts
+    such as `fiscus demo` that must not create an account twice)."""
+    async with db.uow() as uow:
+        tenant_id = await _tenant_id(uow, tenant_slug)
+        digest = sealed.email_hash(keyring, normalise_email(email))
+        found: uuid.UUID | None = (
+            await uow.session.execute(
+                select(User.id).where(User.tenant_id == tenant_id, User.email_hash == digest)
+            )
+        ).scalar_one_or_none()
+    return found
+
+
+async def totp_provision(
+    db: Database, keyring: KeyRing, *, tenant_id: uuid.UUID, user_id: uuid.UUID, secret: str
+) -> bool:
+    """Turn TOTP on with an operator-chosen secret for an account that has none (audited;
+    `fiscus demo` prints the secret so a newcomer can add it to an app). False when the
+    account already has TOTP on: nothing changes."""
+    async with db.uow() as uow:
+        user = (
+            await uow.session.execute(
+                select(User)
+                .where(User.tenant_id == tenant_id, User.id == user_id)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if user is None:
+            raise UserNotFound("No such user.")
+        if user.totp_enabled:
+            return False
+        user.totp_secret_sealed = sealed.seal(
+            keyring, sealed.USER_TOTP, tenant_id=tenant_id, row_id=user_id, value=secret
+        )
+        user.totp_enabled, user.totp_last_step = True, None
+        await _audit(uow, tenant_id, user_id, "mfa.totp_provisioned")
+    return True

@@ -1,0 +1,93 @@
+"""`fiscus demo`: a working bank whose printed logins work, seeded twice without duplicates.
+
+The test seeds a small demo (4 customers, 6 days) through the same function as the
+command; the full size only changes the loop bounds."""
+
+from __future__ import annotations
+
+import httpx
+import pyotp
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from fiscus.cli import app as cli_app
+from fiscus.core.db import Database
+from fiscus.demo import SLUG, demo_seed
+from fiscus.ledger import queries as ledger_queries
+from tests.factories import keyring_for
+from tests.ledger.factories import ledger_context
+
+COUNTED = ("banking_customers", "banking_accounts", "banking_transfers", "ledger_transfers",
+           "banking_fx_conversions", "banking_alerts", "banking_fx_rates", "users")  # fmt: skip
+
+
+async def _counts(db: Database) -> dict[str, int]:
+    async with db.uow() as uow:  # the login role: every tenant's rows
+        return {
+            table: (await uow.session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+            for table in COUNTED
+        }
+
+
+async def test_the_demo_seeds_once_and_its_logins_work(
+    app: object, client: httpx.AsyncClient, db: Database
+) -> None:
+    keyring = await keyring_for(db)
+    steps: list[str] = []
+    first = await demo_seed(
+        db, keyring, customers=4, days=6, progress=lambda step, _d, _t: steps.append(step)
+    )
+    assert {"customers", "history"} <= set(steps)
+    counts = await _counts(db)
+    assert counts["banking_customers"] == 4 and counts["banking_transfers"] > 10
+    assert counts["banking_fx_conversions"] >= 1 and counts["banking_alerts"] == 1
+    again = await demo_seed(db, keyring, customers=4, days=6)
+    assert await _counts(db) == counts, "a second run added rows"
+    assert again.logins == first.logins
+    roles = [login.role for login in first.logins]
+    assert roles == ["owner", "operator", "analyst", "customer", "customer"]
+    # The printed owner login works, with its TOTP secret.
+    owner = first.logins[0]
+    assert owner.totp_secret is not None
+    challenge = await client.post(
+        "/v1/auth/login", json={"tenant": SLUG, "email": owner.email, "password": owner.password}
+    )
+    assert challenge.status_code == 200, challenge.text
+    assert challenge.json()["mfa_required"] is True
+    verified = await client.post(
+        "/v1/auth/mfa/verify",
+        json={
+            "mfa_token": challenge.json()["mfa_token"],
+            "code": pyotp.TOTP(owner.totp_secret).now(),
+        },
+    )
+    assert verified.status_code == 200, verified.text
+    headers = {"Authorization": f"Bearer {verified.json()['access_token']}"}
+    customers = (await client.get("/v1/customers", headers=headers)).json()["data"]
+    assert len(customers) == 4
+    # The second portal user (no TOTP) sees only its own customer's accounts.
+    portal = first.logins[4]
+    token = await client.post(
+        "/v1/auth/login", json={"tenant": SLUG, "email": portal.email, "password": portal.password}
+    )
+    assert token.status_code == 200, token.text
+    mine = await client.get(
+        "/v1/accounts", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+    )
+    assert mine.status_code == 200
+    assert {a["customer_id"] for a in mine.json()["data"]} == {customers[1]["id"]}
+    # The books balance, and no customer's name is stored in clear.
+    tenant_id = (await client.get("/v1/me", headers=headers)).json()["tenant_id"]
+    tb = await ledger_queries.trial_balance(db=db, ctx=ledger_context(tenant_id))
+    assert tb.balanced
+    async with db.uow() as uow:
+        raw = (
+            await uow.session.execute(text("SELECT personal_sealed FROM banking_customers"))
+        ).scalars()
+        assert all(b"Lovelace" not in bytes(value) for value in raw)
+
+
+def test_the_demo_command_has_help() -> None:
+    result = CliRunner().invoke(cli_app, ["demo", "--help"])
+    assert result.exit_code == 0
+    assert "Idempotent" in result.output

@@ -5,6 +5,8 @@ command; the full size only changes the loop bounds."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pyotp
 from sqlalchemy import text
@@ -16,6 +18,8 @@ from fiscus.demo import SLUG, demo_seed
 from fiscus.ledger import queries as ledger_queries
 from tests.factories import keyring_for
 from tests.ledger.factories import ledger_context
+from tests.live import fiscus_cli
+from tests.secrets_scan import find_personal_data, split_dump
 
 COUNTED = ("banking_customers", "banking_accounts", "banking_transfers", "ledger_transfers",
            "banking_fx_conversions", "banking_alerts", "banking_fx_rates", "users")  # fmt: skip
@@ -30,7 +34,7 @@ async def _counts(db: Database) -> dict[str, int]:
 
 
 async def test_the_demo_seeds_once_and_its_logins_work(
-    app: object, client: httpx.AsyncClient, db: Database
+    app: object, client: httpx.AsyncClient, db: Database, clean_database: str, tmp_path: Path
 ) -> None:
     keyring = await keyring_for(db)
     steps: list[str] = []
@@ -85,6 +89,20 @@ async def test_the_demo_seeds_once_and_its_logins_work(
             await uow.session.execute(text("SELECT personal_sealed FROM banking_customers"))
         ).scalars()
         assert all(b"Lovelace" not in bytes(value) for value in raw)
+    # Nor anywhere in a `fiscus db dump` (raw, hex, base64, URL- or JSON-encoded).
+    dump = tmp_path / "demo.sql"
+    made = fiscus_cli("db", "dump", "-o", str(dump), env={"FISCUS_DATABASE_URL": clean_database})
+    assert made.returncode == 0, made.stderr
+    personal = {
+        "name": "Ada Lovelace",
+        "email": "ada.lovelace.0@customers.demo.bank",
+        "phone": "+49305550000",
+        "tax id": "DE100000000",
+        "street": "Lovelacestrasse",
+        "staff email": owner.email,
+    }
+    found = find_personal_data(split_dump(dump.read_text(encoding="utf-8")), personal)
+    assert found == []
 
 
 def test_the_demo_command_has_help() -> None:

@@ -159,6 +159,8 @@ async def product_create(db: Database, ctx: Context, *, request: ProductCreate) 
         tenant_id=ctx.tenant_id,
         id=new_id(),
         created_at=clock.now(),
+        # Fee and interest terms arrive with the interest and fees release.
+        terms={},
         **{**request.model_dump(), "allowed_operations": sorted(set(request.allowed_operations))},
     )
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
@@ -171,7 +173,7 @@ async def product_create(db: Database, ctx: Context, *, request: ProductCreate) 
             action="banking.product.created",
             object_type="bank_product",
             object_id=product.id,
-            after={k: v for k, v in request.model_dump().items() if k != "terms"},
+            after=request.model_dump(),
         )
     return product
 

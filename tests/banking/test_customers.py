@@ -53,6 +53,13 @@ async def test_a_customer_is_onboarded_reviewed_and_changed(
     assert changed["name"] == body["name"]
     again = ok(await client.get(f"/v1/customers/{made['id']}", headers=staff.headers))
     assert again == changed
+    foreign = await client.patch(
+        f"/v1/customers/{made['id']}", json={"registration_number": "HRB 1"},
+        headers=staff.headers,
+    )  # fmt: skip
+    assert foreign.status_code == 400 and foreign.json()["errors"][0]["field"] == (
+        "registration_number"
+    )
 
     audit = ok(await client.get("/v1/audit-events", headers=(await make_principal(
         role="owner", tenant_id=staff.tenant_id)).headers))  # fmt: skip

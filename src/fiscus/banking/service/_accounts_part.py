@@ -46,6 +46,7 @@ from fiscus.ledger.queries import balance_in
 from fiscus.ledger.schemas import AccountCreate as LedgerAccountCreate
 from fiscus.ledger.service import account_close_in, account_create_in
 
+PRODUCT_CREATED = "banking.product.created"
 ACCOUNT_OPENED = "banking.account.opened"
 ACCOUNT_FROZEN = "banking.account.frozen"
 ACCOUNT_UNFROZEN = "banking.account.unfrozen"
@@ -170,10 +171,21 @@ async def product_create(db: Database, ctx: Context, *, request: ProductCreate) 
         await audit_record(
             uow,
             ctx=ctx,
-            action="banking.product.created",
+            action=PRODUCT_CREATED,
             object_type="bank_product",
             object_id=product.id,
             after=request.model_dump(),
+        )
+        await emit(
+            uow,
+            tenant_id=ctx.tenant_id,
+            type=PRODUCT_CREATED,
+            subject=f"bank_product/{product.id}",
+            payload={
+                "product_id": str(product.id),
+                "type": product.type,
+                "currency": product.currency,
+            },
         )
     return product
 

@@ -76,6 +76,8 @@ class Moved:
 
 @dataclass(frozen=True, slots=True)
 class Side:
+    """One account of a transfer as the locking read saw it, with its product's rules."""
+
     id: uuid.UUID
     customer_id: uuid.UUID
     ledger_account_id: uuid.UUID
@@ -95,6 +97,7 @@ def channel_of(ctx: Context) -> str:
 
 
 def key_race(error: BaseException) -> bool:
+    """Two requests with one key met at a unique index: the retry finds the winner."""
     cause = database_cause(error)
     return isinstance(cause, pg_errors.UniqueViolation) and (
         "ledger_transfers" in str(cause) or "banking_transfers" in str(cause)
@@ -216,6 +219,7 @@ async def _insufficient(
 
 
 async def transfer_by_id(uow: UnitOfWork, ctx: Context, transfer_id: uuid.UUID) -> BankTransfer:
+    """The banking transfer the ledger just replayed (they commit together)."""
     found = await uow.session.get(BankTransfer, (ctx.tenant_id, transfer_id))
     assert found is not None, "the ledger's replay has its banking transfer"
     return found
@@ -250,6 +254,7 @@ async def record_transfer(
 def new_transfer(
     ctx: Context, transfer_id: uuid.UUID, key: str, values: dict[str, Any], customer: uuid.UUID
 ) -> BankTransfer:
+    """The banking row of a posted transfer (its id is the ledger transfer's)."""
     return BankTransfer(
         tenant_id=ctx.tenant_id,
         id=transfer_id,
@@ -263,6 +268,7 @@ def new_transfer(
 
 
 def check_receiving(side: Side, currency: str, operation: str) -> None:
+    """Refuse money into a closed account, another currency, or a product without it."""
     if side.status == "closed":
         raise AccountClosed(f"Account {side.id} is closed.")
     if side.currency != currency:

@@ -27,11 +27,11 @@ from fiscus.audit.service import audit_record
 from fiscus.banking._scope import PAY_ROLES, is_portal
 from fiscus.banking.errors import (
     AccountClosed,
+    AccountCurrencyMismatch,
     AccountDormant,
     AccountFrozen,
     AccountNotActive,
     BankAccountNotFound,
-    CurrencyMismatch,
     IbanInvalid,
     InsufficientFunds,
     OperationNotAllowed,
@@ -202,7 +202,7 @@ async def post_transfer(
         if refused.code is ResultCode.ACCOUNT_CLOSED:
             raise AccountClosed("An account of the transfer is closed.") from None
         if refused.code is ResultCode.CURRENCY_MISMATCH:
-            raise CurrencyMismatch(f"The accounts do not hold {currency}.") from None
+            raise AccountCurrencyMismatch(f"The accounts do not hold {currency}.") from None
         raise
     return outcome.transfer_id, outcome.replayed
 
@@ -272,7 +272,7 @@ def check_receiving(side: Side, currency: str, operation: str) -> None:
     if side.status == "closed":
         raise AccountClosed(f"Account {side.id} is closed.")
     if side.currency != currency:
-        raise CurrencyMismatch(f"Account {side.id} holds {side.currency}, not {currency}.")
+        raise AccountCurrencyMismatch(f"Account {side.id} holds {side.currency}, not {currency}.")
     if operation not in side.operations:
         raise OperationNotAllowed(f"The product of account {side.id} does not allow {operation}.")
 
@@ -284,7 +284,7 @@ def _check_sending(ctx: Context, side: Side, currency: str) -> None:
     if refusal is not None:
         raise refusal(f"Account {side.id} is {side.status}: it cannot send money.")
     if side.currency != currency:
-        raise CurrencyMismatch(f"Account {side.id} holds {side.currency}, not {currency}.")
+        raise AccountCurrencyMismatch(f"Account {side.id} holds {side.currency}, not {currency}.")
     if "transfer_out" not in side.operations:
         raise OperationNotAllowed(f"The product of account {side.id} does not allow transfers out.")
 

@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 from schwifty import IBAN
+from sqlalchemy import text
 
+from fiscus.core.db import Database
 from tests.banking.factories import account, customer, ok, product
 from tests.factories import Principal
 
@@ -152,7 +154,7 @@ async def test_a_pending_account_activates_at_its_opening_balance(
 
 
 async def test_the_lifecycle_freeze_unfreeze_close(
-    client: httpx.AsyncClient, make_principal: MakePrincipal
+    client: httpx.AsyncClient, db: Database, make_principal: MakePrincipal
 ) -> None:
     owner = await make_principal(role="owner")
     holder = await customer(client, owner)
@@ -181,9 +183,25 @@ async def test_the_lifecycle_freeze_unfreeze_close(
     assert deposit.status_code == 422 and deposit.json()["type"].endswith("/account-closed")
     again = await client.post(f"/v1/accounts/{empty['id']}/unfreeze", headers=owner.headers)
     assert again.status_code == 409
-    events = ok(await client.get("/v1/events", params={"types": "banking.*"},
-                                 headers=owner.headers))  # fmt: skip
-    assert events is not None
+    async with db.uow() as uow:
+        emitted = {
+            row[0]: row[1]
+            for row in await uow.session.execute(
+                text("SELECT type, payload FROM events WHERE tenant_id = :t AND subject = :s"),
+                {"t": owner.tenant_id, "s": f"bank_account/{empty['id']}"},
+            )
+        }
+    assert set(emitted) == {"banking.account.opened", "banking.account.closed"}
+    assert emitted["banking.account.closed"]["previous_status"] == "active"
+    async with db.uow() as uow:
+        types = set(
+            (await uow.session.execute(
+                text("SELECT DISTINCT type FROM events WHERE tenant_id = :t"),
+                {"t": owner.tenant_id})).scalars()
+        )  # fmt: skip
+    assert {"banking.customer.created", "banking.customer.kyc_reviewed",
+            "banking.deposit.completed", "banking.account.frozen",
+            "banking.account.unfrozen"} <= types  # fmt: skip
     audit = ok(await client.get("/v1/audit-events", params={"limit": 200},
                                 headers=owner.headers))["data"]  # fmt: skip
     actions = {e["action"] for e in audit}

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import httpx
+import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
+from fiscus.core import http
 from fiscus.core.db import Database
-from fiscus.core.keyring import sealed_columns
+from fiscus.core.keyring import keys_rotate, sealed_columns
 from tests.banking.factories import customer, individual, ok
 from tests.factories import Principal
+from tests.keyring_checks import assert_nothing_stale
 
 MakePrincipal = Callable[..., Awaitable[Principal]]
 
@@ -49,6 +53,13 @@ async def test_a_customer_is_onboarded_reviewed_and_changed(
     assert changed["name"] == body["name"]
     again = ok(await client.get(f"/v1/customers/{made['id']}", headers=staff.headers))
     assert again == changed
+    foreign = await client.patch(
+        f"/v1/customers/{made['id']}", json={"registration_number": "HRB 1"},
+        headers=staff.headers,
+    )  # fmt: skip
+    assert foreign.status_code == 400 and foreign.json()["errors"][0]["field"] == (
+        "registration_number"
+    )
 
     audit = ok(await client.get("/v1/audit-events", headers=(await make_principal(
         role="owner", tenant_id=staff.tenant_id)).headers))  # fmt: skip
@@ -96,6 +107,9 @@ async def test_bad_customer_bodies_are_refused_and_store_nothing(
         individual(phone="+1 555"),
         individual(email="nope"),
         individual(birth_date=None),
+        individual(birth_date=0),
+        individual(birth_date="1990-12-10T00:00:00"),
+        individual(registration_number=""),
         individual(kind="business"),
         individual(tax_residence="Germany"),
         individual(kind="robot"),
@@ -212,3 +226,63 @@ async def test_another_tenants_customer_is_not_found(
         assert response.status_code == 404, (method, path, response.text)
     still = ok(await client.get(f"/v1/customers/{theirs['id']}", headers=other.headers))
     assert still["kyc"]["status"] == "verified" and still["risk_rating"] == "low"
+
+
+class _Recorder:
+    """Stands in for the request logger (loggers are cached at first configuration, so
+    what reaches stderr depends on the suite's order; the calls do not)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, object]]] = []
+
+    def _record(self, event: str, **fields: object) -> None:
+        self.calls.append((event, fields))
+
+    info = warning = error = exception = _record
+
+
+async def test_personal_data_never_reaches_the_logs(
+    client: httpx.AsyncClient, make_principal: MakePrincipal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = _Recorder()
+    monkeypatch.setattr(http, "log", recorder)
+    staff = await make_principal(role="operator")
+    body = individual()
+    made = await customer(client, staff)
+    ok(await client.get("/v1/customers", params={"email": made["email"]}, headers=staff.headers))
+    ok(await client.get("/v1/customers", params={"phone": made["phone"]}, headers=staff.headers))
+    refused = await client.post(
+        "/v1/customers", json={**body, "phone": "+1 555 0100 999"}, headers=staff.headers
+    )
+    assert refused.status_code == 400 and body["email"] not in refused.text
+    routes = [fields.get("route") for event, fields in recorder.calls if event == "request"]
+    assert routes.count("/v1/customers") >= 4, "the request log was recorded"
+    logged = repr(recorder.calls)
+    for value in (made["name"], made["email"], made["phone"], made["tax_id"], body["email"],
+                  made["address"]["line1"]):  # fmt: skip
+        assert value not in logged, value
+
+
+async def test_key_rotation_reseals_customers_and_search_still_finds_them(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, make_principal: MakePrincipal
+) -> None:
+    staff = await make_principal(role="operator")
+    made = ok(
+        await client.post(
+            f"/v1/customers/{(await customer(client, staff, verified=False))['id']}/kyc-review",
+            json={"status": "verified", "notes": "Utility bill seen"},
+            headers=staff.headers,
+        )
+    )
+    ring = app.state.keyring
+    before = ring.current_kid
+    await keys_rotate(db, ring, wait_s=0)
+    assert ring.current_kid != before
+    checked = await assert_nothing_stale(db, ring)
+    assert {"banking_customers.personal_sealed", "banking_customers.kyc_notes_sealed"} <= set(
+        checked
+    )
+    assert ok(await client.get(f"/v1/customers/{made['id']}", headers=staff.headers)) == made
+    found = ok(await client.get("/v1/customers", params={"email": made["email"]},
+                                headers=staff.headers))  # fmt: skip
+    assert [c["id"] for c in found["data"]] == [made["id"]]

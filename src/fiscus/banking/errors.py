@@ -103,7 +103,7 @@ class InsufficientFunds(BusinessRuleViolation):
     title = "Insufficient funds"
 
 
-class CurrencyMismatch(BusinessRuleViolation):
+class AccountCurrencyMismatch(BusinessRuleViolation):
     """The amount's currency is not the account's."""
 
     type_slug = "account-currency-mismatch"

@@ -135,7 +135,7 @@ class BankProduct(TenantScoped, Base):
     minimum_opening_balance: Mapped[int]
     minimum_balance: Mapped[int]
     allowed_operations: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    # Fee and interest terms, read by the interest and fees issue (kept as given until then).
+    # Fee and interest terms, for the interest and fees issue (empty until then).
     terms: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
 

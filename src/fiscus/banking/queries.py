@@ -7,9 +7,8 @@ only the customers they are linked to, and their accounts and transfers.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from fiscus.banking._personal import email_hash, notes_open, personal_open, phone_hash, tax_id_hash
 from fiscus.banking._scope import is_portal, scope_customers
@@ -71,18 +70,31 @@ def customer_read(customer: BankCustomer, keyring: KeyRing) -> CustomerRead:
     )
 
 
+_CUSTOMER_COLUMNS = (
+    "tenant_id, id, kind, personal_sealed, email_hash, phone_hash, tax_id_hash, tax_residence,"
+    " kyc_status, kyc_reviewed_by, kyc_reviewed_at, kyc_notes_sealed, risk_rating, created_at,"
+    " updated_at"
+)
+assert set(_CUSTOMER_COLUMNS.split(", ")) == set(BankCustomer.__table__.columns.keys())
+_CUSTOMER_SQL = (
+    "SELECT tenant_id, id, kind, personal_sealed, email_hash, phone_hash, tax_id_hash,"
+    " tax_residence, kyc_status, kyc_reviewed_by, kyc_reviewed_at, kyc_notes_sealed,"
+    " risk_rating, created_at, updated_at FROM banking_customers x"
+    " WHERE x.tenant_id = %s AND x.id = %s"
+    # Staff see every customer; a portal user those it is linked to.
+    " AND (NOT %s OR EXISTS (SELECT 1 FROM banking_customer_users u"
+    " WHERE u.tenant_id = x.tenant_id AND u.customer_id = x.id AND u.user_id = %s))"
+)
+
+
 async def customer_get(db: Database, ctx: Context, *, customer_id: uuid.UUID) -> BankCustomer:
-    """One customer the caller may see, or CustomerNotFound."""
-    stmt = select(BankCustomer).where(
-        BankCustomer.tenant_id == ctx.tenant_id, BankCustomer.id == customer_id
-    )
-    async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        customer: BankCustomer | None = (
-            await uow.session.execute(scope_customers(stmt, BankCustomer.id, ctx))
-        ).scalar_one_or_none()
-    if customer is None:
+    """One customer the caller may see, or CustomerNotFound; one round trip."""
+    params = (ctx.tenant_id, customer_id, is_portal(ctx), ctx.actor_id)
+    async with db.uow(tenant_id=ctx.tenant_id, single_statement=True) as uow:
+        row = await uow.fetch_one(_CUSTOMER_SQL, params)
+    if row is None:
         raise CustomerNotFound(f"Customer {customer_id} was not found.")
-    return customer
+    return BankCustomer(**dict(zip(_CUSTOMER_COLUMNS.split(", "), row, strict=True)))
 
 
 async def customer_list(
@@ -199,18 +211,29 @@ async def settings_get(db: Database, ctx: Context) -> tuple[str, str]:
     return row.iban_country, row.bank_code
 
 
+_ACCOUNT_COLUMNS = (
+    "tenant_id, id, customer_id, product_id, ledger_account_id, currency, iban, nickname,"
+    " status, created_at, updated_at, closed_at"
+)
+_ACCOUNT_SQL = (
+    "SELECT tenant_id, id, customer_id, product_id, ledger_account_id, currency, iban,"
+    " nickname, status, created_at, updated_at, closed_at FROM banking_accounts x"
+    " WHERE x.tenant_id = %s AND x.id = %s"
+    # Staff see every account; a portal user those of the customers it is linked to.
+    " AND (NOT %s OR EXISTS (SELECT 1 FROM banking_customer_users u"
+    " WHERE u.tenant_id = x.tenant_id AND u.customer_id = x.customer_id AND u.user_id = %s))"
+)
+assert set(_ACCOUNT_COLUMNS.split(", ")) == set(BankAccount.__table__.columns.keys())
+
+
 async def account_get(db: Database, ctx: Context, *, account_id: uuid.UUID) -> BankAccount:
-    """One account the caller may see, or BankAccountNotFound (one statement)."""
-    stmt = select(BankAccount).where(
-        BankAccount.tenant_id == ctx.tenant_id, BankAccount.id == account_id
-    )
-    async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        account: BankAccount | None = (
-            await uow.session.execute(scope_customers(stmt, BankAccount.customer_id, ctx))
-        ).scalar_one_or_none()
-    if account is None:
+    """One account the caller may see, or BankAccountNotFound; one round trip."""
+    params = (ctx.tenant_id, account_id, is_portal(ctx), ctx.actor_id)
+    async with db.uow(tenant_id=ctx.tenant_id, single_statement=True) as uow:
+        row = await uow.fetch_one(_ACCOUNT_SQL, params)
+    if row is None:
         raise BankAccountNotFound(f"Account {account_id} was not found.")
-    return account
+    return BankAccount(**dict(zip(_ACCOUNT_COLUMNS.split(", "), row, strict=True)))
 
 
 async def account_list(
@@ -241,34 +264,41 @@ async def account_list(
     return rows, next_cursor
 
 
+_TRANSFER_COLUMNS = (
+    "tenant_id, id, kind, idempotency_key, from_account_id, to_account_id, amount, currency,"
+    " reference, channel, customer_id, initiated_by, created_at"
+)
+assert set(_TRANSFER_COLUMNS.split(", ")) == set(BankTransfer.__table__.columns.keys())
+# A portal user sees a transfer from or to an account of a customer it is linked to.
+_TRANSFER_SQL = (
+    "SELECT t.tenant_id, t.id, t.kind, t.idempotency_key, t.from_account_id,"
+    " t.to_account_id, t.amount, t.currency, t.reference, t.channel, t.customer_id,"
+    " t.initiated_by, t.created_at FROM banking_transfers t"
+    " WHERE t.tenant_id = %s AND t.id = %s AND (NOT %s OR EXISTS ("
+    "   SELECT 1 FROM banking_accounts x JOIN banking_customer_users u"
+    "   ON u.tenant_id = x.tenant_id AND u.customer_id = x.customer_id AND u.user_id = %s"
+    "   WHERE x.tenant_id = t.tenant_id AND x.id IN (t.from_account_id, t.to_account_id)))"
+)
+
+
 async def transfer_get(db: Database, ctx: Context, *, transfer_id: uuid.UUID) -> BankTransfer:
-    """One transfer the caller may see (a portal user: to or from their accounts)."""
-    stmt: Any = select(BankTransfer).where(
-        BankTransfer.tenant_id == ctx.tenant_id, BankTransfer.id == transfer_id
-    )
-    visible = scope_customers(
-        select(BankAccount.id).where(BankAccount.tenant_id == ctx.tenant_id),
-        BankAccount.customer_id,
-        ctx,
-    )
-    if is_portal(ctx):
-        stmt = stmt.where(
-            or_(BankTransfer.from_account_id.in_(visible), BankTransfer.to_account_id.in_(visible))
-        )
-    async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        transfer: BankTransfer | None = (await uow.session.execute(stmt)).scalar_one_or_none()
-    if transfer is None:
+    """One transfer the caller may see (a portal user: to or from their accounts); one
+    round trip."""
+    params = (ctx.tenant_id, transfer_id, is_portal(ctx), ctx.actor_id)
+    async with db.uow(tenant_id=ctx.tenant_id, single_statement=True) as uow:
+        row = await uow.fetch_one(_TRANSFER_SQL, params)
+    if row is None:
         raise BankTransferNotFound(f"Transfer {transfer_id} was not found.")
-    return transfer
+    return BankTransfer(**dict(zip(_TRANSFER_COLUMNS.split(", "), row, strict=True)))
 
 
-# An account the caller may see, for the reads whose numbers come from the ledger: one
-# statement (a portal user's link is checked in it).
+# An account the caller may see, for the reads whose numbers come from the ledger.
 _BRIEF_SQL = (
-    "SELECT a.ledger_account_id, a.status, a.currency FROM banking_accounts a"
-    " WHERE a.tenant_id = %s AND a.id = %s AND (NOT %s OR EXISTS ("
-    "   SELECT 1 FROM banking_customer_users u WHERE u.tenant_id = a.tenant_id"
-    "   AND u.customer_id = a.customer_id AND u.user_id = %s))"
+    "SELECT x.ledger_account_id, x.status, x.currency FROM banking_accounts x"
+    " WHERE x.tenant_id = %s AND x.id = %s"
+    # Staff see every account; a portal user those of the customers it is linked to.
+    " AND (NOT %s OR EXISTS (SELECT 1 FROM banking_customer_users u"
+    " WHERE u.tenant_id = x.tenant_id AND u.customer_id = x.customer_id AND u.user_id = %s))"
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
@@ -10,6 +11,7 @@ import phonenumbers
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -25,9 +27,22 @@ _ID = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00001"
 _OTHER = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00002"
 _WHEN = "2026-11-22T14:05:00.123Z"
 _IBAN = "DE89370400440532013000"
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Times this API returns: RFC 3339 in UTC with a `Z`.
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
+
+
+def _date_text(value: object) -> object:
+    """Only `YYYY-MM-DD` text is a date here (pydantic would read a number as seconds)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_date_text)]
 Kind = Literal["individual", "business"]
 KycStatus = Literal["pending", "verified", "rejected"]
 RiskRating = Literal["low", "medium", "high"]
@@ -102,9 +117,10 @@ class CustomerCreate(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     email: EmailStr
     phone: Phone | None = None
-    birth_date: date | None = Field(None, description="Individuals only (required for them)")
+    birth_date: Day | None = Field(None, description="Individuals only (required for them)")
     registration_number: Annotated[
-        str | None, Field(max_length=50, description="Businesses only (required for them)")
+        str | None,
+        Field(min_length=1, max_length=50, description="Businesses only (required for them)"),
     ] = None
     tax_id: TaxId | None = None
     tax_residence: Country | None = None
@@ -132,7 +148,7 @@ class CustomerUpdate(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] = None  # type: ignore[assignment]
     email: EmailStr = None  # type: ignore[assignment]
     phone: Phone | None = None
-    birth_date: date = None  # type: ignore[assignment]
+    birth_date: Day = None  # type: ignore[assignment]
     registration_number: Annotated[str, Field(min_length=1, max_length=50)] = None  # type: ignore[assignment]
     tax_id: TaxId | None = None
     tax_residence: Country | None = None
@@ -300,10 +316,6 @@ class ProductCreate(BaseModel):
         "transfer_in",
         "transfer_out",
     ]
-    terms: Annotated[
-        dict[str, Any],
-        Field(max_length=50, description="Fee and interest terms (used by a later release)"),
-    ] = {}
 
 
 class ProductRead(ProductCreate):
@@ -323,7 +335,6 @@ class ProductRead(ProductCreate):
                     "minimum_opening_balance": 0,
                     "minimum_balance": 0,
                     "allowed_operations": ["deposit", "transfer_in", "transfer_out"],
-                    "terms": {},
                     "created_at": _WHEN,
                 }
             ]

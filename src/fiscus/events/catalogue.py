@@ -125,6 +125,32 @@ class CustomerPayload(_Payload):
     kyc_status: Literal["verified", "rejected"] | None = None
 
 
+class ProductPayload(_Payload):
+    """A deposit product."""
+
+    product_id: str
+    type: Literal["current", "savings"]
+    currency: str
+
+
+class CustomerUserPayload(_Payload):
+    """A portal user's access to a bank customer."""
+
+    customer_id: str
+    user_id: str
+    role: Literal["owner", "viewer"] | None = Field(None, description="None once unlinked")
+
+
+class LimitPayload(_Payload):
+    """A customer's outgoing limits on one channel and currency (minor units)."""
+
+    customer_id: str
+    channel: Literal["online", "api", "branch"]
+    currency: str
+    daily_limit: int
+    monthly_limit: int
+
+
 class BankAccountPayload(_Payload):
     """A bank account and its new status."""
 
@@ -328,6 +354,36 @@ CATALOGUE: tuple[EventSpec, ...] = (
         "A bank customer's KYC review was recorded.",
         CustomerPayload,
         {"customer_id": _ACCOUNT_A, "kind": "business", "kyc_status": "verified"},
+    ),
+    EventSpec(
+        "banking.customer.user_linked",
+        "A portal user was linked to a bank customer (or got another role for it).",
+        CustomerUserPayload,
+        {"customer_id": _ACCOUNT_A, "user_id": _USER, "role": "owner"},
+    ),
+    EventSpec(
+        "banking.customer.user_unlinked",
+        "A portal user no longer acts for a bank customer.",
+        CustomerUserPayload,
+        {"customer_id": _ACCOUNT_A, "user_id": _USER, "role": None},
+    ),
+    EventSpec(
+        "banking.customer.limit_set",
+        "A bank customer's outgoing limits on a channel and currency were set.",
+        LimitPayload,
+        {
+            "customer_id": _ACCOUNT_A,
+            "channel": "online",
+            "currency": "EUR",
+            "daily_limit": 100000,
+            "monthly_limit": 1000000,
+        },
+    ),
+    EventSpec(
+        "banking.product.created",
+        "A deposit product was created.",
+        ProductPayload,
+        {"product_id": _ACCOUNT_B, "type": "current", "currency": "EUR"},
     ),
     *(
         EventSpec(

@@ -46,6 +46,7 @@ from fiscus.ledger.queries import balance_in
 from fiscus.ledger.schemas import AccountCreate as LedgerAccountCreate
 from fiscus.ledger.service import account_close_in, account_create_in
 
+PRODUCT_CREATED = "banking.product.created"
 ACCOUNT_OPENED = "banking.account.opened"
 ACCOUNT_FROZEN = "banking.account.frozen"
 ACCOUNT_UNFROZEN = "banking.account.unfrozen"
@@ -159,6 +160,8 @@ async def product_create(db: Database, ctx: Context, *, request: ProductCreate) 
         tenant_id=ctx.tenant_id,
         id=new_id(),
         created_at=clock.now(),
+        # Fee and interest terms arrive with the interest and fees release.
+        terms={},
         **{**request.model_dump(), "allowed_operations": sorted(set(request.allowed_operations))},
     )
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
@@ -168,10 +171,21 @@ async def product_create(db: Database, ctx: Context, *, request: ProductCreate) 
         await audit_record(
             uow,
             ctx=ctx,
-            action="banking.product.created",
+            action=PRODUCT_CREATED,
             object_type="bank_product",
             object_id=product.id,
-            after={k: v for k, v in request.model_dump().items() if k != "terms"},
+            after=request.model_dump(),
+        )
+        await emit(
+            uow,
+            tenant_id=ctx.tenant_id,
+            type=PRODUCT_CREATED,
+            subject=f"bank_product/{product.id}",
+            payload={
+                "product_id": str(product.id),
+                "type": product.type,
+                "currency": product.currency,
+            },
         )
     return product
 

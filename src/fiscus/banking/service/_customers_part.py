@@ -28,6 +28,7 @@ from fiscus.banking.models import BankCustomer, BankCustomerUser, BankLimit
 from fiscus.banking.schemas import CustomerCreate, LimitWrite
 from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
+from fiscus.core.errors import ValidationProblem
 from fiscus.core.events import emit
 from fiscus.core.ids import new_id
 from fiscus.core.keyring import KeyRing
@@ -35,6 +36,9 @@ from fiscus.core.keyring import KeyRing
 CUSTOMER_CREATED = "banking.customer.created"
 CUSTOMER_UPDATED = "banking.customer.updated"
 CUSTOMER_KYC_REVIEWED = "banking.customer.kyc_reviewed"
+CUSTOMER_USER_LINKED = "banking.customer.user_linked"
+CUSTOMER_USER_UNLINKED = "banking.customer.user_unlinked"
+CUSTOMER_LIMIT_SET = "banking.customer.limit_set"
 
 
 def _personal_of(request: CustomerCreate) -> Personal:
@@ -144,10 +148,9 @@ async def customer_update(
         personal_changes = {k: v for k, v in changes.items() if k in PERSONAL_FIELDS}
         if "birth_date" in personal_changes and personal_changes["birth_date"] is not None:
             personal_changes["birth_date"] = personal_changes["birth_date"].isoformat()
-        if customer.kind == "business":
-            personal_changes.pop("birth_date", None)
-        else:
-            personal_changes.pop("registration_number", None)
+        foreign = "birth_date" if customer.kind == "business" else "registration_number"
+        if foreign in personal_changes:
+            raise ValidationProblem(f"A {customer.kind} customer has no {foreign}.", field=foreign)
         if personal_changes:
             _index(customer, replace(personal, **personal_changes), keyring)
         if "risk_rating" in changes:
@@ -252,10 +255,17 @@ async def customer_user_link(
         await audit_record(
             uow,
             ctx=ctx,
-            action="banking.customer.user_linked",
+            action=CUSTOMER_USER_LINKED,
             object_type="customer",
             object_id=customer_id,
             details={"user_id": str(user_id), "role": role},
+        )
+        await emit(
+            uow,
+            tenant_id=ctx.tenant_id,
+            type=CUSTOMER_USER_LINKED,
+            subject=f"customer/{customer_id}",
+            payload={"customer_id": str(customer_id), "user_id": str(user_id), "role": role},
         )
     return link
 
@@ -280,10 +290,17 @@ async def customer_user_unlink(
         await audit_record(
             uow,
             ctx=ctx,
-            action="banking.customer.user_unlinked",
+            action=CUSTOMER_USER_UNLINKED,
             object_type="customer",
             object_id=customer_id,
             details={"user_id": str(user_id)},
+        )
+        await emit(
+            uow,
+            tenant_id=ctx.tenant_id,
+            type=CUSTOMER_USER_UNLINKED,
+            subject=f"customer/{customer_id}",
+            payload={"customer_id": str(customer_id), "user_id": str(user_id), "role": None},
         )
 
 
@@ -314,9 +331,16 @@ async def limit_set(
         await audit_record(
             uow,
             ctx=ctx,
-            action="banking.customer.limit_set",
+            action=CUSTOMER_LIMIT_SET,
             object_type="customer",
             object_id=customer_id,
             after={**values},
+        )
+        await emit(
+            uow,
+            tenant_id=ctx.tenant_id,
+            type=CUSTOMER_LIMIT_SET,
+            subject=f"customer/{customer_id}",
+            payload={"customer_id": str(customer_id), **values},
         )
     return row

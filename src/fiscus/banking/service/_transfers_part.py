@@ -28,11 +28,11 @@ from fiscus.banking._scope import PAY_ROLES, is_portal
 from fiscus.banking.alerts.service import Movement, alerts_check
 from fiscus.banking.errors import (
     AccountClosed,
+    AccountCurrencyMismatch,
     AccountDormant,
     AccountFrozen,
     AccountNotActive,
     BankAccountNotFound,
-    CurrencyMismatch,
     IbanInvalid,
     InsufficientFunds,
     OperationNotAllowed,
@@ -77,6 +77,8 @@ class Moved:
 
 @dataclass(frozen=True, slots=True)
 class Side:
+    """One account of a transfer as the locking read saw it, with its product's rules."""
+
     id: uuid.UUID
     customer_id: uuid.UUID
     ledger_account_id: uuid.UUID
@@ -96,6 +98,7 @@ def channel_of(ctx: Context) -> str:
 
 
 def key_race(error: BaseException) -> bool:
+    """Two requests with one key met at a unique index: the retry finds the winner."""
     cause = database_cause(error)
     return isinstance(cause, pg_errors.UniqueViolation) and (
         "ledger_transfers" in str(cause) or "banking_transfers" in str(cause)
@@ -200,7 +203,7 @@ async def post_transfer(
         if refused.code is ResultCode.ACCOUNT_CLOSED:
             raise AccountClosed("An account of the transfer is closed.") from None
         if refused.code is ResultCode.CURRENCY_MISMATCH:
-            raise CurrencyMismatch(f"The accounts do not hold {currency}.") from None
+            raise AccountCurrencyMismatch(f"The accounts do not hold {currency}.") from None
         raise
     return outcome.transfer_id, outcome.replayed
 
@@ -217,6 +220,7 @@ async def insufficient(
 
 
 async def transfer_by_id(uow: UnitOfWork, ctx: Context, transfer_id: uuid.UUID) -> BankTransfer:
+    """The banking transfer the ledger just replayed (they commit together)."""
     found = await uow.session.get(BankTransfer, (ctx.tenant_id, transfer_id))
     assert found is not None, "the ledger's replay has its banking transfer"
     return found
@@ -251,6 +255,7 @@ async def record_transfer(
 def new_transfer(
     ctx: Context, transfer_id: uuid.UUID, key: str, values: dict[str, Any], customer: uuid.UUID
 ) -> BankTransfer:
+    """The banking row of a posted transfer (its id is the ledger transfer's)."""
     return BankTransfer(
         tenant_id=ctx.tenant_id,
         id=transfer_id,
@@ -264,10 +269,11 @@ def new_transfer(
 
 
 def check_receiving(side: Side, currency: str, operation: str) -> None:
+    """Refuse money into a closed account, another currency, or a product without it."""
     if side.status == "closed":
         raise AccountClosed(f"Account {side.id} is closed.")
     if side.currency != currency:
-        raise CurrencyMismatch(f"Account {side.id} holds {side.currency}, not {currency}.")
+        raise AccountCurrencyMismatch(f"Account {side.id} holds {side.currency}, not {currency}.")
     if operation not in side.operations:
         raise OperationNotAllowed(f"The product of account {side.id} does not allow {operation}.")
 
@@ -279,7 +285,7 @@ def check_sending(ctx: Context, side: Side, currency: str) -> None:
     if refusal is not None:
         raise refusal(f"Account {side.id} is {side.status}: it cannot send money.")
     if side.currency != currency:
-        raise CurrencyMismatch(f"Account {side.id} holds {side.currency}, not {currency}.")
+        raise AccountCurrencyMismatch(f"Account {side.id} holds {side.currency}, not {currency}.")
     if "transfer_out" not in side.operations:
         raise OperationNotAllowed(f"The product of account {side.id} does not allow transfers out.")
 

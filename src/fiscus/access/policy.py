@@ -51,6 +51,12 @@ PERMISSIONS: dict[str, str] = {
     " accounts they own).",
     "fx_rates:read": "Read exchange rates and quote conversions.",
     "fx_rates:manage": "Enter exchange rates and their spreads.",
+    "bank_standing_orders:read": "Read standing orders and scheduled transfers (a portal user:"
+    " their customers').",
+    "bank_standing_orders:manage": "Set up, change, pause, resume and cancel standing orders (a"
+    " portal user: from accounts they own).",
+    "bank_business_date:read": "Read the tenant's banking business date.",
+    "bank_business_date:manage": "Advance the tenant's banking business date.",
 }
 
 SELF = frozenset({"self:read", "self:manage"})
@@ -69,6 +75,8 @@ CUSTOMER_PORTAL = frozenset(
         "bank_transfers:read",
         "bank_transfers:create",
         "fx_rates:read",
+        "bank_standing_orders:read",
+        "bank_standing_orders:manage",
     }
 )
 ALL = frozenset(PERMISSIONS)
@@ -105,6 +113,7 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
                 "bank_accounts:manage",
                 "bank_deposits:create",
                 "bank_transfers:create",
+                "bank_standing_orders:manage",
             },
         ),
         RoleDefinition("analyst", "Read-only: every `:read` permission.", READ | SELF),

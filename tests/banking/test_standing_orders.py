@@ -5,7 +5,10 @@ retries then failure, pause/resume/cancel, and who may do what."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import subprocess
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +23,9 @@ from fiscus.core import clock
 from fiscus.core.context import Context
 from fiscus.core.db import Database
 from fiscus.ledger import queries as ledger_queries
+from fiscus.worker import build_job_app
 from tests.banking.factories import account, customer, ok, product
+from tests.conftest import TEST_SECRET
 from tests.factories import Principal
 
 MakePrincipal = Callable[..., Awaitable[Principal]]
@@ -499,3 +504,45 @@ async def test_another_tenants_orders_are_not_found_and_analysts_only_read(
     again = await client.post("/v1/standing-orders", json=_body(w), headers=keyed)
     assert first.status_code == again.status_code == 201
     assert again.json()["id"] == first.json()["id"]
+
+
+# --- the command and the periodic job ---------------------------------------------------
+
+
+async def test_the_command_pays_what_is_due_once_and_refuses_a_date_past_the_business_date(
+    client: httpx.AsyncClient, clean_database: str, make_principal: MakePrincipal
+) -> None:
+    w = await _world(client, make_principal)
+    staff = w["staff"]
+    await _order(client, staff, _body(w, frequency="daily", amount=250))
+    outputs = []
+    for _ in range(2):
+        done = await asyncio.to_thread(
+            _fiscus, clean_database, "banking", "run-orders", "--tenant", staff.tenant_slug
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert "1 paid" in outputs[0] and "0 paid" in outputs[1]
+    assert await _balance(client, staff, w["payee"]["id"]) == 250
+    later = (TODAY + timedelta(days=1)).isoformat()
+    refused = await asyncio.to_thread(
+        _fiscus, clean_database, "banking", "run-orders", "--tenant", staff.tenant_slug,
+        "--date", later,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "business date" in refused.stderr
+
+
+def _fiscus(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FISCUS_DATABASE_URL": database_url, "FISCUS_SECRET_KEY": TEST_SECRET,
+           "FISCUS_ENV": "test"}  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "fiscus.cli", *args],
+        env=env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_job_is_a_periodic_task_of_the_worker() -> None:
+    app = build_job_app("postgresql://unused@127.0.0.1/unused")
+    assert "banking:banking.standing_orders_run" in app.tasks
+    periodic = {p.periodic_id: p.cron for p in app.periodic_registry.periodic_tasks.values()}
+    assert periodic["standing-orders-run"] == "*/5 * * * *"

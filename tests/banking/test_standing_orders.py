@@ -546,3 +546,35 @@ def test_the_job_is_a_periodic_task_of_the_worker() -> None:
     assert "banking:banking.standing_orders_run" in app.tasks
     periodic = {p.periodic_id: p.cron for p in app.periodic_registry.periodic_tasks.values()}
     assert periodic["standing-orders-run"] == "*/5 * * * *"
+
+
+async def test_a_transfer_with_execute_on_is_scheduled_and_paid_on_that_date(
+    client: httpx.AsyncClient, db: Database, make_principal: MakePrincipal
+) -> None:
+    w = await _world(client, make_principal)
+    staff = w["staff"]
+    later = TODAY + timedelta(days=3)
+    body = {"from_account_id": w["payer"]["id"], "to_iban": w["payee"]["iban"], "amount": 4200,
+            "currency": "EUR", "reference": "Later", "execute_on": later.isoformat()}  # fmt: skip
+    keyed = {**staff.headers, "Idempotency-Key": secrets.token_hex(8)}
+    first = await client.post("/v1/transfers", json=body, headers=keyed)
+    assert first.status_code == 202, first.text
+    scheduled = first.json()
+    assert scheduled["count"] == 1 and scheduled["next_due_date"] == later.isoformat()
+    assert scheduled["to_account_id"] == w["payee"]["id"]
+    again = await client.post("/v1/transfers", json=body, headers=keyed)
+    assert again.status_code == 202 and again.json()["id"] == scheduled["id"]
+    past = {**body, "execute_on": (TODAY - timedelta(days=1)).isoformat()}
+    refused = await client.post(
+        "/v1/transfers", json=past, headers={**staff.headers, "Idempotency-Key": "past-1"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["type"].endswith("/standing-order-start-in-past")
+    unkeyed = await client.post("/v1/transfers", json=body, headers=staff.headers)
+    assert unkeyed.status_code == 400
+    assert (await _run(db, staff)).paid == 0
+    await _advance(client, staff, later)
+    assert (await _run(db, staff)).paid == 1
+    assert await _balance(client, staff, w["payee"]["id"]) == 4200
+    done = ok(await client.get(f"/v1/standing-orders/{scheduled['id']}", headers=staff.headers))
+    assert done["status"] == "completed"

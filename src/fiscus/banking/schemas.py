@@ -693,3 +693,28 @@ class ExecutionList(BaseModel):
     """An order's occurrences so far, newest first (at most 100)."""
 
     data: list[ExecutionRead]
+
+
+class TransferRequest(TransferCreate):
+    """A transfer now, or (with `execute_on`) a scheduled transfer: a standing order paying
+    once on that business date."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_account_id": _ID,
+                    "to_iban": _IBAN,
+                    "amount": 1250,
+                    "currency": "EUR",
+                    "reference": "Rent December",
+                    "execute_on": "2027-01-04",
+                }
+            ]
+        },
+    )
+
+    execute_on: date | None = Field(
+        None, description="Pay on this business date (today or later) instead of now: 202"
+    )

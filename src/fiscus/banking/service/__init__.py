@@ -36,6 +36,7 @@ from fiscus.banking.service._orders_part import (
     standing_order_update,
     standing_orders_run,
     standing_orders_run_all,
+    transfer_schedule,
 )
 from fiscus.banking.service._transfers_part import Moved, channel_of, transfer_create
 
@@ -71,4 +72,5 @@ __all__ = [
     "standing_orders_run",
     "standing_orders_run_all",
     "transfer_create",
+    "transfer_schedule",
 ]

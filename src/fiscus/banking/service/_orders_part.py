@@ -587,3 +587,16 @@ async def standing_orders_run_all(
         total.failed += done.failed
         total.tenants.append(tenant_id)
     return total
+
+
+async def transfer_schedule(
+    db: Database, ctx: Context, *, request: TransferCreate, on: date
+) -> BankStandingOrder:
+    """A scheduled transfer: a standing order that pays `request` once, on `on`."""
+    order = StandingOrderCreate(
+        **request.model_dump(include=set(TransferCreate.model_fields)),
+        frequency="daily",
+        start_date=on,
+        count=1,
+    )
+    return await standing_order_create(db, ctx, request=order)

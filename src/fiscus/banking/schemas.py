@@ -704,9 +704,7 @@ class TransferRequest(TransferCreate):
         json_schema_extra={
             "examples": [
                 {
-                    "from_account_id": _ID,
-                    "to_iban": _IBAN,
-                    "amount": 1250,
+                    **{k: _ORDER_EXAMPLE[k] for k in ("from_account_id", "to_iban", "amount")},
                     "currency": "EUR",
                     "reference": "Rent December",
                     "execute_on": "2027-01-04",

@@ -431,6 +431,17 @@ async def test_bad_orders_are_refused_with_precise_problems_and_nothing_stored(
     assert stored == 0
     with pytest.raises(Exception, match="after the business date"):
         await _run(db, staff, TODAY + timedelta(days=1))
+    made = await _order(client, staff, _body(w, count=5))
+    path = f"/v1/standing-orders/{made['id']}"
+    for change in ({"amount": None}, {"amount": 0}, {"frequency": "daily"}, {"count": 0},
+                   {"reference": ""}):  # fmt: skip
+        got = await client.patch(path, json=change, headers=staff.headers)
+        assert got.status_code == 400, (change, got.text)
+        assert got.headers["content-type"].startswith("application/problem+json")
+    assert ok(await client.get(path, headers=staff.headers)) == made
+    unknown = await client.post(f"/v1/standing-orders/{uuid.uuid4()}/pause", headers=staff.headers)
+    assert unknown.status_code == 404
+    assert unknown.json()["type"].endswith("/standing-order-not-found")
 
 
 # --- who may do what --------------------------------------------------------------------

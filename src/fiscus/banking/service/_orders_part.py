@@ -331,8 +331,7 @@ async def standing_order_update(
             raise StandingOrderStatusConflict(f"A {order.status} standing order cannot change.")
         before = _snapshot(order)
         if "amount" in changes:
-            if request.amount is None:
-                raise ValidationProblem("amount cannot be null.", field="amount")
+            assert request.amount is not None, "the schema refuses an explicit null"
             order.amount = request.amount
         if "reference" in changes:
             order.reference = request.reference

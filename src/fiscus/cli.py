@@ -20,6 +20,7 @@ from fiscus import __version__
 from fiscus.access import cli as access_cli
 from fiscus.access.queries import tenant_by_slug
 from fiscus.audit import cli as audit_cli
+from fiscus.banking.cli import app as banking_cli
 from fiscus.banking.fx.cli import app as fx_cli
 from fiscus.core.cli import database, err
 from fiscus.core.cli import settings_load as _settings
@@ -60,6 +61,7 @@ app.add_typer(ledger_cli, name="ledger")
 app.add_typer(keys_app, name="keys")
 app.add_typer(sanctions_cli, name="sanctions")
 app.add_typer(fx_cli, name="fx")
+app.add_typer(banking_cli, name="banking")
 
 
 def _tool(name: str, url: str) -> str:

@@ -224,6 +224,16 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         ),
         201,
     )
+    order = _ok(
+        await client.post(
+            "/v1/standing-orders",
+            json={"from_account_id": first["id"], "to_account_id": second["id"], "amount": 5,
+                  "currency": "EUR", "frequency": "monthly",
+                  "start_date": "2099-01-31"},
+            headers=b.headers,
+        ),
+        201,
+    )  # fmt: skip
     return {
         "customer_id": made["id"],
         "product_id": current["id"],
@@ -232,12 +242,14 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         "alert_id": alert["id"],
         "bank_transfer_id": transfer["id"],
         "conversion_id": conversion["id"],
+        "order_id": order["id"],
     }
 
 
 def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str, str], list[Any]]:
     """Banking bodies naming B's objects (`ids`), with A's own where a second is needed."""
     transfer = {"amount": 1, "currency": "EUR"}
+    schedule = {"frequency": "daily", "start_date": "2099-01-01"}
     return {
         ("POST", "/v1/accounts"): [
             {"customer_id": ids["customer_id"], "product_id": mine["product_id"]},
@@ -257,6 +269,11 @@ def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str
              "to_account_id": mine["bank_usd_account_id"]},
             {**transfer, "from_account_id": mine["bank_account_id"],
              "to_account_id": ids["bank_usd_account_id"]},
+        ("POST", "/v1/standing-orders"): [
+            {**transfer, **schedule, "from_account_id": ids["bank_account_id"],
+             "to_account_id": mine["bank_account_id"]},
+            {**transfer, **schedule, "from_account_id": mine["bank_account_id"],
+             "to_account_id": ids["bank_account_id"]},
         ],
     }  # fmt: skip
 

@@ -38,6 +38,7 @@ def test_builtin_roles_follow_the_brief() -> None:
             "bank_transfers",
             "fx_rates",
             "bank_alerts",
+            "bank_standing_orders",
         }
         for p in CUSTOMER_PORTAL
     )

@@ -37,6 +37,11 @@ def _emitted_in_python() -> set[str]:
                     continue
                 if isinstance(keyword.value, ast.Constant):
                     found.add(keyword.value.value)
+                elif isinstance(keyword.value, ast.Subscript):
+                    # A look-up in a module-level table (`type=ORDER_EVENTS[verb]`): all of it.
+                    assert isinstance(keyword.value.value, ast.Name), (path, keyword.value)
+                    table = getattr(importlib.import_module(module_name), keyword.value.value.id)
+                    found.update(table.values())
                 else:
                     assert isinstance(keyword.value, ast.Name), (path, ast.dump(keyword.value))
                     found.add(getattr(importlib.import_module(module_name), keyword.value.id))

@@ -54,6 +54,12 @@ PERMISSIONS: dict[str, str] = {
     "bank_alerts:manage": "Set and delete account alerts (a portal user: on their customers'"
     " accounts).",
     "fx_rates:manage": "Enter exchange rates and their spreads.",
+    "bank_standing_orders:read": "Read standing orders and scheduled transfers (a portal user:"
+    " their customers').",
+    "bank_standing_orders:manage": "Set up, change, pause, resume and cancel standing orders (a"
+    " portal user: from accounts they own).",
+    "bank_business_date:read": "Read the tenant's banking business date.",
+    "bank_business_date:manage": "Advance the tenant's banking business date.",
 }
 
 SELF = frozenset({"self:read", "self:manage"})
@@ -74,6 +80,8 @@ CUSTOMER_PORTAL = frozenset(
         "fx_rates:read",
         "bank_alerts:read",
         "bank_alerts:manage",
+        "bank_standing_orders:read",
+        "bank_standing_orders:manage",
     }
 )
 ALL = frozenset(PERMISSIONS)
@@ -111,6 +119,7 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
                 "bank_deposits:create",
                 "bank_transfers:create",
                 "bank_alerts:manage",
+                "bank_standing_orders:manage",
             },
         ),
         RoleDefinition("analyst", "Read-only: every `:read` permission.", READ | SELF),

@@ -150,3 +150,31 @@ class BankSettingsInvalid(ValidationProblem):
 
     type_slug = "bank-settings-invalid"
     title = "Invalid banking settings"
+
+
+class BusinessDateBackwards(Conflict):
+    """The business date only moves forward: scheduled work has run for the days behind it."""
+
+    type_slug = "business-date-backwards"
+    title = "Business date cannot move back"
+
+
+class StandingOrderNotFound(NotFound):
+    """No such standing order in this tenant (or not one the caller acts for)."""
+
+    type_slug = "standing-order-not-found"
+    title = "Standing order not found"
+
+
+class StandingOrderStatusConflict(Conflict):
+    """The standing order's status does not allow this (e.g. resuming a cancelled order)."""
+
+    type_slug = "standing-order-status-conflict"
+    title = "Standing order status does not allow this"
+
+
+class StandingOrderStartPast(BusinessRuleViolation):
+    """A standing order starts on or after the tenant's business date."""
+
+    type_slug = "standing-order-start-in-past"
+    title = "Standing order starts in the past"

@@ -301,3 +301,114 @@ class BankLimitUsage(TenantScoped, Base):
     period: Mapped[str] = mapped_column(Text, primary_key=True)
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     used: Mapped[int]
+
+
+# --- Business date and standing orders --------------------------------------------------
+
+
+class BankBusinessDate(TenantScoped, Base):
+    """The tenant's banking business date: the day scheduled work runs for (staff advance
+    it; without a row it is today in UTC)."""
+
+    __tablename__ = "banking_business_dates"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    business_date: Mapped[date] = mapped_column(Date)
+    updated_by: Mapped[uuid.UUID | None]
+    updated_at: Mapped[datetime]
+
+
+class BankStandingOrder(TenantScoped, Base):
+    """A standing order (or, with `count` 1, a scheduled transfer) between two accounts of
+    the tenant; `next_due_date` is its first occurrence not yet paid or failed."""
+
+    __tablename__ = "banking_standing_orders"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"],
+            ["banking_customers.tenant_id", "banking_customers.id"],
+            name="fk_banking_standing_orders_customer",
+        ),
+        CheckConstraint("status IN ('active', 'paused', 'cancelled', 'completed')", name="status"),
+        CheckConstraint("frequency IN ('daily', 'weekly', 'monthly', 'yearly')", name="frequency"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("from_account_id <> to_account_id", name="distinct_accounts"),
+        CheckConstraint("executed_count >= 0", name="executed_count"),
+        CheckConstraint(
+            "retry_attempts BETWEEN 0 AND 10 AND retry_every_minutes BETWEEN 1 AND 720",
+            name="retry_policy",
+        ),
+        CheckConstraint(
+            "(status IN ('active', 'paused')) = (next_due_date IS NOT NULL)",
+            name="next_due_date",
+        ),
+        Index(
+            "ix_banking_standing_orders_due",
+            "tenant_id",
+            "next_due_date",
+            postgresql_where="status = 'active'",
+        ),
+        Index("ix_banking_standing_orders_tenant_id_customer_id", "tenant_id", "customer_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID]
+    from_account_id: Mapped[uuid.UUID]
+    to_account_id: Mapped[uuid.UUID]
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
+    frequency: Mapped[str] = mapped_column(Text)
+    day_of_month: Mapped[str | None] = mapped_column(Text)
+    weekday: Mapped[int | None]
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    count: Mapped[int | None]
+    retry_attempts: Mapped[int]
+    retry_every_minutes: Mapped[int]
+    status: Mapped[str] = mapped_column(Text)
+    next_due_date: Mapped[date | None] = mapped_column(Date)
+    executed_count: Mapped[int]
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class BankStandingOrderExecution(TenantScoped, Base):
+    """One occurrence of a standing order: paid (with its transfer), retrying or failed.
+
+    Unique per (order, due date) and written in the transaction that posts the transfer,
+    so an occurrence is paid at most once however often or concurrently the job runs.
+    """
+
+    __tablename__ = "banking_standing_order_executions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "order_id"],
+            ["banking_standing_orders.tenant_id", "banking_standing_orders.id"],
+            name="fk_banking_standing_order_executions_order",
+        ),
+        CheckConstraint("status IN ('paid', 'retrying', 'failed')", name="status"),
+        CheckConstraint("(status = 'paid') = (transfer_id IS NOT NULL)", name="paid_transfer"),
+        CheckConstraint("attempts >= 1", name="attempts"),
+        Index(
+            "uq_banking_standing_order_executions_occurrence",
+            "tenant_id",
+            "order_id",
+            "due_date",
+            unique=True,
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    order_id: Mapped[uuid.UUID]
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int]
+    transfer_id: Mapped[uuid.UUID | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    retry_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -17,6 +17,7 @@ from fiscus.banking.errors import (
     BankTransferNotFound,
     CustomerNotFound,
     ProductNotFound,
+    StandingOrderNotFound,
 )
 from fiscus.banking.models import (
     BankAccount,
@@ -25,6 +26,8 @@ from fiscus.banking.models import (
     BankLimit,
     BankProduct,
     BankSettings,
+    BankStandingOrder,
+    BankStandingOrderExecution,
     BankTransfer,
 )
 from fiscus.banking.schemas import Address, CustomerRead, KycRead
@@ -313,3 +316,73 @@ async def account_brief(
     if row is None:
         raise BankAccountNotFound(f"Account {account_id} was not found.")
     return row[0], row[1], row[2]
+
+
+# --- Standing orders --------------------------------------------------------------------
+
+
+async def standing_order_get(
+    db: Database, ctx: Context, *, order_id: uuid.UUID
+) -> BankStandingOrder:
+    """One standing order the caller may see (a portal user: their customers'), or 404."""
+    stmt = select(BankStandingOrder).where(
+        BankStandingOrder.tenant_id == ctx.tenant_id, BankStandingOrder.id == order_id
+    )
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        order: BankStandingOrder | None = (
+            await uow.session.execute(scope_customers(stmt, BankStandingOrder.customer_id, ctx))
+        ).scalar_one_or_none()
+    if order is None:
+        raise StandingOrderNotFound(f"Standing order {order_id} was not found.")
+    return order
+
+
+async def standing_order_list(
+    db: Database,
+    ctx: Context,
+    *,
+    account_id: uuid.UUID | None,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[BankStandingOrder], str | None]:
+    """The standing orders the caller may see, oldest first, optionally from one account."""
+    stmt = select(BankStandingOrder).where(BankStandingOrder.tenant_id == ctx.tenant_id)
+    if account_id is not None:
+        stmt = stmt.where(BankStandingOrder.from_account_id == account_id)
+    if status is not None:
+        stmt = stmt.where(BankStandingOrder.status == status)
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        rows: list[BankStandingOrder]
+        rows, next_cursor = await keyset_page(
+            uow.session,
+            scope_customers(stmt, BankStandingOrder.customer_id, ctx),
+            keys=[BankStandingOrder.__table__.c.id],
+            cursor=cursor,
+            limit=limit,
+            key_of=lambda o: [str(o.id)],
+        )
+    return rows, next_cursor
+
+
+MAX_EXECUTIONS_LISTED = 100
+
+
+async def standing_order_executions(
+    db: Database, ctx: Context, *, order_id: uuid.UUID
+) -> list[BankStandingOrderExecution]:
+    """An order's occurrences so far, newest first (the last MAX_EXECUTIONS_LISTED)."""
+    await standing_order_get(db, ctx, order_id=order_id)
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        rows = (
+            await uow.session.execute(
+                select(BankStandingOrderExecution)
+                .where(
+                    BankStandingOrderExecution.tenant_id == ctx.tenant_id,
+                    BankStandingOrderExecution.order_id == order_id,
+                )
+                .order_by(BankStandingOrderExecution.due_date.desc())
+                .limit(MAX_EXECUTIONS_LISTED)
+            )
+        ).scalars()
+        return list(rows)

@@ -31,6 +31,13 @@ MAX_COUNT = 10_000
 MAX_DUE_DATES = 5_000
 
 
+class ScheduleInvalid(ValidationProblem):
+    """A standing order's or scheduled transfer's recurrence rule is not a valid one."""
+
+    type_slug = "schedule-invalid"
+    title = "Invalid schedule"
+
+
 class Frequency(StrEnum):
     """How often a standing order pays."""
 
@@ -98,7 +105,7 @@ def _frequency(value: str) -> Frequency:
         return Frequency(value)
     except ValueError:
         choices = ", ".join(f.value for f in Frequency)
-        raise ValidationProblem(f"frequency must be one of {choices}.", field="frequency") from None
+        raise ScheduleInvalid(f"frequency must be one of {choices}.", field="frequency") from None
 
 
 def _validate(rule: Recurrence) -> None:
@@ -106,7 +113,7 @@ def _validate(rule: Recurrence) -> None:
     assert all(type(d) is date for d in (rule.start, rule.end or rule.start))
     limit = MAX_INTERVAL[rule.frequency.value]
     if isinstance(rule.interval, bool) or not 1 <= rule.interval <= limit:
-        raise ValidationProblem(
+        raise ScheduleInvalid(
             f"interval must be between 1 and {limit} for a {rule.frequency.value} order.",
             field="interval",
         )
@@ -115,25 +122,25 @@ def _validate(rule: Recurrence) -> None:
         or isinstance(rule.weekday, bool)
         or not 0 <= rule.weekday <= 6
     ):
-        raise ValidationProblem(
+        raise ScheduleInvalid(
             "weekday (0 = Monday ... 6 = Sunday) applies only to a weekly order.",
             field="weekday",
         )
     if rule.day_of_month is not None and (
         rule.frequency is not Frequency.MONTHLY or not _is_day_of_month(rule.day_of_month)
     ):
-        raise ValidationProblem(
+        raise ScheduleInvalid(
             f"day_of_month (1-31 or {LAST_DAY!r}) applies only to a monthly order.",
             field="day_of_month",
         )
     if rule.end is not None and rule.count is not None:
-        raise ValidationProblem("Give an end date or a count, not both.", field="count")
+        raise ScheduleInvalid("Give an end date or a count, not both.", field="count")
     if rule.end is not None and rule.end < rule.start:
-        raise ValidationProblem("end must not be before start.", field="end")
+        raise ScheduleInvalid("end must not be before start.", field="end")
     if rule.count is not None and (
         isinstance(rule.count, bool) or not 1 <= rule.count <= MAX_COUNT
     ):
-        raise ValidationProblem(f"count must be between 1 and {MAX_COUNT}.", field="count")
+        raise ScheduleInvalid(f"count must be between 1 and {MAX_COUNT}.", field="count")
 
 
 def _is_day_of_month(value: int | str) -> bool:
@@ -236,7 +243,7 @@ def due_dates(rule: Recurrence, *, since: date, through: date) -> list[date]:
         if day > through:
             break
         if len(found) == MAX_DUE_DATES:
-            raise ValidationProblem(
+            raise ScheduleInvalid(
                 f"More than {MAX_DUE_DATES} due dates between {since} and {through}.",
                 field="through",
             )

@@ -555,3 +555,175 @@ class TransferRead(BaseModel):
     reference: str | None
     channel: Channel
     created_at: Timestamp
+
+
+# --- Business date and standing orders --------------------------------------------------
+
+OrderStatus = Literal["active", "paused", "cancelled", "completed"]
+Frequency = Literal["daily", "weekly", "monthly", "yearly"]
+ExecutionStatus = Literal["paid", "retrying", "failed"]
+
+
+class BusinessDateRead(BaseModel):
+    """The tenant's banking business date: the day scheduled work runs for."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"business_date": "2026-12-01"}]})
+
+    business_date: date
+
+
+class BusinessDateWrite(BaseModel):
+    """A new business date (today or later; it never moves back)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"business_date": "2026-12-02"}]}
+    )
+
+    business_date: date
+
+
+class RetryPolicy(BaseModel):
+    """How often a payment short of funds is tried again on its day, and how far apart."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: Annotated[StrictInt, Field(ge=0, le=10, description="Retries after the first try")]
+    every_minutes: Annotated[StrictInt, Field(ge=1, le=720)] = 60
+
+
+_ORDER_EXAMPLE: dict[str, Any] = {
+    "from_account_id": _ID,
+    "to_iban": _IBAN,
+    "amount": 85000,
+    "currency": "EUR",
+    "reference": "Rent",
+    "frequency": "monthly",
+    "day": "last",
+    "start_date": "2027-01-31",
+    "count": 12,
+    "retry": {"attempts": 2, "every_minutes": 120},
+}
+
+
+class StandingOrderCreate(TransferCreate):
+    """A standing order: the transfer (from an account, to an account by id or IBAN) paid on
+    each due date from `start_date` until `end_date` or `count` payments (or until
+    cancelled). Monthly on `day` (1-31 or "last"; a day the month lacks is paid on its last
+    day), weekly on `weekday` (0 = Monday); a scheduled transfer is `count: 1`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_ORDER_EXAMPLE]})
+
+    frequency: Frequency
+    day: Annotated[int, Field(ge=1, le=31)] | Literal["last"] | None = None
+    weekday: Annotated[int | None, Field(ge=0, le=6)] = None
+    start_date: date
+    end_date: date | None = None
+    count: Annotated[int | None, Field(ge=1, le=10_000)] = None
+    retry: RetryPolicy = RetryPolicy(attempts=0)
+
+
+class StandingOrderUpdate(BaseModel):
+    """Changes to an order: amount, reference, and its end (`end_date` or `count`)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"amount": 90000, "end_date": None}]}
+    )
+
+    amount: Amount = None  # type: ignore[assignment]
+    reference: Reference | None = None
+    end_date: date | None = None
+    count: Annotated[int | None, Field(ge=1, le=10_000)] = None
+
+
+class StandingOrderRead(BaseModel):
+    """A standing order; `next_due_date` is its next payment (null once it has ended)."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    **{k: v for k, v in _ORDER_EXAMPLE.items() if k != "to_iban"},
+                    "id": _ID,
+                    "customer_id": _OTHER,
+                    "to_account_id": _OTHER,
+                    "weekday": None,
+                    "end_date": None,
+                    "status": "active",
+                    "next_due_date": "2027-01-31",
+                    "executed_count": 0,
+                    "created_at": _WHEN,
+                    "updated_at": _WHEN,
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    from_account_id: uuid.UUID
+    to_account_id: uuid.UUID
+    amount: int
+    currency: str
+    reference: str | None
+    frequency: Frequency
+    day: int | Literal["last"] | None
+    weekday: int | None
+    start_date: date
+    end_date: date | None
+    count: int | None
+    retry: RetryPolicy
+    status: OrderStatus
+    next_due_date: date | None
+    executed_count: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class StandingOrderPage(BaseModel):
+    """One page of standing orders."""
+
+    data: list[StandingOrderRead]
+    next_cursor: str | None
+
+
+class ExecutionRead(BaseModel):
+    """One occurrence of a standing order and what became of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    due_date: date
+    status: ExecutionStatus
+    attempts: int
+    transfer_id: uuid.UUID | None
+    last_error: str | None
+    retry_at: Timestamp | None
+
+
+class ExecutionList(BaseModel):
+    """An order's occurrences so far, newest first (at most 100)."""
+
+    data: list[ExecutionRead]
+
+
+class TransferRequest(TransferCreate):
+    """A transfer now, or (with `execute_on`) a scheduled transfer: a standing order paying
+    once on that business date."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    **{k: _ORDER_EXAMPLE[k] for k in ("from_account_id", "to_iban", "amount")},
+                    "currency": "EUR",
+                    "reference": "Rent December",
+                    "execute_on": "2027-01-04",
+                }
+            ]
+        },
+    )
+
+    execute_on: date | None = Field(
+        None, description="Pay on this business date (today or later) instead of now: 202"
+    )

@@ -227,6 +227,33 @@ class FxRatesLoadedPayload(_Payload):
     rates: int
 
 
+class BusinessDatePayload(_Payload):
+    """The tenant's banking business date moved forward."""
+
+    business_date: str
+    previous: str
+
+
+class StandingOrderPayload(_Payload):
+    """A standing order as it is after the change; an occurrence's fields when one was paid
+    or failed."""
+
+    standing_order_id: str
+    customer_id: str
+    from_account_id: str
+    to_account_id: str
+    amount: int = Field(description="Integer minor units")
+    currency: str
+    status: Literal["active", "paused", "cancelled", "completed"]
+    next_due_date: str | None
+    due_date: str | None = None
+    transfer_id: str | None = None
+    error: str | None = Field(None, description="The refusal's problem type slug")
+    detail: str | None = None
+    attempts: int | None = None
+    fields: list[str] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
     """One event type: what it means, its payload schema and an example payload."""
@@ -493,6 +520,65 @@ CATALOGUE: tuple[EventSpec, ...] = (
         "New rates from the exchange-rate provider were stored (`fiscus fx load`, daily job).",
         FxRatesLoadedPayload,
         {"provider": "ecb", "rates": 30},
+    ),
+    EventSpec(
+        "banking.business_date.advanced",
+        "Staff moved the tenant's banking business date forward.",
+        BusinessDatePayload,
+        {"business_date": "2026-12-02", "previous": "2026-12-01"},
+    ),
+    *(
+        EventSpec(
+            f"banking.standing_order.{verb}",
+            meaning,
+            StandingOrderPayload,
+            {
+                "standing_order_id": _EVENT,
+                "customer_id": _USER,
+                "from_account_id": _ACCOUNT_A,
+                "to_account_id": _TRANSFER,
+                "amount": 85000,
+                "currency": "EUR",
+                "status": status,
+                "next_due_date": "2027-02-28" if status != "cancelled" else None,
+                **more,
+            },
+        )
+        for verb, meaning, status, more in (
+            ("created", "A standing order or scheduled transfer was set up.", "active", {}),
+            (
+                "updated",
+                "A standing order's amount, reference or end changed.",
+                "active",
+                {"fields": ["amount"]},
+            ),
+            ("paused", "A standing order was paused.", "paused", {}),
+            ("resumed", "A paused standing order was resumed.", "active", {}),
+            ("cancelled", "A standing order was cancelled.", "cancelled", {}),
+            (
+                "executed",
+                "A due occurrence was paid by an internal transfer.",
+                "active",
+                {"due_date": "2027-01-31", "transfer_id": _TRANSFER},
+            ),
+            (
+                "failed",
+                "A due occurrence could not be paid after its retries.",
+                "active",
+                {
+                    "due_date": "2027-01-31",
+                    "error": "insufficient-funds",
+                    "attempts": 3,
+                    "detail": "Account ... has 100 minor units EUR available; 85000 requested.",
+                },
+            ),
+            (
+                "completed",
+                "A standing order paid its last occurrence (end date or count).",
+                "completed",
+                {},
+            ),
+        )
     ),
     EventSpec(
         "webhook.test",

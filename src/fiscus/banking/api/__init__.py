@@ -4,11 +4,13 @@ from fastapi import APIRouter
 
 from fiscus.banking.api._accounts import router as accounts_router
 from fiscus.banking.api._customers import router as customers_router
+from fiscus.banking.api._orders import router as orders_router
 from fiscus.banking.api._products import router as products_router
 from fiscus.banking.api._transfers import router as transfers_router
 
 router = APIRouter()
 for _part in (customers_router, products_router, accounts_router, transfers_router):
     router.include_router(_part)
+router.include_router(orders_router)
 
 __all__ = ["router"]

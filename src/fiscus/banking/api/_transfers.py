@@ -12,9 +12,11 @@ from fiscus.access.context import Context
 from fiscus.access.deps import authorized
 from fiscus.banking import queries, service
 from fiscus.banking.api._money import money_key, moved_response
-from fiscus.banking.schemas import TransferCreate, TransferRead
+from fiscus.banking.api._orders import order_read
+from fiscus.banking.schemas import StandingOrderRead, TransferRead, TransferRequest
 from fiscus.core.http import problem_responses
-from fiscus.deps import DatabaseDep
+from fiscus.core.idempotency import idempotent, model_response
+from fiscus.deps import DatabaseDep, IdempotencyDep
 
 router = APIRouter(prefix="/v1/transfers", tags=["banking"])
 
@@ -22,22 +24,42 @@ router = APIRouter(prefix="/v1/transfers", tags=["banking"])
 @router.post(
     "",
     status_code=201,
-    summary="Transfer money to another account of this bank (by id or IBAN)",
+    summary="Transfer money to another account of this bank (by id or IBAN), now or later",
     response_model=TransferRead,
-    responses=problem_responses(400, 401, 403, 404, 409, 422),
+    responses={
+        202: {
+            "model": StandingOrderRead,
+            "description": "Scheduled (`execute_on`): the standing order that will pay once",
+        },
+        **problem_responses(400, 401, 403, 404, 409, 422),
+    },
 )
 async def create_transfer(
-    body: TransferCreate,
+    body: TransferRequest,
     request: Request,
     ctx: Annotated[Context, authorized("bank_transfers:create")],
     db: DatabaseDep,
+    store: IdempotencyDep,
 ) -> Response:
     """Moves money: the `Idempotency-Key` is required. Refusals are precise problem types:
     `insufficient-funds`, `account-frozen`, `account-dormant`, `account-not-active`,
     `account-closed`, `account-currency-mismatch`, `transfer-limit-exceeded`,
-    `operation-not-allowed`. A portal user sends only from accounts of customers they own."""
-    moved = await service.transfer_create(db, ctx, request=body, key=money_key(request))
-    return moved_response(moved)
+    `operation-not-allowed`. A portal user sends only from accounts of customers they own.
+    With `execute_on` (a business date, today or later) the transfer is scheduled: 202 with
+    the standing order (`count` 1) that the standing-order job pays on that date
+    (`standing-order-start-in-past` for an earlier date)."""
+    key = money_key(request)
+    on = body.execute_on
+    if on is None:
+        return moved_response(await service.transfer_create(db, ctx, request=body, key=key))
+
+    async def handler() -> Response:
+        order = await service.transfer_schedule(db, ctx, request=body, on=on)
+        return model_response(order_read(order), status_code=202)
+
+    return await idempotent(
+        request, store=store, tenant_id=ctx.tenant_id, required=True, handler=handler
+    )
 
 
 @router.get(

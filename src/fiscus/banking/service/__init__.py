@@ -25,10 +25,24 @@ from fiscus.banking.service._customers_part import (
 )
 from fiscus.banking.service._deposits_part import deposit_create
 from fiscus.banking.service._history_part import account_balance, account_transactions
+from fiscus.banking.service._orders_part import (
+    RunReport,
+    business_date_get,
+    business_date_set,
+    rule_of,
+    standing_order_change_status,
+    standing_order_create,
+    standing_order_execute,
+    standing_order_update,
+    standing_orders_run,
+    standing_orders_run_all,
+    transfer_schedule,
+)
 from fiscus.banking.service._transfers_part import Moved, channel_of, transfer_create
 
 __all__ = [
     "Moved",
+    "RunReport",
     "account_balance",
     "account_close",
     "account_freeze",
@@ -36,6 +50,8 @@ __all__ = [
     "account_open",
     "account_transactions",
     "account_unfreeze",
+    "business_date_get",
+    "business_date_set",
     "channel_of",
     "customer_create",
     "customer_kyc_review",
@@ -47,6 +63,14 @@ __all__ = [
     "iban_generate",
     "limit_set",
     "product_create",
+    "rule_of",
     "settings_set",
+    "standing_order_change_status",
+    "standing_order_create",
+    "standing_order_execute",
+    "standing_order_update",
+    "standing_orders_run",
+    "standing_orders_run_all",
     "transfer_create",
+    "transfer_schedule",
 ]

@@ -325,63 +325,76 @@ async def transfer_create(
         values["to_account_id"] = request.to_account_id
 
     async def operation(uow: UnitOfWork) -> Moved:
-        if (first := await replay_of(uow, ctx, key, values)) is not None:
-            return Moved(first, True)
-        ids = [request.from_account_id, *filter(None, [request.to_account_id])]
-        sender, receiver = _pick(
-            ctx, await sides_locked(uow, ctx, ids=ids, iban=iban), request, iban
-        )
-        if sender.id == receiver.id:
-            raise TransferSameAccount("The accounts must differ.", field="to_iban")
-        check_sending(ctx, sender, request.currency)
-        check_receiving(receiver, request.currency, "transfer_in")
-        transfer_id, replayed = await post_transfer(
-            uow,
-            ctx,
-            debit=sender.ledger_account_id,
-            credit=receiver.ledger_account_id,
-            amount=request.amount,
-            currency=request.currency,
-            reference=request.reference,
-            key=key,
-            sender=sender,
-        )
-        if replayed:
-            return Moved(await transfer_by_id(uow, ctx, transfer_id), True)
-        await limits_consume(
-            uow,
-            ctx,
-            channel=channel_of(ctx),
-            customer_id=sender.customer_id,
-            currency=sender.currency,
-            amount=request.amount,
-        )
-        if sender.minimum_balance > 0:
-            await minimum_balance_check(uow, ctx, sender)
-        transfer = new_transfer(
-            ctx, transfer_id, key, {**values, "to_account_id": receiver.id}, sender.customer_id
-        )
-        payload = await record_transfer(uow, ctx, transfer, TRANSFER_COMPLETED)
-        await emit(
-            uow,
-            tenant_id=ctx.tenant_id,
-            type=TRANSFER_COMPLETED,
-            subject=f"bank_transfer/{transfer.id}",
-            payload=payload,
-        )
-        await alerts_check(
-            uow,
-            ctx,
-            [
-                Movement(sender.id, sender.ledger_account_id, -request.amount,
-                         request.currency, transfer.id),
-                Movement(receiver.id, receiver.ledger_account_id, request.amount,
-                         request.currency, transfer.id),
-            ],
-        )  # fmt: skip
-        return Moved(transfer, False)
+        return await transfer_in(uow, ctx, request=request, key=key, iban=iban, values=values)
 
     return await db.run(operation, tenant_id=ctx.tenant_id, retry_when=key_race)
+
+
+async def transfer_in(
+    uow: UnitOfWork,
+    ctx: Context,
+    *,
+    request: TransferCreate,
+    key: str,
+    iban: str | None,
+    values: dict[str, Any],
+) -> Moved:
+    """`transfer_create` inside the caller's unit of work (standing orders record their
+    execution in the same transaction); `values` are the transfer's columns to compare a
+    replay with."""
+    if (first := await replay_of(uow, ctx, key, values)) is not None:
+        return Moved(first, True)
+    ids = [request.from_account_id, *filter(None, [request.to_account_id])]
+    sender, receiver = _pick(ctx, await sides_locked(uow, ctx, ids=ids, iban=iban), request, iban)
+    if sender.id == receiver.id:
+        raise TransferSameAccount("The accounts must differ.", field="to_iban")
+    check_sending(ctx, sender, request.currency)
+    check_receiving(receiver, request.currency, "transfer_in")
+    transfer_id, replayed = await post_transfer(
+        uow,
+        ctx,
+        debit=sender.ledger_account_id,
+        credit=receiver.ledger_account_id,
+        amount=request.amount,
+        currency=request.currency,
+        reference=request.reference,
+        key=key,
+        sender=sender,
+    )
+    if replayed:
+        return Moved(await transfer_by_id(uow, ctx, transfer_id), True)
+    await limits_consume(
+        uow,
+        ctx,
+        channel=channel_of(ctx),
+        customer_id=sender.customer_id,
+        currency=sender.currency,
+        amount=request.amount,
+    )
+    if sender.minimum_balance > 0:
+        await minimum_balance_check(uow, ctx, sender)
+    transfer = new_transfer(
+        ctx, transfer_id, key, {**values, "to_account_id": receiver.id}, sender.customer_id
+    )
+    payload = await record_transfer(uow, ctx, transfer, TRANSFER_COMPLETED)
+    await emit(
+        uow,
+        tenant_id=ctx.tenant_id,
+        type=TRANSFER_COMPLETED,
+        subject=f"bank_transfer/{transfer.id}",
+        payload=payload,
+    )
+    await alerts_check(
+        uow,
+        ctx,
+        [
+            Movement(sender.id, sender.ledger_account_id, -request.amount, request.currency,
+                     transfer.id),
+            Movement(receiver.id, receiver.ledger_account_id, request.amount, request.currency,
+                     transfer.id),
+        ],
+    )  # fmt: skip
+    return Moved(transfer, False)
 
 
 async def minimum_balance_check(uow: UnitOfWork, ctx: Context, sender: Side) -> None:

@@ -269,6 +269,7 @@ def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str
              "to_account_id": mine["bank_usd_account_id"]},
             {**transfer, "from_account_id": mine["bank_account_id"],
              "to_account_id": ids["bank_usd_account_id"]},
+        ],
         ("POST", "/v1/standing-orders"): [
             {**transfer, **schedule, "from_account_id": ids["bank_account_id"],
              "to_account_id": mine["bank_account_id"]},

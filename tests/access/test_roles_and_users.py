@@ -31,7 +31,15 @@ def test_builtin_roles_follow_the_brief() -> None:
     assert BUILTIN_ROLES["customer"].permissions == {"self:read", "self:manage"} | CUSTOMER_PORTAL
     assert all(
         p.split(":")[0]
-        in {"customers", "bank_products", "bank_accounts", "bank_transfers", "fx_rates"}
+        in {
+            "customers",
+            "bank_products",
+            "bank_accounts",
+            "bank_transfers",
+            "fx_rates",
+            "bank_payees",
+            "bank_payments",
+        }
         for p in CUSTOMER_PORTAL
     )
     assert {"transfers:create", "messages:send"} <= BUILTIN_ROLES["operator"].permissions

@@ -150,3 +150,17 @@ class BankSettingsInvalid(ValidationProblem):
 
     type_slug = "bank-settings-invalid"
     title = "Invalid banking settings"
+
+
+class PayeeNotFound(NotFound):
+    """No such payee in this tenant (or not one the caller acts for, or deleted)."""
+
+    type_slug = "payee-not-found"
+    title = "Payee not found"
+
+
+class BicInvalid(ValidationProblem):
+    """The BIC is malformed (ISO 9362: 8 or 11 characters, a known country)."""
+
+    type_slug = "bic-invalid"
+    title = "Invalid BIC"

@@ -55,6 +55,17 @@ for _label in SEALED_COLUMNS:
     register_sealed_column(_registered(_label))
 
 
+def _named(label: str) -> SealedColumn:
+    """A payee's or creditor's sealed name: associated data of its column, tenant and row."""
+    table, column = label.split(".")
+    return SealedColumn(
+        table=table,
+        column=column,
+        key=("tenant_id", "id"),
+        context=lambda key: context_of(label, key[0], key[1]),
+    )
+
+
 class BankCustomer(TenantScoped, Base):
     """An individual or a business the bank serves."""
 
@@ -300,3 +311,36 @@ class BankLimitUsage(TenantScoped, Base):
     period: Mapped[str] = mapped_column(Text, primary_key=True)
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     used: Mapped[int]
+
+
+# --- Payees and outgoing payments -------------------------------------------------------
+
+PAYEE_NAME = "banking_payees.name_sealed"
+for _label in (PAYEE_NAME,):
+    register_sealed_column(_named(_label))
+
+
+class BankPayee(TenantScoped, Base):
+    """Someone outside the bank a customer pays: IBAN, BIC and a sealed name; soft-deleted."""
+
+    __tablename__ = "banking_payees"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"],
+            ["banking_customers.tenant_id", "banking_customers.id"],
+            name="fk_banking_payees_customer",
+        ),
+        Index("ix_banking_payees_tenant_id_customer_id", "tenant_id", "customer_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID]
+    name_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    iban: Mapped[str] = mapped_column(Text)
+    bic: Mapped[str | None] = mapped_column(Text)
+    nickname: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+    first_paid_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]

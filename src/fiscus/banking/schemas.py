@@ -544,3 +544,73 @@ class TransferRead(BaseModel):
     reference: str | None
     channel: Channel
     created_at: Timestamp
+
+
+# --- Payees and outgoing payments -------------------------------------------------------
+
+_BIC = "COBADEFFXXX"
+PartyName = Annotated[str, Field(min_length=1, max_length=140)]
+Iban = Annotated[str, Field(min_length=5, max_length=42, examples=[_IBAN])]
+Bic = Annotated[str, Field(min_length=8, max_length=11, examples=[_BIC])]
+
+
+class PayeeCreate(BaseModel):
+    """Someone a customer pays outside the bank; IBAN and BIC are checked (schwifty)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": _ID,
+                    "name": "Grace Hopper",
+                    "iban": _IBAN,
+                    "bic": _BIC,
+                    "nickname": "Landlady",
+                }
+            ]
+        },
+    )
+
+    customer_id: uuid.UUID
+    name: PartyName
+    iban: Iban
+    bic: Bic | None = None
+    nickname: Annotated[str | None, Field(min_length=1, max_length=70)] = None
+
+
+class PayeeRead(BaseModel):
+    """A payee; `first_paid_at` is empty until the first payment to it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _OTHER,
+                    "customer_id": _ID,
+                    "name": "Grace Hopper",
+                    "iban": _IBAN,
+                    "bic": _BIC,
+                    "nickname": "Landlady",
+                    "first_paid_at": None,
+                    "created_at": _WHEN,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    name: str
+    iban: str
+    bic: str | None
+    nickname: str | None
+    first_paid_at: Timestamp | None
+    created_at: Timestamp
+
+
+class PayeePage(BaseModel):
+    """One page of payees, oldest first."""
+
+    data: list[PayeeRead]
+    next_cursor: str | None

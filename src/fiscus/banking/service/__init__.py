@@ -25,6 +25,13 @@ from fiscus.banking.service._customers_part import (
 )
 from fiscus.banking.service._deposits_part import deposit_create
 from fiscus.banking.service._history_part import account_balance, account_transactions
+from fiscus.banking.service._payees_part import (
+    payee_create,
+    payee_delete,
+    payee_get,
+    payee_list,
+    payee_read,
+)
 from fiscus.banking.service._transfers_part import Moved, channel_of, transfer_create
 
 __all__ = [
@@ -46,6 +53,11 @@ __all__ = [
     "general_ledger_ensure",
     "iban_generate",
     "limit_set",
+    "payee_create",
+    "payee_delete",
+    "payee_get",
+    "payee_list",
+    "payee_read",
     "product_create",
     "settings_set",
     "transfer_create",

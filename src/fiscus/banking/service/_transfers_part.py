@@ -101,12 +101,12 @@ def key_race(error: BaseException) -> bool:
     )
 
 
-def iban_normal(value: str) -> str:
+def iban_normal(value: str, field: str = "to_iban") -> str:
     """The IBAN in its electronic form, after checking its check digits (schwifty)."""
     try:
         return str(IBAN(value))
     except (SchwiftyException, ValueError) as error:
-        raise IbanInvalid(f"Not a valid IBAN: {error}", field="to_iban") from None
+        raise IbanInvalid(f"Not a valid IBAN: {error}", field=field) from None
 
 
 async def sides_locked(

@@ -34,7 +34,7 @@ from tests.access.test_matrix import CUSTOM_ROLE, operations
 from tests.banking.factories import account as bank_account
 from tests.banking.factories import customer as bank_customer
 from tests.banking.factories import product as bank_product
-from tests.banking.payment_factories import payee_body
+from tests.banking.payment_factories import payee_body, payment_body
 from tests.conftest import make_settings
 from tests.factories import Principal, principal, session_headers
 from tests.races.helpers import ledger_of
@@ -203,12 +203,21 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
     payee = _ok(
         await client.post("/v1/payees", json=payee_body(made["id"]), headers=b.headers), 201
     )
+    payment = _ok(
+        await client.post(
+            "/v1/payments",
+            json={**payment_body(first["id"]), "amount": 100},
+            headers={**b.headers, "Idempotency-Key": "b-payment"},
+        ),
+        201,
+    )
     return {
         "customer_id": made["id"],
         "product_id": current["id"],
         "bank_account_id": first["id"],
         "bank_transfer_id": transfer["id"],
         "payee_id": payee["id"],
+        "payment_id": payment["id"],
     }
 
 
@@ -221,6 +230,11 @@ def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str
             {"customer_id": mine["customer_id"], "product_id": ids["product_id"]},
         ],
         ("POST", "/v1/payees"): [payee_body(ids["customer_id"])],
+        ("POST", "/v1/payments"): [
+            payment_body(ids["bank_account_id"]),
+            {**payment_body(mine["bank_account_id"]), "creditor": None,
+             "payee_id": ids["payee_id"]},
+        ],
         ("POST", "/v1/transfers"): [
             {**transfer, "from_account_id": ids["bank_account_id"],
              "to_account_id": mine["bank_account_id"]},

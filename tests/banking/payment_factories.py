@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -67,3 +68,33 @@ async def payee(
 async def trial_balanced(client: httpx.AsyncClient, staff: Principal) -> bool:
     """Whether the tenant's ledger balances in every currency."""
     return bool(ok(await client.get("/v1/ledger/trial-balance", headers=staff.headers))["balanced"])
+
+
+def payment_body(from_account_id: str, **overrides: Any) -> dict[str, Any]:
+    """A payment of 25.00 EUR to an outside creditor (unless overridden)."""
+    return {
+        "from_account_id": from_account_id,
+        "creditor": {"name": "Grace Hopper", "iban": OUTSIDE_IBAN, "bic": OUTSIDE_BIC},
+        "amount": 2500,
+        "currency": "EUR",
+        "reference": "Invoice 42",
+        "purpose": "SUPP",
+        "charges": "SHA",
+        **overrides,
+    }
+
+
+async def pay(
+    client: httpx.AsyncClient, actor: Principal, from_account_id: str, **overrides: Any
+) -> httpx.Response:
+    """POST /v1/payments with a fresh Idempotency-Key."""
+    return await client.post(
+        "/v1/payments",
+        json=payment_body(from_account_id, **overrides),
+        headers={**actor.headers, "Idempotency-Key": secrets.token_hex(8)},
+    )
+
+
+async def balance(client: httpx.AsyncClient, staff: Principal, account_id: str) -> dict[str, Any]:
+    """The account's balance read."""
+    return ok(await client.get(f"/v1/accounts/{account_id}/balance", headers=staff.headers))  # type: ignore[no-any-return]

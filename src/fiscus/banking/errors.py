@@ -164,3 +164,24 @@ class BicInvalid(ValidationProblem):
 
     type_slug = "bic-invalid"
     title = "Invalid BIC"
+
+
+class PaymentNotFound(NotFound):
+    """No such outgoing payment in this tenant (or not one the caller acts for)."""
+
+    type_slug = "payment-not-found"
+    title = "Payment not found"
+
+
+class PaymentStatusConflict(Conflict):
+    """The payment's status does not allow this step (e.g. settling a returned payment)."""
+
+    type_slug = "payment-status-conflict"
+    title = "Payment status does not allow this"
+
+
+class ExecutionDateInvalid(ValidationProblem):
+    """The requested execution date is in the past."""
+
+    type_slug = "execution-date-invalid"
+    title = "Execution date in the past"

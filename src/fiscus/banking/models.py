@@ -173,7 +173,7 @@ class BankLedgerAccount(TenantScoped, Base):
     __table_args__ = (
         CheckConstraint(
             "purpose IN ('settlement', 'fee_income', 'interest_expense', 'fx_position',"
-            " 'fx_income', 'suspense')",
+            " 'fx_income', 'suspense', 'clearing')",
             name="purpose",
         ),
     )
@@ -316,7 +316,8 @@ class BankLimitUsage(TenantScoped, Base):
 # --- Payees and outgoing payments -------------------------------------------------------
 
 PAYEE_NAME = "banking_payees.name_sealed"
-for _label in (PAYEE_NAME,):
+PAYMENT_CREDITOR = "banking_payments.creditor_name_sealed"
+for _label in (PAYEE_NAME, PAYMENT_CREDITOR):
     register_sealed_column(_named(_label))
 
 
@@ -344,3 +345,67 @@ class BankPayee(TenantScoped, Base):
     created_at: Mapped[datetime]
     first_paid_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+
+
+class BankPayment(TenantScoped, Base):
+    """An outgoing payment to another bank: a pending ledger transfer from the customer's
+    account to the clearing account (`ledger_transfer_id`) until settled or returned."""
+
+    __tablename__ = "banking_payments"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "from_account_id"],
+            ["banking_accounts.tenant_id", "banking_accounts.id"],
+            name="fk_banking_payments_from_account",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "payee_id"],
+            ["banking_payees.tenant_id", "banking_payees.id"],
+            name="fk_banking_payments_payee",
+        ),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("charges IN ('SHA', 'OUR', 'BEN')", name="charges"),
+        CheckConstraint("channel IN ('online', 'api', 'branch')", name="channel"),
+        CheckConstraint(
+            "status IN ('held', 'pending_settlement', 'exported', 'settled', 'returned',"
+            " 'rejected')",
+            name="status",
+        ),
+        CheckConstraint(
+            "(status = 'returned') = (return_reason_code IS NOT NULL)", name="return_reason"
+        ),
+        Index(
+            "uq_banking_payments_tenant_id_idempotency_key",
+            "tenant_id",
+            "idempotency_key",
+            unique=True,
+        ),
+        Index("ix_banking_payments_tenant_id_customer_id", "tenant_id", "customer_id"),
+        Index("ix_banking_payments_tenant_id_status", "tenant_id", "status"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[uuid.UUID]
+    from_account_id: Mapped[uuid.UUID]
+    payee_id: Mapped[uuid.UUID | None]
+    creditor_name_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    creditor_iban: Mapped[str] = mapped_column(Text)
+    creditor_bic: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
+    purpose: Mapped[str | None] = mapped_column(Text)
+    charges: Mapped[str] = mapped_column(Text)
+    execute_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(Text)
+    screening_hits: Mapped[int]
+    ledger_transfer_id: Mapped[uuid.UUID]
+    # The ledger transfer that resolved the pending one: its posting, void or reversal.
+    closing_transfer_id: Mapped[uuid.UUID | None]
+    return_reason_code: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(Text)
+    initiated_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -148,6 +148,34 @@ class BankTransferPayload(_Payload):
     channel: Literal["online", "api", "branch"]
 
 
+class BankPaymentPayload(_Payload):
+    """An outgoing payment to another bank changed status."""
+
+    payment_id: str
+    status: Literal["held", "pending_settlement", "exported", "settled", "returned", "rejected"]
+    previous_status: str | None
+    customer_id: str
+    from_account_id: str
+    amount: int = Field(description="Integer minor units")
+    currency: str
+    charges: Literal["SHA", "OUR", "BEN"]
+    return_reason_code: str | None = Field(description="ISO 20022 return reason, when returned")
+
+
+def _payment(status: str, previous: str | None, reason: str | None = None) -> dict[str, Any]:
+    return {
+        "payment_id": _TRANSFER,
+        "status": status,
+        "previous_status": previous,
+        "customer_id": _USER,
+        "from_account_id": _ACCOUNT_A,
+        "amount": 25000,
+        "currency": "EUR",
+        "charges": "SHA",
+        "return_reason_code": reason,
+    }
+
+
 class FxRateSetPayload(_Payload):
     """A staff member entered an exchange rate (`POST /v1/fx/rates`)."""
 
@@ -368,6 +396,43 @@ CATALOGUE: tuple[EventSpec, ...] = (
         "New rates from the exchange-rate provider were stored (`fiscus fx load`, daily job).",
         FxRatesLoadedPayload,
         {"provider": "ecb", "rates": 30},
+    ),
+    EventSpec(
+        "banking.payment.created",
+        "An outgoing payment reserved its amount (`pending_settlement`, or `held` on a"
+        " sanctions match).",
+        BankPaymentPayload,
+        _payment("pending_settlement", None),
+    ),
+    EventSpec(
+        "banking.payment.held",
+        "The creditor's name matched a sanctions list: the payment waits for a review.",
+        BankPaymentPayload,
+        _payment("held", None),
+    ),
+    EventSpec(
+        "banking.payment.released",
+        "After review, a held payment was queued for settlement.",
+        BankPaymentPayload,
+        _payment("pending_settlement", "held"),
+    ),
+    EventSpec(
+        "banking.payment.rejected",
+        "A payment was refused before it was sent; its reserved amount was freed.",
+        BankPaymentPayload,
+        _payment("rejected", "held"),
+    ),
+    EventSpec(
+        "banking.payment.settled",
+        "The payment rail confirmed a payment: its transfer was posted.",
+        BankPaymentPayload,
+        _payment("settled", "pending_settlement"),
+    ),
+    EventSpec(
+        "banking.payment.returned",
+        "A payment came back with an ISO 20022 reason code; the money is on the account again.",
+        BankPaymentPayload,
+        _payment("returned", "settled", "AC04"),
     ),
     EventSpec(
         "webhook.test",

@@ -32,10 +32,22 @@ from fiscus.banking.service._payees_part import (
     payee_list,
     payee_read,
 )
+from fiscus.banking.service._payments_part import (
+    PaymentMade,
+    payment_create,
+    payment_get,
+    payment_list,
+    payment_read,
+    payment_reject,
+    payment_release,
+    payment_return,
+    payment_settle,
+)
 from fiscus.banking.service._transfers_part import Moved, channel_of, transfer_create
 
 __all__ = [
     "Moved",
+    "PaymentMade",
     "account_balance",
     "account_close",
     "account_freeze",
@@ -58,6 +70,14 @@ __all__ = [
     "payee_get",
     "payee_list",
     "payee_read",
+    "payment_create",
+    "payment_get",
+    "payment_list",
+    "payment_read",
+    "payment_reject",
+    "payment_release",
+    "payment_return",
+    "payment_settle",
     "product_create",
     "settings_set",
     "transfer_create",

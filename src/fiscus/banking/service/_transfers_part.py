@@ -179,14 +179,17 @@ async def post_transfer(
     reference: str | None,
     key: str,
     sender: Side | None,
+    pending: bool = False,
 ) -> tuple[uuid.UUID, bool]:
-    """Post in the ledger; its refusals as banking's problem types."""
+    """Post in the ledger (or only reserve, `pending`); its refusals as banking's problem
+    types."""
     request = LedgerTransfer(
         debit_account_id=debit,
         credit_account_id=credit,
         amount=amount,
         currency=currency,
         description=reference,
+        pending=pending,
     )
     try:
         outcome = await transfer_create_in(
@@ -271,7 +274,7 @@ def check_receiving(side: Side, currency: str, operation: str) -> None:
         raise OperationNotAllowed(f"The product of account {side.id} does not allow {operation}.")
 
 
-def _check_sending(ctx: Context, side: Side, currency: str) -> None:
+def check_sending(ctx: Context, side: Side, currency: str) -> None:
     if is_portal(ctx) and side.portal_role not in PAY_ROLES:
         raise PermissionDenied("Only an owner of the account's customer may send money from it.")
     refusal = _SENDING_REFUSED.get(side.status)
@@ -326,7 +329,7 @@ async def transfer_create(
         )
         if sender.id == receiver.id:
             raise TransferSameAccount("The accounts must differ.", field="to_iban")
-        _check_sending(ctx, sender, request.currency)
+        check_sending(ctx, sender, request.currency)
         check_receiving(receiver, request.currency, "transfer_in")
         transfer_id, replayed = await post_transfer(
             uow,

@@ -211,6 +211,8 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         ),
         201,
     )
+    exported = await client.get("/v1/payments/export.pain001", headers=b.headers)
+    assert exported.status_code == 200, exported.text
     return {
         "customer_id": made["id"],
         "product_id": current["id"],
@@ -218,6 +220,7 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         "bank_transfer_id": transfer["id"],
         "payee_id": payee["id"],
         "payment_id": payment["id"],
+        "export_id": exported.headers["X-Export-Id"],
     }
 
 

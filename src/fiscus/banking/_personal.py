@@ -114,15 +114,15 @@ def tax_id_hash(ring: KeyRing, tax_id: str) -> bytes:
     return _ready(ring).lookup_hash(tax_id, purpose=TAX_ID_PURPOSE)
 
 
-def name_seal(
+def row_text_seal(
     ring: KeyRing, label: str, name: str, *, tenant_id: uuid.UUID, row_id: uuid.UUID
 ) -> bytes:
-    """A payee's or creditor's name sealed for its row (`label`: the sealed column)."""
+    """A text (a payee's name, a payment file) sealed for its row (`label`: the column)."""
     return _ready(ring).seal_text(name, context=context_of(label, tenant_id, row_id))
 
 
-def name_open(
+def row_text_open(
     ring: KeyRing, label: str, sealed: bytes, *, tenant_id: uuid.UUID, row_id: uuid.UUID
 ) -> str:
-    """The name sealed in a payee's or payment's row."""
+    """The text sealed in a row's `label` column."""
     return _ready(ring).open_text(bytes(sealed), context=context_of(label, tenant_id, row_id))

@@ -185,3 +185,17 @@ class ExecutionDateInvalid(ValidationProblem):
 
     type_slug = "execution-date-invalid"
     title = "Execution date in the past"
+
+
+class PaymentExportEmpty(BusinessRuleViolation):
+    """No payment is pending settlement: there is nothing to put in a pain.001 file."""
+
+    type_slug = "payment-export-empty"
+    title = "Nothing to export"
+
+
+class PaymentExportNotFound(NotFound):
+    """No such pain.001 export in this tenant."""
+
+    type_slug = "payment-export-not-found"
+    title = "Export not found"

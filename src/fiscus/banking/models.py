@@ -317,7 +317,8 @@ class BankLimitUsage(TenantScoped, Base):
 
 PAYEE_NAME = "banking_payees.name_sealed"
 PAYMENT_CREDITOR = "banking_payments.creditor_name_sealed"
-for _label in (PAYEE_NAME, PAYMENT_CREDITOR):
+EXPORT_DOCUMENT = "banking_payment_exports.document_sealed"
+for _label in (PAYEE_NAME, PAYMENT_CREDITOR, EXPORT_DOCUMENT):
     register_sealed_column(_named(_label))
 
 
@@ -409,3 +410,20 @@ class BankPayment(TenantScoped, Base):
     initiated_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    export_id: Mapped[uuid.UUID | None]
+
+
+class BankPaymentExport(TenantScoped, Base):
+    """A pain.001 file of outgoing payments handed to the payment rail, kept (sealed: it
+    names the parties) so that it can be downloaded again."""
+
+    __tablename__ = "banking_payment_exports"
+    __table_args__ = (CheckConstraint("payment_count > 0", name="payment_count_positive"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(Text)
+    document_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    payment_count: Mapped[int]
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]

@@ -176,6 +176,13 @@ def _payment(status: str, previous: str | None, reason: str | None = None) -> di
     }
 
 
+class BankPaymentExportPayload(_Payload):
+    """A pain.001 export batch was made of the payments pending settlement."""
+
+    export_id: str
+    payment_ids: list[str]
+
+
 class FxRateSetPayload(_Payload):
     """A staff member entered an exchange rate (`POST /v1/fx/rates`)."""
 
@@ -433,6 +440,12 @@ CATALOGUE: tuple[EventSpec, ...] = (
         "A payment came back with an ISO 20022 reason code; the money is on the account again.",
         BankPaymentPayload,
         _payment("returned", "settled", "AC04"),
+    ),
+    EventSpec(
+        "banking.payment_export.created",
+        "The payments pending settlement were written into a pain.001 file and became `exported`.",
+        BankPaymentExportPayload,
+        {"export_id": _EVENT, "payment_ids": [_TRANSFER]},
     ),
     EventSpec(
         "webhook.test",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -91,6 +91,57 @@ async def list_payments(
     return PaymentPage(
         data=[service.payment_read(p, keyring) for p in rows], next_cursor=next_cursor
     )
+
+
+PAIN001 = "application/xml"
+
+
+def _file(export: service.ExportFile) -> Response:
+    return Response(
+        export.document,
+        media_type=PAIN001,
+        headers={
+            "Content-Disposition": f'attachment; filename="pain001-{export.id}.xml"',
+            "X-Export-Id": str(export.id),
+        },
+    )
+
+
+_FILE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {PAIN001: {}}, "description": "The pain.001.001.09 document"}
+}
+
+
+@router.get(
+    "/export.pain001",
+    summary="Export the payments pending settlement as a pain.001 file",
+    response_class=Response,
+    responses={**_FILE, **problem_responses(400, 401, 403, 422)},
+)
+async def export_payments(
+    ctx: Manager,
+    db: DatabaseDep,
+    keyring: KeyRingDep,
+    status: Annotated[Literal["pending_settlement"], Query()] = "pending_settlement",
+) -> Response:
+    """Every payment pending settlement goes into one new export batch and becomes
+    `exported`; the `X-Export-Id` header names the batch, which
+    `GET /v1/payments/exports/{export_id}.pain001` downloads again. With nothing pending:
+    `payment-export-empty`."""
+    return _file(await service.payments_export(db, ctx, keyring=keyring))
+
+
+@router.get(
+    "/exports/{export_id}.pain001",
+    summary="Download a pain.001 export again",
+    response_class=Response,
+    responses={**_FILE, **problem_responses(401, 403, 404)},
+)
+async def get_export(
+    export_id: uuid.UUID, ctx: Manager, db: DatabaseDep, keyring: KeyRingDep
+) -> Response:
+    """The same document as when the batch was made."""
+    return _file(await service.payment_export_get(db, ctx, keyring=keyring, export_id=export_id))
 
 
 @router.get(

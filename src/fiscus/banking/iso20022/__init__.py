@@ -21,6 +21,7 @@ from fiscus.banking.iso20022._camt054 import (
     camt054_parse,
 )
 from fiscus.banking.iso20022._pain001 import (
+    MAX_PAYMENTS_PER_FILE,
     PAIN001_NAMESPACE,
     ChargeBearer,
     OutgoingPayment,
@@ -32,6 +33,7 @@ from fiscus.banking.iso20022._pain001 import (
 __all__ = [
     "MAX_CAMT_BYTES",
     "MAX_CAMT_TRANSACTIONS",
+    "MAX_PAYMENTS_PER_FILE",
     "PAIN001_NAMESPACE",
     "CamtDocumentInvalid",
     "CamtNotification",

@@ -32,6 +32,11 @@ from fiscus.banking.service._payees_part import (
     payee_list,
     payee_read,
 )
+from fiscus.banking.service._payment_files_part import (
+    ExportFile,
+    payment_export_get,
+    payments_export,
+)
 from fiscus.banking.service._payments_part import (
     PaymentMade,
     payment_create,
@@ -46,6 +51,7 @@ from fiscus.banking.service._payments_part import (
 from fiscus.banking.service._transfers_part import Moved, channel_of, transfer_create
 
 __all__ = [
+    "ExportFile",
     "Moved",
     "PaymentMade",
     "account_balance",
@@ -71,6 +77,7 @@ __all__ = [
     "payee_list",
     "payee_read",
     "payment_create",
+    "payment_export_get",
     "payment_get",
     "payment_list",
     "payment_read",
@@ -78,6 +85,7 @@ __all__ = [
     "payment_release",
     "payment_return",
     "payment_settle",
+    "payments_export",
     "product_create",
     "settings_set",
     "transfer_create",

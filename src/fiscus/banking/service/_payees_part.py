@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
-from fiscus.banking._personal import name_open, name_seal
+from fiscus.banking._personal import row_text_open, row_text_seal
 from fiscus.banking._scope import PAY_ROLES, is_portal, scope_customers
 from fiscus.banking.errors import BicInvalid, CustomerNotFound, PayeeNotFound
 from fiscus.banking.models import PAYEE_NAME, BankCustomer, BankPayee
@@ -58,7 +58,7 @@ async def customer_acting_check(uow: UnitOfWork, ctx: Context, customer_id: uuid
 
 def payee_read(payee: BankPayee, keyring: KeyRing) -> PayeeRead:
     """The API view of a payee, its name opened for this response."""
-    name = name_open(
+    name = row_text_open(
         keyring, PAYEE_NAME, payee.name_sealed, tenant_id=payee.tenant_id, row_id=payee.id
     )
     return PayeeRead(
@@ -84,7 +84,7 @@ async def payee_create(
         tenant_id=ctx.tenant_id,
         id=payee_id,
         customer_id=request.customer_id,
-        name_sealed=name_seal(
+        name_sealed=row_text_seal(
             keyring, PAYEE_NAME, request.name, tenant_id=ctx.tenant_id, row_id=payee_id
         ),
         iban=iban,

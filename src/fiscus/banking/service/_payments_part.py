@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
-from fiscus.banking._personal import name_open, name_seal
+from fiscus.banking._personal import row_text_open, row_text_seal
 from fiscus.banking._scope import is_portal, scope_customers
 from fiscus.banking.errors import (
     BankAccountNotFound,
@@ -99,15 +99,20 @@ class _Party:
     payee: BankPayee | None
 
 
-def payment_read(payment: BankPayment, keyring: KeyRing) -> PaymentRead:
-    """The API view of a payment, the creditor's name opened for this response."""
-    name = name_open(
+def creditor_name(keyring: KeyRing, payment: BankPayment) -> str:
+    """The creditor's name sealed in the payment."""
+    return row_text_open(
         keyring,
         PAYMENT_CREDITOR,
         payment.creditor_name_sealed,
         tenant_id=payment.tenant_id,
         row_id=payment.id,
     )
+
+
+def payment_read(payment: BankPayment, keyring: KeyRing) -> PaymentRead:
+    """The API view of a payment, the creditor's name opened for this response."""
+    name = creditor_name(keyring, payment)
     return PaymentRead(
         id=payment.id,
         status=payment.status,
@@ -168,7 +173,7 @@ async def _creditor(
         payee = await payee_find(uow, ctx, request.payee_id)
         if payee.customer_id != sender.customer_id:
             raise PayeeNotFound(f"Payee {request.payee_id} is not a payee of this customer.")
-        name = name_open(
+        name = row_text_open(
             keyring,
             PAYEE_NAME,
             payee.name_sealed,
@@ -235,7 +240,7 @@ async def payment_create(
         payment = _new_payment(ctx, key, request, sender, party, transfer_id, len(hits))
         if party.payee is not None and party.payee.first_paid_at is None:
             party.payee.first_paid_at = payment.created_at
-        payment.creditor_name_sealed = name_seal(
+        payment.creditor_name_sealed = row_text_seal(
             keyring, PAYMENT_CREDITOR, party.name, tenant_id=ctx.tenant_id, row_id=payment.id
         )
         uow.session.add(payment)

@@ -68,7 +68,7 @@ OBJECT_FOR = {
 }
 TEMPLATE = ("transfer.posted", "in_app")
 # Fields ending in `_id` that name no object of fiscus (a customer's tax number).
-NOT_REFERENCES = {"tax_id"}
+NOT_REFERENCES = {"tax_id", "end_to_end_id"}
 _PARAM = re.compile(r"\{([^}]+)\}")
 
 

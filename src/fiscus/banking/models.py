@@ -427,3 +427,34 @@ class BankPaymentExport(TenantScoped, Base):
     payment_count: Mapped[int]
     created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime]
+
+
+class BankIncomingCredit(TenantScoped, Base):
+    """Money another bank sent in (camt.054 or the API), booked once per bank reference:
+    to the account with the creditor IBAN, or to suspense when there is none (`id` is the
+    ledger transfer that booked it)."""
+
+    __tablename__ = "banking_incoming_credits"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("booked_to IN ('account', 'suspense')", name="booked_to"),
+        CheckConstraint("(booked_to = 'account') = (account_id IS NOT NULL)", name="account"),
+        Index(
+            "uq_banking_incoming_credits_tenant_id_bank_reference",
+            "tenant_id",
+            "bank_reference",
+            unique=True,
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    bank_reference: Mapped[str] = mapped_column(Text)
+    end_to_end_id: Mapped[str | None] = mapped_column(Text)
+    creditor_iban: Mapped[str | None] = mapped_column(Text)
+    account_id: Mapped[uuid.UUID | None]
+    booked_to: Mapped[str] = mapped_column(Text)
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(Text)
+    remittance: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -744,3 +744,64 @@ class PaymentReturn(BaseModel):
     )
 
     reason_code: ReturnReason
+
+
+class IncomingCredit(BaseModel):
+    """One credit transfer another bank sent in, for rails that call an API."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "bank_reference": "RAIL-2026-12-01-000042",
+                    "end_to_end_id": "E2E-INV-42",
+                    "creditor_iban": _IBAN,
+                    "amount": 12500,
+                    "currency": "EUR",
+                    "remittance": "Invoice 42",
+                }
+            ]
+        },
+    )
+
+    bank_reference: Annotated[
+        str, Field(min_length=1, max_length=70, description="The rail's unique reference")
+    ]
+    end_to_end_id: Annotated[str | None, Field(min_length=1, max_length=35)] = None
+    creditor_iban: Iban
+    amount: Amount
+    currency: Currency
+    remittance: Annotated[str | None, Field(max_length=140)] = None
+
+
+class IncomingCreditRead(BaseModel):
+    """A booked incoming credit: on an account, or on suspense (no account has the IBAN)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    bank_reference: str
+    end_to_end_id: str | None
+    creditor_iban: str | None
+    account_id: uuid.UUID | None
+    booked_to: Literal["account", "suspense"]
+    amount: int
+    currency: str
+    created_at: Timestamp
+
+
+class IncomingImportRead(BaseModel):
+    """What an import booked: to accounts, to suspense (listed for staff to resolve), and
+    what it left alone (already booked before; debits and unbooked entries)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"booked": [], "suspense": [], "duplicates": 0, "skipped": 0}]
+        }
+    )
+
+    booked: list[IncomingCreditRead]
+    suspense: list[IncomingCreditRead]
+    duplicates: int
+    skipped: int

@@ -183,6 +183,16 @@ class BankPaymentExportPayload(_Payload):
     payment_ids: list[str]
 
 
+class BankIncomingPayload(_Payload):
+    """Money another bank sent in was booked (to an account, or to suspense)."""
+
+    credit_id: str
+    account_id: str | None
+    booked_to: Literal["account", "suspense"]
+    amount: int = Field(description="Integer minor units")
+    currency: str
+
+
 class FxRateSetPayload(_Payload):
     """A staff member entered an exchange rate (`POST /v1/fx/rates`)."""
 
@@ -446,6 +456,19 @@ CATALOGUE: tuple[EventSpec, ...] = (
         "The payments pending settlement were written into a pain.001 file and became `exported`.",
         BankPaymentExportPayload,
         {"export_id": _EVENT, "payment_ids": [_TRANSFER]},
+    ),
+    EventSpec(
+        "banking.payment.received",
+        "An incoming credit transfer (camt.054 or the API) was booked to an account, or to"
+        " suspense when no account has its IBAN.",
+        BankIncomingPayload,
+        {
+            "credit_id": _TRANSFER,
+            "account_id": _ACCOUNT_A,
+            "booked_to": "account",
+            "amount": 12500,
+            "currency": "EUR",
+        },
     ),
     EventSpec(
         "webhook.test",

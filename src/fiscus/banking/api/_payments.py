@@ -6,19 +6,25 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError as PydanticValidationError
 from starlette.responses import Response
 
 from fiscus.access.context import Context
 from fiscus.access.deps import authorized
 from fiscus.banking import service
 from fiscus.banking.api._money import money_key
+from fiscus.banking.iso20022 import camt054_parse
 from fiscus.banking.schemas import (
+    IncomingCredit,
+    IncomingCreditRead,
+    IncomingImportRead,
     PaymentCreate,
     PaymentPage,
     PaymentRead,
     PaymentReturn,
     PaymentStatus,
 )
+from fiscus.core.errors import FieldError, ValidationProblem
 from fiscus.core.http import problem_responses
 from fiscus.core.idempotency import REPLAYED_HEADER, model_response
 from fiscus.core.pagination import Cursor, Limit
@@ -142,6 +148,81 @@ async def get_export(
 ) -> Response:
     """The same document as when the batch was made."""
     return _file(await service.payment_export_get(db, ctx, keyring=keyring, export_id=export_id))
+
+
+_INCOMING_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/xml": {"schema": {"type": "string", "description": "A camt.054 file"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+            "application/json": {"schema": IncomingCredit.model_json_schema()},
+        },
+    }
+}
+
+
+async def _incoming_of(request: Request) -> tuple[list[service.Incoming], int, str]:
+    """The credits a request carries: a camt.054 file (XML body or multipart `file`), or
+    one credit as JSON."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        if media == "multipart/form-data":
+            upload = (await request.form()).get("file")
+            if upload is None or isinstance(upload, str):
+                raise ValidationProblem("Send the camt.054 file as the `file` part.", field="file")
+            data = await upload.read()
+        else:
+            data = await request.body()
+        credits, skipped = service.incoming_of_camt(camt054_parse(data))
+        return credits, skipped, "camt.054"
+    try:
+        body = IncomingCredit.model_validate_json(await request.body())
+    except PydanticValidationError as error:
+        raise ValidationProblem(
+            "The credit is not valid.",
+            errors=[
+                FieldError(".".join(map(str, e["loc"])) or "body", e["msg"]) for e in error.errors()
+            ],
+        ) from None
+    credit = service.Incoming(
+        bank_reference=body.bank_reference,
+        end_to_end_id=body.end_to_end_id,
+        creditor_iban=service.iban_normal(body.creditor_iban, field="creditor_iban"),
+        amount=body.amount,
+        currency=body.currency,
+        remittance=body.remittance,
+    )
+    return [credit], 0, "api"
+
+
+@router.post(
+    "/incoming",
+    summary="Book incoming credit transfers (a camt.054 file, or one credit as JSON)",
+    response_model=IncomingImportRead,
+    responses=problem_responses(400, 401, 403, 413, 422),
+    openapi_extra=_INCOMING_BODY,
+)
+async def book_incoming(request: Request, ctx: Manager, db: DatabaseDep) -> IncomingImportRead:
+    """Each credit to one of the tenant's IBANs moves from the settlement account to that
+    account; a credit to an unknown IBAN goes to the suspense account and is listed under
+    `suspense`. Each bank reference is booked once: importing the same file again books
+    nothing (`duplicates`). A bad file is `camt-document-invalid`."""
+    credits, skipped, source = await _incoming_of(request)
+    result = await service.incoming_book(db, ctx, credits=credits, skipped=skipped, source=source)
+    reads = [IncomingCreditRead.model_validate(row) for row in result.booked]
+    return IncomingImportRead(
+        booked=[r for r in reads if r.booked_to == "account"],
+        suspense=[r for r in reads if r.booked_to == "suspense"],
+        duplicates=result.duplicates,
+        skipped=result.skipped,
+    )
 
 
 @router.get(

@@ -25,6 +25,11 @@ from fiscus.banking.service._customers_part import (
 )
 from fiscus.banking.service._deposits_part import deposit_create
 from fiscus.banking.service._history_part import account_balance, account_transactions
+from fiscus.banking.service._incoming_part import (
+    Incoming,
+    incoming_book,
+    incoming_of_camt,
+)
 from fiscus.banking.service._payees_part import (
     payee_create,
     payee_delete,
@@ -48,10 +53,16 @@ from fiscus.banking.service._payments_part import (
     payment_return,
     payment_settle,
 )
-from fiscus.banking.service._transfers_part import Moved, channel_of, transfer_create
+from fiscus.banking.service._transfers_part import (
+    Moved,
+    channel_of,
+    iban_normal,
+    transfer_create,
+)
 
 __all__ = [
     "ExportFile",
+    "Incoming",
     "Moved",
     "PaymentMade",
     "account_balance",
@@ -70,6 +81,9 @@ __all__ = [
     "deposit_create",
     "general_ledger_ensure",
     "iban_generate",
+    "iban_normal",
+    "incoming_book",
+    "incoming_of_camt",
     "limit_set",
     "payee_create",
     "payee_delete",

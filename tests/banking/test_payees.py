@@ -10,7 +10,9 @@ from tests.banking.factories import ok
 from tests.banking.payment_factories import (
     OUTSIDE_IBAN,
     MakePrincipal,
+    balance,
     bank,
+    pay,
     payee,
     payee_body,
 )
@@ -150,3 +152,45 @@ async def test_roles_and_tenants(client: httpx.AsyncClient, make_principal: Make
     )
     assert foreign.status_code == 404
     assert ok(await client.get(f"/v1/payees/{made['id']}", headers=w["staff"].headers))
+
+
+async def test_the_first_payment_to_a_new_payee_needs_a_fresh_proof_with_mfa_on(
+    client: httpx.AsyncClient, make_principal: MakePrincipal, db: Database
+) -> None:
+    w = await bank(client, make_principal)
+    owner = w["owner"]
+    grace = await payee(client, owner, w["alice"]["id"])
+    alan = await payee(client, owner, w["alice"]["id"], name="Alan Turing")
+    async with db.uow() as uow:
+        await uow.session.execute(
+            text(
+                "UPDATE users SET totp_enabled = true,"
+                " password_changed_at = now() - interval '1 day' WHERE id = :u"
+            ),
+            {"u": owner.user_id},
+        )
+        await uow.session.execute(
+            text(
+                "UPDATE auth_sessions SET authenticated_at = now() - interval '20 minutes'"
+                " WHERE id = :s"
+            ),
+            {"s": owner.session_id},
+        )
+    first = await pay(client, owner, w["mine"]["id"], payee_id=grace["id"], creditor=None)
+    assert first.status_code == 403 and first.json()["type"].endswith("/step-up-required")
+    assert (
+        ok(await client.get(f"/v1/payees/{grace['id']}", headers=owner.headers))["first_paid_at"]
+        is None
+    )
+    staff_paid = await pay(client, w["staff"], w["mine"]["id"], payee_id=alan["id"], creditor=None)
+    assert staff_paid.status_code == 201, "staff are not asked for a step-up"
+    again = await pay(client, owner, w["mine"]["id"], payee_id=alan["id"], creditor=None)
+    assert again.status_code == 201, "a payee paid before needs no step-up"
+    async with db.uow() as uow:
+        await uow.session.execute(
+            text("UPDATE auth_sessions SET authenticated_at = now() WHERE id = :s"),
+            {"s": owner.session_id},
+        )
+    fresh = await pay(client, owner, w["mine"]["id"], payee_id=grace["id"], creditor=None)
+    assert fresh.status_code == 201, fresh.text
+    assert (await balance(client, w["staff"], w["mine"]["id"]))["available"] == 10_000 - 3 * 2_500

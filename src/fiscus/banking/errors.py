@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from fiscus.core.errors import BusinessRuleViolation, Conflict, NotFound, ValidationProblem
+from fiscus.core.errors import (
+    BusinessRuleViolation,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationProblem,
+)
 
 
 class CustomerNotFound(NotFound):
@@ -199,3 +205,10 @@ class PaymentExportNotFound(NotFound):
 
     type_slug = "payment-export-not-found"
     title = "Export not found"
+
+
+class StepUpRequired(PermissionDenied):
+    """The first payment to a new payee needs a fresh password and MFA proof."""
+
+    type_slug = "step-up-required"
+    title = "Step-up authentication required"

@@ -54,7 +54,9 @@ async def create_payment(
     `Idempotency-Key` is required. The creditor's name is screened against the sanctions
     lists: a match makes the payment `held` for review instead of `pending_settlement`.
     Refusals are the transfer's: `insufficient-funds`, `account-frozen`, `account-closed`,
-    `transfer-limit-exceeded`, ...; a bad creditor IBAN is `iban-invalid`."""
+    `transfer-limit-exceeded`, ...; a bad creditor IBAN is `iban-invalid`. A portal user
+    with MFA on pays a payee for the first time only within a few minutes of proving
+    password and MFA (`step-up-required` otherwise: POST /v1/me/reauthenticate)."""
     made = await service.payment_create(
         db,
         ctx,
@@ -62,6 +64,7 @@ async def create_payment(
         request=body,
         key=money_key(request),
         threshold=settings.sanctions_match_threshold,
+        step_up_window_s=request.app.state.identity.config.reauth_window_s,
     )
     response = model_response(service.payment_read(made.payment, keyring), status_code=201)
     if made.replayed:

@@ -33,6 +33,7 @@ from fiscus.banking.errors import (
     PayeeNotFound,
     PaymentNotFound,
     PaymentStatusConflict,
+    StepUpRequired,
     TransferKeyReused,
 )
 from fiscus.banking.models import PAYEE_NAME, PAYMENT_CREDITOR, BankPayee, BankPayment
@@ -55,6 +56,7 @@ from fiscus.core.events import emit
 from fiscus.core.ids import new_id
 from fiscus.core.keyring import KeyRing
 from fiscus.core.pagination import keyset_page
+from fiscus.identity.queries import step_up_needed
 from fiscus.ledger.schemas import PendingPost, TransferAction
 from fiscus.ledger.service import (
     transfer_post_pending_in,
@@ -204,6 +206,7 @@ async def payment_create(
     request: PaymentCreate,
     key: str,
     threshold: float,
+    step_up_window_s: int,
 ) -> PaymentMade:
     """Reserve the money of an outgoing payment and queue it (or hold it on a sanctions
     hit at `threshold`)."""
@@ -215,6 +218,16 @@ async def payment_create(
             return PaymentMade(first, True)
         sender = await _sender(uow, ctx, request)
         party = await _creditor(uow, ctx, keyring, request, sender)
+        first_to_payee = party.payee is not None and party.payee.first_paid_at is None
+        if (
+            first_to_payee
+            and is_portal(ctx)
+            and await step_up_needed(uow, ctx=ctx, window_s=step_up_window_s)
+        ):
+            raise StepUpRequired(
+                "The first payment to a new payee needs a fresh sign-in proof: confirm"
+                " your password (and MFA code) at POST /v1/me/reauthenticate, then retry."
+            )
         clearing = (await general_ledger_ensure(uow, ctx, currency=request.currency))["clearing"]
         transfer_id, _ = await post_transfer(
             uow,

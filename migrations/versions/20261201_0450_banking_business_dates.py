@@ -1,7 +1,7 @@
 """Banking: the tenant's business date (`banking_business_dates`).
 
 Revision ID: 0450
-Revises: 0432
+Revises: 0443
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0450"
-down_revision: str | Sequence[str] | None = "0432"
+down_revision: str | Sequence[str] | None = "0443"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -34,6 +34,7 @@ from tests.access.test_matrix import CUSTOM_ROLE, operations
 from tests.banking.factories import account as bank_account
 from tests.banking.factories import customer as bank_customer
 from tests.banking.factories import product as bank_product
+from tests.banking.payment_factories import payee_body, payment_body
 from tests.conftest import make_settings
 from tests.factories import Principal, principal, session_headers
 from tests.races.helpers import ledger_of
@@ -67,7 +68,7 @@ OBJECT_FOR = {
 }
 TEMPLATE = ("transfer.posted", "in_app")
 # Fields ending in `_id` that name no object of fiscus (a customer's tax number).
-NOT_REFERENCES = {"tax_id"}
+NOT_REFERENCES = {"tax_id", "end_to_end_id"}
 _PARAM = re.compile(r"\{([^}]+)\}")
 
 
@@ -234,6 +235,19 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         ),
         201,
     )  # fmt: skip
+    payee = _ok(
+        await client.post("/v1/payees", json=payee_body(made["id"]), headers=b.headers), 201
+    )
+    payment = _ok(
+        await client.post(
+            "/v1/payments",
+            json={**payment_body(first["id"]), "amount": 100},
+            headers={**b.headers, "Idempotency-Key": "b-payment"},
+        ),
+        201,
+    )
+    exported = await client.get("/v1/payments/export.pain001", headers=b.headers)
+    assert exported.status_code == 200, exported.text
     return {
         "customer_id": made["id"],
         "product_id": current["id"],
@@ -243,6 +257,9 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         "bank_transfer_id": transfer["id"],
         "conversion_id": conversion["id"],
         "order_id": order["id"],
+        "payee_id": payee["id"],
+        "payment_id": payment["id"],
+        "export_id": exported.headers["X-Export-Id"],
     }
 
 
@@ -254,6 +271,12 @@ def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str
         ("POST", "/v1/accounts"): [
             {"customer_id": ids["customer_id"], "product_id": mine["product_id"]},
             {"customer_id": mine["customer_id"], "product_id": ids["product_id"]},
+        ],
+        ("POST", "/v1/payees"): [payee_body(ids["customer_id"])],
+        ("POST", "/v1/payments"): [
+            payment_body(ids["bank_account_id"]),
+            {**payment_body(mine["bank_account_id"]), "creditor": None,
+             "payee_id": ids["payee_id"]},
         ],
         ("POST", "/v1/transfers"): [
             {**transfer, "from_account_id": ids["bank_account_id"],

@@ -39,6 +39,8 @@ def test_builtin_roles_follow_the_brief() -> None:
             "fx_rates",
             "bank_alerts",
             "bank_standing_orders",
+            "bank_payees",
+            "bank_payments",
         }
         for p in CUSTOMER_PORTAL
     )

@@ -89,3 +89,16 @@ async def account(
             201,
         )
     return made  # type: ignore[no-any-return]
+
+
+async def link(
+    client: httpx.AsyncClient, staff: Principal, customer_id: str, user: Principal, role: str
+) -> None:
+    """Make `user` (a portal user) an owner or viewer of the customer."""
+    ok(
+        await client.put(
+            f"/v1/customers/{customer_id}/users/{user.user_id}",
+            json={"role": role},
+            headers=staff.headers,
+        )
+    )

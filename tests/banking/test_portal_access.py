@@ -17,20 +17,10 @@ from fastapi import FastAPI
 
 from tests.access.test_matrix import operations
 from tests.banking.factories import account, customer, ok, product
+from tests.banking.factories import link as _link
 from tests.factories import Principal
 
 MakePrincipal = Callable[..., Awaitable[Principal]]
-
-
-async def _link(client: httpx.AsyncClient, staff: Principal, customer_id: str, user: Principal,
-                role: str) -> None:  # fmt: skip
-    ok(
-        await client.put(
-            f"/v1/customers/{customer_id}/users/{user.user_id}",
-            json={"role": role},
-            headers=staff.headers,
-        )
-    )
 
 
 async def _world(client: httpx.AsyncClient, make_principal: MakePrincipal) -> dict[str, Any]:

@@ -121,6 +121,7 @@ def test_money_movement_requires_an_idempotency_key(document) -> None:
         ("POST", "/v1/accounts/{account_id}/deposits"),
         ("POST", "/v1/transfers"),
         ("POST", "/v1/fx/conversions"),
+        ("POST", "/v1/payments"),
     }
     optional = {
         (method, path)
@@ -213,4 +214,4 @@ async def test_documented_required_keys_are_required_by_the_server(
             assert response.status_code == 400, (method, path, response.text)
             assert response.json()["type"].endswith("/idempotency-key-required"), (method, path)
             checked += 1
-    assert checked == 8
+    assert checked == 9

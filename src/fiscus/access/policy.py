@@ -49,6 +49,12 @@ PERMISSIONS: dict[str, str] = {
     "bank_transfers:read": "Read bank transfers (a portal user: to or from their accounts).",
     "bank_transfers:create": "Transfer money between bank accounts (a portal user: from"
     " accounts they own).",
+    "bank_payees:read": "Read payees (a portal user: those of the customers they act for).",
+    "bank_payees:manage": "Add and delete payees (a portal user: for customers they own).",
+    "bank_payments:read": "Read outgoing payments (a portal user: their customers').",
+    "bank_payments:create": "Pay money out of the bank (a portal user: from accounts they own).",
+    "bank_payments:manage": "Release, reject, settle and return outgoing payments; export"
+    " pain.001 files; book incoming credits.",
     "fx_rates:read": "Read exchange rates and quote conversions.",
     "bank_alerts:read": "Read account alerts (a portal user: on their customers' accounts).",
     "bank_alerts:manage": "Set and delete account alerts (a portal user: on their customers'"
@@ -66,7 +72,13 @@ SELF = frozenset({"self:read", "self:manage"})
 # Permissions of the routes that move money: they require an Idempotency-Key (the API
 # conventions), and the OpenAPI document says so on each of them.
 MONEY_PERMISSIONS = frozenset(
-    {"transfers:create", "transfers:manage", "bank_deposits:create", "bank_transfers:create"}
+    {
+        "transfers:create",
+        "transfers:manage",
+        "bank_deposits:create",
+        "bank_transfers:create",
+        "bank_payments:create",
+    }
 )
 # What a bank's portal user may do; banking narrows each to the customers they are linked to.
 CUSTOMER_PORTAL = frozenset(
@@ -77,6 +89,10 @@ CUSTOMER_PORTAL = frozenset(
         "bank_accounts:open",
         "bank_transfers:read",
         "bank_transfers:create",
+        "bank_payees:read",
+        "bank_payees:manage",
+        "bank_payments:read",
+        "bank_payments:create",
         "fx_rates:read",
         "bank_alerts:read",
         "bank_alerts:manage",
@@ -120,6 +136,9 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
                 "bank_transfers:create",
                 "bank_alerts:manage",
                 "bank_standing_orders:manage",
+                "bank_payees:manage",
+                "bank_payments:create",
+                "bank_payments:manage",
             },
         ),
         RoleDefinition("analyst", "Read-only: every `:read` permission.", READ | SELF),

@@ -17,7 +17,7 @@ from typing import Any
 
 from fiscus.banking.models import KYC_NOTES, PERSONAL, sealed_context
 from fiscus.core.errors import ServiceUnavailable
-from fiscus.core.keyring import KeyRing
+from fiscus.core.keyring import KeyRing, context_of
 
 EMAIL_PURPOSE = "banking.customer.email"
 PHONE_PURPOSE = "banking.customer.phone"
@@ -112,3 +112,17 @@ def phone_hash(ring: KeyRing, phone_e164: str) -> bytes:
 def tax_id_hash(ring: KeyRing, tax_id: str) -> bytes:
     """The blind index of a tax id (already normalised)."""
     return _ready(ring).lookup_hash(tax_id, purpose=TAX_ID_PURPOSE)
+
+
+def row_text_seal(
+    ring: KeyRing, label: str, name: str, *, tenant_id: uuid.UUID, row_id: uuid.UUID
+) -> bytes:
+    """A text (a payee's name, a payment file) sealed for its row (`label`: the column)."""
+    return _ready(ring).seal_text(name, context=context_of(label, tenant_id, row_id))
+
+
+def row_text_open(
+    ring: KeyRing, label: str, sealed: bytes, *, tenant_id: uuid.UUID, row_id: uuid.UUID
+) -> str:
+    """The text sealed in a row's `label` column."""
+    return _ready(ring).open_text(bytes(sealed), context=context_of(label, tenant_id, row_id))

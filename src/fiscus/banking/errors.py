@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from fiscus.core.errors import BusinessRuleViolation, Conflict, NotFound, ValidationProblem
+from fiscus.core.errors import (
+    BusinessRuleViolation,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationProblem,
+)
 
 
 class CustomerNotFound(NotFound):
@@ -178,3 +184,59 @@ class StandingOrderStartPast(BusinessRuleViolation):
 
     type_slug = "standing-order-start-in-past"
     title = "Standing order starts in the past"
+
+
+class PayeeNotFound(NotFound):
+    """No such payee in this tenant (or not one the caller acts for, or deleted)."""
+
+    type_slug = "payee-not-found"
+    title = "Payee not found"
+
+
+class BicInvalid(ValidationProblem):
+    """The BIC is malformed (ISO 9362: 8 or 11 characters, a known country)."""
+
+    type_slug = "bic-invalid"
+    title = "Invalid BIC"
+
+
+class PaymentNotFound(NotFound):
+    """No such outgoing payment in this tenant (or not one the caller acts for)."""
+
+    type_slug = "payment-not-found"
+    title = "Payment not found"
+
+
+class PaymentStatusConflict(Conflict):
+    """The payment's status does not allow this step (e.g. settling a returned payment)."""
+
+    type_slug = "payment-status-conflict"
+    title = "Payment status does not allow this"
+
+
+class ExecutionDateInvalid(ValidationProblem):
+    """The requested execution date is in the past."""
+
+    type_slug = "execution-date-invalid"
+    title = "Execution date in the past"
+
+
+class PaymentExportEmpty(BusinessRuleViolation):
+    """No payment is pending settlement: there is nothing to put in a pain.001 file."""
+
+    type_slug = "payment-export-empty"
+    title = "Nothing to export"
+
+
+class PaymentExportNotFound(NotFound):
+    """No such pain.001 export in this tenant."""
+
+    type_slug = "payment-export-not-found"
+    title = "Export not found"
+
+
+class StepUpRequired(PermissionDenied):
+    """The first payment to a new payee needs a fresh password and MFA proof."""
+
+    type_slug = "step-up-required"
+    title = "Step-up authentication required"

@@ -56,6 +56,17 @@ for _label in SEALED_COLUMNS:
     register_sealed_column(_registered(_label))
 
 
+def _named(label: str) -> SealedColumn:
+    """A payee's or creditor's sealed name: associated data of its column, tenant and row."""
+    table, column = label.split(".")
+    return SealedColumn(
+        table=table,
+        column=column,
+        key=("tenant_id", "id"),
+        context=lambda key: context_of(label, key[0], key[1]),
+    )
+
+
 class BankCustomer(TenantScoped, Base):
     """An individual or a business the bank serves."""
 
@@ -163,7 +174,7 @@ class BankLedgerAccount(TenantScoped, Base):
     __table_args__ = (
         CheckConstraint(
             "purpose IN ('settlement', 'fee_income', 'interest_expense', 'fx_position',"
-            " 'fx_income', 'suspense')",
+            " 'fx_income', 'suspense', 'clearing')",
             name="purpose",
         ),
     )
@@ -412,3 +423,150 @@ class BankStandingOrderExecution(TenantScoped, Base):
     retry_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# --- Payees and outgoing payments -------------------------------------------------------
+
+PAYEE_NAME = "banking_payees.name_sealed"
+PAYMENT_CREDITOR = "banking_payments.creditor_name_sealed"
+EXPORT_DOCUMENT = "banking_payment_exports.document_sealed"
+for _label in (PAYEE_NAME, PAYMENT_CREDITOR, EXPORT_DOCUMENT):
+    register_sealed_column(_named(_label))
+
+
+class BankPayee(TenantScoped, Base):
+    """Someone outside the bank a customer pays: IBAN, BIC and a sealed name; soft-deleted."""
+
+    __tablename__ = "banking_payees"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"],
+            ["banking_customers.tenant_id", "banking_customers.id"],
+            name="fk_banking_payees_customer",
+        ),
+        Index("ix_banking_payees_tenant_id_customer_id", "tenant_id", "customer_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID]
+    name_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    iban: Mapped[str] = mapped_column(Text)
+    bic: Mapped[str | None] = mapped_column(Text)
+    nickname: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+    first_paid_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+
+class BankPayment(TenantScoped, Base):
+    """An outgoing payment to another bank: a pending ledger transfer from the customer's
+    account to the clearing account (`ledger_transfer_id`) until settled or returned."""
+
+    __tablename__ = "banking_payments"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "from_account_id"],
+            ["banking_accounts.tenant_id", "banking_accounts.id"],
+            name="fk_banking_payments_from_account",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "payee_id"],
+            ["banking_payees.tenant_id", "banking_payees.id"],
+            name="fk_banking_payments_payee",
+        ),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("charges IN ('SHA', 'OUR', 'BEN')", name="charges"),
+        CheckConstraint("channel IN ('online', 'api', 'branch')", name="channel"),
+        CheckConstraint(
+            "status IN ('held', 'pending_settlement', 'exported', 'settled', 'returned',"
+            " 'rejected')",
+            name="status",
+        ),
+        CheckConstraint(
+            "(status = 'returned') = (return_reason_code IS NOT NULL)", name="return_reason"
+        ),
+        Index(
+            "uq_banking_payments_tenant_id_idempotency_key",
+            "tenant_id",
+            "idempotency_key",
+            unique=True,
+        ),
+        Index("ix_banking_payments_tenant_id_customer_id", "tenant_id", "customer_id"),
+        Index("ix_banking_payments_tenant_id_status", "tenant_id", "status"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[uuid.UUID]
+    from_account_id: Mapped[uuid.UUID]
+    payee_id: Mapped[uuid.UUID | None]
+    creditor_name_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    creditor_iban: Mapped[str] = mapped_column(Text)
+    creditor_bic: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
+    purpose: Mapped[str | None] = mapped_column(Text)
+    charges: Mapped[str] = mapped_column(Text)
+    execute_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(Text)
+    screening_hits: Mapped[int]
+    ledger_transfer_id: Mapped[uuid.UUID]
+    # The ledger transfer that resolved the pending one: its posting, void or reversal.
+    closing_transfer_id: Mapped[uuid.UUID | None]
+    return_reason_code: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(Text)
+    initiated_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    export_id: Mapped[uuid.UUID | None]
+
+
+class BankPaymentExport(TenantScoped, Base):
+    """A pain.001 file of outgoing payments handed to the payment rail, kept (sealed: it
+    names the parties) so that it can be downloaded again."""
+
+    __tablename__ = "banking_payment_exports"
+    __table_args__ = (CheckConstraint("payment_count > 0", name="payment_count_positive"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(Text)
+    document_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    payment_count: Mapped[int]
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+
+
+class BankIncomingCredit(TenantScoped, Base):
+    """Money another bank sent in (camt.054 or the API), booked once per bank reference:
+    to the account with the creditor IBAN, or to suspense when there is none (`id` is the
+    ledger transfer that booked it)."""
+
+    __tablename__ = "banking_incoming_credits"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("booked_to IN ('account', 'suspense')", name="booked_to"),
+        CheckConstraint("(booked_to = 'account') = (account_id IS NOT NULL)", name="account"),
+        Index(
+            "uq_banking_incoming_credits_tenant_id_bank_reference",
+            "tenant_id",
+            "bank_reference",
+            unique=True,
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    bank_reference: Mapped[str] = mapped_column(Text)
+    end_to_end_id: Mapped[str | None] = mapped_column(Text)
+    creditor_iban: Mapped[str | None] = mapped_column(Text)
+    account_id: Mapped[uuid.UUID | None]
+    booked_to: Mapped[str] = mapped_column(Text)
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(Text)
+    remittance: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -727,3 +727,264 @@ class TransferRequest(TransferCreate):
     execute_on: date | None = Field(
         None, description="Pay on this business date (today or later) instead of now: 202"
     )
+
+
+# --- Payees and outgoing payments -------------------------------------------------------
+
+_BIC = "COBADEFFXXX"
+PartyName = Annotated[str, Field(min_length=1, max_length=140)]
+Iban = Annotated[str, Field(min_length=5, max_length=42, examples=[_IBAN])]
+Bic = Annotated[str, Field(min_length=8, max_length=11, examples=[_BIC])]
+
+
+class PayeeCreate(BaseModel):
+    """Someone a customer pays outside the bank; IBAN and BIC are checked (schwifty)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": _ID,
+                    "name": "Grace Hopper",
+                    "iban": _IBAN,
+                    "bic": _BIC,
+                    "nickname": "Landlady",
+                }
+            ]
+        },
+    )
+
+    customer_id: uuid.UUID
+    name: PartyName
+    iban: Iban
+    bic: Bic | None = None
+    nickname: Annotated[str | None, Field(min_length=1, max_length=70)] = None
+
+
+class PayeeRead(BaseModel):
+    """A payee; `first_paid_at` is empty until the first payment to it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _OTHER,
+                    "customer_id": _ID,
+                    "name": "Grace Hopper",
+                    "iban": _IBAN,
+                    "bic": _BIC,
+                    "nickname": "Landlady",
+                    "first_paid_at": None,
+                    "created_at": _WHEN,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    name: str
+    iban: str
+    bic: str | None
+    nickname: str | None
+    first_paid_at: Timestamp | None
+    created_at: Timestamp
+
+
+class PayeePage(BaseModel):
+    """One page of payees, oldest first."""
+
+    data: list[PayeeRead]
+    next_cursor: str | None
+
+
+Charges = Literal["SHA", "OUR", "BEN"]
+PaymentStatus = Literal["held", "pending_settlement", "exported", "settled", "returned", "rejected"]
+# ISO 20022 return reason codes (ExternalReturnReason1Code), documented on PaymentReturn.
+ReturnReason = Literal[
+    "AC01", "AC04", "AC06", "AG01", "AM04", "AM05", "BE04", "MD07", "MS02", "MS03", "RC01", "FOCR"
+]
+
+
+class Creditor(BaseModel):
+    """Who is paid, when not a saved payee."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: PartyName
+    iban: Iban
+    bic: Bic | None = None
+
+
+class PaymentCreate(BaseModel):
+    """Money out of the bank to a payee (or a creditor named here)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_account_id": _ID,
+                    "payee_id": _OTHER,
+                    "amount": 25000,
+                    "currency": "EUR",
+                    "reference": "Invoice 2026-0042",
+                    "purpose": "SUPP",
+                    "charges": "SHA",
+                    "execute_on": "2026-12-02",
+                }
+            ]
+        },
+    )
+
+    from_account_id: uuid.UUID
+    payee_id: uuid.UUID | None = None
+    creditor: Creditor | None = None
+    amount: Amount
+    currency: Currency
+    reference: Reference | None = None
+    purpose: Annotated[
+        str | None,
+        Field(pattern=r"^[A-Z0-9]{4}$", description="ISO 20022 purpose code, e.g. SALA, SUPP"),
+    ] = None
+    charges: Charges = "SHA"
+    execute_on: date | None = None
+
+    @model_validator(mode="after")
+    def _one_creditor(self) -> Self:
+        if (self.payee_id is None) == (self.creditor is None):
+            raise ValueError("give exactly one of payee_id and creditor")
+        return self
+
+
+class PaymentRead(BaseModel):
+    """An outgoing payment and where it stands."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _ID,
+                    "status": "pending_settlement",
+                    "customer_id": _OTHER,
+                    "from_account_id": _OTHER,
+                    "payee_id": _OTHER,
+                    "creditor": {"name": "Grace Hopper", "iban": _IBAN, "bic": _BIC},
+                    "amount": 25000,
+                    "currency": "EUR",
+                    "reference": "Invoice 2026-0042",
+                    "purpose": "SUPP",
+                    "charges": "SHA",
+                    "execute_on": "2026-12-02",
+                    "screening_hits": 0,
+                    "return_reason_code": None,
+                    "ledger_transfer_id": _ID,
+                    "channel": "online",
+                    "created_at": _WHEN,
+                    "updated_at": _WHEN,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    status: PaymentStatus
+    customer_id: uuid.UUID
+    from_account_id: uuid.UUID
+    payee_id: uuid.UUID | None
+    creditor: Creditor
+    amount: int
+    currency: str
+    reference: str | None
+    purpose: str | None
+    charges: Charges
+    execute_on: date | None
+    screening_hits: int = Field(description="Sanctions list entries the creditor's name matched")
+    return_reason_code: str | None
+    ledger_transfer_id: uuid.UUID
+    channel: Channel
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class PaymentPage(BaseModel):
+    """One page of payments, oldest first."""
+
+    data: list[PaymentRead]
+    next_cursor: str | None
+
+
+class PaymentReturn(BaseModel):
+    """A payment came back: the ISO 20022 return reason. Codes: AC01 incorrect account
+    number, AC04 closed account, AC06 blocked account, AG01 transaction forbidden, AM04
+    insufficient funds, AM05 duplicate, BE04 missing creditor address, MD07 creditor
+    deceased, MS02 not specified (customer), MS03 not specified (agent), RC01 bank
+    identifier incorrect, FOCR following a cancellation request."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason_code": "AC04"}]}
+    )
+
+    reason_code: ReturnReason
+
+
+class IncomingCredit(BaseModel):
+    """One credit transfer another bank sent in, for rails that call an API."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "bank_reference": "RAIL-2026-12-01-000042",
+                    "end_to_end_id": "E2E-INV-42",
+                    "creditor_iban": _IBAN,
+                    "amount": 12500,
+                    "currency": "EUR",
+                    "remittance": "Invoice 42",
+                }
+            ]
+        },
+    )
+
+    bank_reference: Annotated[
+        str, Field(min_length=1, max_length=70, description="The rail's unique reference")
+    ]
+    end_to_end_id: Annotated[str | None, Field(min_length=1, max_length=35)] = None
+    creditor_iban: Iban
+    amount: Amount
+    currency: Currency
+    remittance: Annotated[str | None, Field(max_length=140)] = None
+
+
+class IncomingCreditRead(BaseModel):
+    """A booked incoming credit: on an account, or on suspense (no account has the IBAN)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    bank_reference: str
+    end_to_end_id: str | None
+    creditor_iban: str | None
+    account_id: uuid.UUID | None
+    booked_to: Literal["account", "suspense"]
+    amount: int
+    currency: str
+    created_at: Timestamp
+
+
+class IncomingImportRead(BaseModel):
+    """What an import booked: to accounts, to suspense (listed for staff to resolve), and
+    what it left alone (already booked before; debits and unbooked entries)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"booked": [], "suspense": [], "duplicates": 0, "skipped": 0}]
+        }
+    )
+
+    booked: list[IncomingCreditRead]
+    suspense: list[IncomingCreditRead]
+    duplicates: int
+    skipped: int

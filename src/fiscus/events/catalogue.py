@@ -174,6 +174,51 @@ class BankTransferPayload(_Payload):
     channel: Literal["online", "api", "branch"]
 
 
+class BankPaymentPayload(_Payload):
+    """An outgoing payment to another bank changed status."""
+
+    payment_id: str
+    status: Literal["held", "pending_settlement", "exported", "settled", "returned", "rejected"]
+    previous_status: str | None
+    customer_id: str
+    from_account_id: str
+    amount: int = Field(description="Integer minor units")
+    currency: str
+    charges: Literal["SHA", "OUR", "BEN"]
+    return_reason_code: str | None = Field(description="ISO 20022 return reason, when returned")
+
+
+def _payment(status: str, previous: str | None, reason: str | None = None) -> dict[str, Any]:
+    return {
+        "payment_id": _TRANSFER,
+        "status": status,
+        "previous_status": previous,
+        "customer_id": _USER,
+        "from_account_id": _ACCOUNT_A,
+        "amount": 25000,
+        "currency": "EUR",
+        "charges": "SHA",
+        "return_reason_code": reason,
+    }
+
+
+class BankPaymentExportPayload(_Payload):
+    """A pain.001 export batch was made of the payments pending settlement."""
+
+    export_id: str
+    payment_ids: list[str]
+
+
+class BankIncomingPayload(_Payload):
+    """Money another bank sent in was booked (to an account, or to suspense)."""
+
+    credit_id: str
+    account_id: str | None
+    booked_to: Literal["account", "suspense"]
+    amount: int = Field(description="Integer minor units")
+    currency: str
+
+
 class FxRateSetPayload(_Payload):
     """A staff member entered an exchange rate (`POST /v1/fx/rates`)."""
 
@@ -579,6 +624,62 @@ CATALOGUE: tuple[EventSpec, ...] = (
                 {},
             ),
         )
+    ),
+    EventSpec(
+        "banking.payment.created",
+        "An outgoing payment reserved its amount (`pending_settlement`, or `held` on a"
+        " sanctions match).",
+        BankPaymentPayload,
+        _payment("pending_settlement", None),
+    ),
+    EventSpec(
+        "banking.payment.held",
+        "The creditor's name matched a sanctions list: the payment waits for a review.",
+        BankPaymentPayload,
+        _payment("held", None),
+    ),
+    EventSpec(
+        "banking.payment.released",
+        "After review, a held payment was queued for settlement.",
+        BankPaymentPayload,
+        _payment("pending_settlement", "held"),
+    ),
+    EventSpec(
+        "banking.payment.rejected",
+        "A payment was refused before it was sent; its reserved amount was freed.",
+        BankPaymentPayload,
+        _payment("rejected", "held"),
+    ),
+    EventSpec(
+        "banking.payment.settled",
+        "The payment rail confirmed a payment: its transfer was posted.",
+        BankPaymentPayload,
+        _payment("settled", "pending_settlement"),
+    ),
+    EventSpec(
+        "banking.payment.returned",
+        "A payment came back with an ISO 20022 reason code; the money is on the account again.",
+        BankPaymentPayload,
+        _payment("returned", "settled", "AC04"),
+    ),
+    EventSpec(
+        "banking.payment_export.created",
+        "The payments pending settlement were written into a pain.001 file and became `exported`.",
+        BankPaymentExportPayload,
+        {"export_id": _EVENT, "payment_ids": [_TRANSFER]},
+    ),
+    EventSpec(
+        "banking.payment.received",
+        "An incoming credit transfer (camt.054 or the API) was booked to an account, or to"
+        " suspense when no account has its IBAN.",
+        BankIncomingPayload,
+        {
+            "credit_id": _TRANSFER,
+            "account_id": _ACCOUNT_A,
+            "booked_to": "account",
+            "amount": 12500,
+            "currency": "EUR",
+        },
     ),
     EventSpec(
         "webhook.test",

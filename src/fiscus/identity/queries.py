@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -282,3 +283,28 @@ async def api_key_get(db: Database, *, ctx: Context, key_id: uuid.UUID) -> ApiKe
             raise NotFound("No such API key.")
         creators = await _creators_active(uow, tenant_id=ctx.tenant_id, keys=[key])
     return _key_read(key, creators)
+
+
+async def step_up_needed(uow: UnitOfWork, *, ctx: Context, window_s: int) -> bool:
+    """True when the signed-in person has MFA on and their session has not proved password
+    and MFA within `window_s` seconds (POST /v1/me/reauthenticate renews the proof); other
+    modules ask before a sensitive step, in their own unit of work."""
+    if ctx.actor_type != "user" or ctx.session_id is None:
+        return False
+    row = (
+        await uow.session.execute(
+            select(User.totp_enabled, AuthSession.authenticated_at)
+            .join(
+                AuthSession,
+                (AuthSession.tenant_id == User.tenant_id) & (AuthSession.user_id == User.id),
+            )
+            .where(
+                User.tenant_id == ctx.tenant_id,
+                User.id == ctx.actor_id,
+                AuthSession.id == ctx.session_id,
+            )
+        )
+    ).first()
+    if row is None or not row.totp_enabled:
+        return False
+    return bool(clock.now() - row.authenticated_at > timedelta(seconds=window_s))

@@ -5,6 +5,8 @@ from fastapi import APIRouter
 from fiscus.banking.api._accounts import router as accounts_router
 from fiscus.banking.api._customers import router as customers_router
 from fiscus.banking.api._orders import router as orders_router
+from fiscus.banking.api._payees import router as payees_router
+from fiscus.banking.api._payments import router as payments_router
 from fiscus.banking.api._products import router as products_router
 from fiscus.banking.api._transfers import router as transfers_router
 
@@ -12,5 +14,8 @@ router = APIRouter()
 for _part in (customers_router, products_router, accounts_router, transfers_router):
     router.include_router(_part)
 router.include_router(orders_router)
+# Payees and payments: included on their own line, apart from the parts above.
+for _part in (payees_router, payments_router):
+    router.include_router(_part)
 
 __all__ = ["router"]

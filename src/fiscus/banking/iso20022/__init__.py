@@ -20,6 +20,7 @@ from fiscus.banking.iso20022._camt054 import (
     camt054_parse,
 )
 from fiscus.banking.iso20022._pain001 import (
+    MAX_PAYMENTS_PER_FILE,
     PAIN001_NAMESPACE,
     ChargeBearer,
     OutgoingPayment,
@@ -30,6 +31,7 @@ from fiscus.banking.iso20022._pain001 import (
 __all__ = [
     "MAX_CAMT_BYTES",
     "MAX_CAMT_TRANSACTIONS",
+    "MAX_PAYMENTS_PER_FILE",
     "PAIN001_NAMESPACE",
     "CamtNotification",
     "CamtTransaction",

@@ -25,6 +25,11 @@ from fiscus.banking.service._customers_part import (
 )
 from fiscus.banking.service._deposits_part import deposit_create
 from fiscus.banking.service._history_part import account_balance, account_transactions
+from fiscus.banking.service._incoming_part import (
+    Incoming,
+    incoming_book,
+    incoming_of_camt,
+)
 from fiscus.banking.service._orders_part import (
     RunReport,
     business_date_get,
@@ -38,10 +43,41 @@ from fiscus.banking.service._orders_part import (
     standing_orders_run_all,
     transfer_schedule,
 )
-from fiscus.banking.service._transfers_part import Moved, channel_of, transfer_create
+from fiscus.banking.service._payees_part import (
+    payee_create,
+    payee_delete,
+    payee_get,
+    payee_list,
+    payee_read,
+)
+from fiscus.banking.service._payment_files_part import (
+    ExportFile,
+    payment_export_get,
+    payments_export,
+)
+from fiscus.banking.service._payments_part import (
+    PaymentMade,
+    payment_create,
+    payment_get,
+    payment_list,
+    payment_read,
+    payment_reject,
+    payment_release,
+    payment_return,
+    payment_settle,
+)
+from fiscus.banking.service._transfers_part import (
+    Moved,
+    channel_of,
+    iban_normal,
+    transfer_create,
+)
 
 __all__ = [
+    "ExportFile",
+    "Incoming",
     "Moved",
+    "PaymentMade",
     "RunReport",
     "account_balance",
     "account_close",
@@ -61,7 +97,25 @@ __all__ = [
     "deposit_create",
     "general_ledger_ensure",
     "iban_generate",
+    "iban_normal",
+    "incoming_book",
+    "incoming_of_camt",
     "limit_set",
+    "payee_create",
+    "payee_delete",
+    "payee_get",
+    "payee_list",
+    "payee_read",
+    "payment_create",
+    "payment_export_get",
+    "payment_get",
+    "payment_list",
+    "payment_read",
+    "payment_reject",
+    "payment_release",
+    "payment_return",
+    "payment_settle",
+    "payments_export",
     "product_create",
     "rule_of",
     "settings_set",

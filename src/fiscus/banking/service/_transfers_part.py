@@ -105,12 +105,12 @@ def key_race(error: BaseException) -> bool:
     )
 
 
-def iban_normal(value: str) -> str:
+def iban_normal(value: str, field: str = "to_iban") -> str:
     """The IBAN in its electronic form, after checking its check digits (schwifty)."""
     try:
         return str(IBAN(value))
     except (SchwiftyException, ValueError) as error:
-        raise IbanInvalid(f"Not a valid IBAN: {error}", field="to_iban") from None
+        raise IbanInvalid(f"Not a valid IBAN: {error}", field=field) from None
 
 
 async def sides_locked(
@@ -183,14 +183,17 @@ async def post_transfer(
     reference: str | None,
     key: str,
     sender: Side | None,
+    pending: bool = False,
 ) -> tuple[uuid.UUID, bool]:
-    """Post in the ledger; its refusals as banking's problem types."""
+    """Post in the ledger (or only reserve, `pending`); its refusals as banking's problem
+    types."""
     request = LedgerTransfer(
         debit_account_id=debit,
         credit_account_id=credit,
         amount=amount,
         currency=currency,
         description=reference,
+        pending=pending,
     )
     try:
         outcome = await transfer_create_in(

@@ -34,7 +34,7 @@ class PasswordHashingBusy(ServiceUnavailable):
     type_slug = "password-hashing-busy"
     title = "Too many log-ins at once"
 
-    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+    def __init__(self, detail: str, *, retry_after_s: int = 1) -> None:
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after_s))})
         self.retry_after_s = max(1, retry_after_s)
 

@@ -111,7 +111,7 @@ async def test_a_camt054_file_books_each_credit_once(
     staff, mine = w["staff"], w["mine"]
     xml = {**staff.headers, "Content-Type": "application/xml"}
     result = ok(
-        await client.post("/v1/payments/incoming", content=_camt(mine["iban"]), headers=xml)
+        await client.post("/v1/incoming-payments", content=_camt(mine["iban"]), headers=xml)
     )
     assert sorted(c["amount"] for c in result["booked"]) == [1200, 5025]
     assert {c["account_id"] for c in result["booked"]} == {mine["id"]}
@@ -120,10 +120,10 @@ async def test_a_camt054_file_books_each_credit_once(
     ]
     assert result["skipped"] == 2 and result["duplicates"] == 0
     assert (await balance(client, staff, mine["id"]))["balance"] == 10_000 + 6_225
-    again = ok(await client.post("/v1/payments/incoming", content=_camt(mine["iban"]), headers=xml))
+    again = ok(await client.post("/v1/incoming-payments", content=_camt(mine["iban"]), headers=xml))
     assert again["booked"] == again["suspense"] == [] and again["duplicates"] == 3
     upload = await client.post(
-        "/v1/payments/incoming",
+        "/v1/incoming-payments",
         files={"file": ("camt.xml", _camt(mine["iban"]), "text/xml")},
         headers=staff.headers,
     )
@@ -145,9 +145,9 @@ async def test_one_credit_by_api_and_bad_input(
         "amount": 700,
         "currency": "EUR",
     }
-    booked = ok(await client.post("/v1/payments/incoming", json=credit, headers=staff.headers))
+    booked = ok(await client.post("/v1/incoming-payments", json=credit, headers=staff.headers))
     assert [c["account_id"] for c in booked["booked"]] == [theirs["id"]]
-    replay = ok(await client.post("/v1/payments/incoming", json=credit, headers=staff.headers))
+    replay = ok(await client.post("/v1/incoming-payments", json=credit, headers=staff.headers))
     assert replay["duplicates"] == 1 and replay["booked"] == []
     for body, slug in (
         (
@@ -156,23 +156,23 @@ async def test_one_credit_by_api_and_bad_input(
         ),
         ({**credit, "bank_reference": "RAIL-3", "amount": -5}, "validation-error"),
     ):
-        refused = await client.post("/v1/payments/incoming", json=body, headers=staff.headers)
+        refused = await client.post("/v1/incoming-payments", json=body, headers=staff.headers)
         assert refused.status_code == 400 and refused.json()["type"].endswith("/" + slug)
     broken = await client.post(
-        "/v1/payments/incoming",
+        "/v1/incoming-payments",
         content=b"<not-camt/>",
         headers={**staff.headers, "Content-Type": "application/xml"},
     )
     assert broken.status_code == 400 and broken.json()["type"].endswith("/camt-document-invalid")
     for who in (w["owner"], w["viewer"]):
         denied = await client.post(
-            "/v1/payments/incoming", json={**credit, "bank_reference": "P"}, headers=who.headers
+            "/v1/incoming-payments", json={**credit, "bank_reference": "P"}, headers=who.headers
         )
         assert denied.status_code == 403
     stranger = await make_principal(role="owner")
     elsewhere = ok(
         await client.post(
-            "/v1/payments/incoming",
+            "/v1/incoming-payments",
             json={**credit, "bank_reference": "RAIL-9"},
             headers=stranger.headers,
         )

@@ -163,7 +163,7 @@ def test_invalid_rules_are_refused_with_the_field(kwargs: dict[str, object], fie
         recurrence(start=date(2026, 1, 1), **kwargs)  # type: ignore[arg-type]
     problem = caught.value.problem()
     assert problem["status"] == 400
-    assert problem["type"].endswith("/validation-error")
+    assert problem["type"].endswith("/schedule-invalid")
     assert problem["errors"][0]["field"] == field
 
 

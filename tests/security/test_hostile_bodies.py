@@ -224,6 +224,12 @@ def _json_operations() -> list[tuple[str, str]]:
     ]
 
 
+def _declared(method: str, template: str) -> set[str]:
+    """The media types an operation declares it takes (a file import takes XML too)."""
+    operation = DOCUMENT["paths"][template][method.lower()]
+    return set(operation.get("requestBody", {}).get("content", {}))
+
+
 async def test_every_json_endpoint_answers_other_media_types_with_415(
     client: httpx.AsyncClient, app: FastAPI, make_principal: MakePrincipal
 ) -> None:
@@ -235,6 +241,8 @@ async def test_every_json_endpoint_answers_other_media_types_with_415(
     for method, template in operations:
         path = re.sub(r"\{(\w+)\}", lambda m: str(uuid.uuid4()), template)
         for media_type in media_types:
+            if media_type in _declared(method, template):
+                continue
             headers = {**owner.headers, "Idempotency-Key": uuid.uuid4().hex}
             if media_type is not None:
                 headers["content-type"] = media_type

@@ -354,6 +354,13 @@ def _unparsed_body(item: dict[str, Any]) -> bool:
 
 
 def _unsupported_media_type(request: Request) -> Response:
+    return unsupported_media_type(
+        request, "Send the body as JSON with Content-Type: application/json."
+    )
+
+
+def unsupported_media_type(request: Request, detail: str) -> Response:
+    """415 problem+json for a body sent as a media type the route does not take."""
     slug, title = _HTTP_SLUGS[415]
     return problem_response(
         status=415,
@@ -361,7 +368,7 @@ def _unsupported_media_type(request: Request) -> Response:
             "type": PROBLEM_BASE + slug,
             "title": title,
             "status": 415,
-            "detail": "Send the body as JSON with Content-Type: application/json.",
+            "detail": detail,
             "instance": request.url.path,
         },
     )

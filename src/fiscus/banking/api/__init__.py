@@ -6,6 +6,7 @@ from fiscus.banking.api._accounts import router as accounts_router
 from fiscus.banking.api._customers import router as customers_router
 from fiscus.banking.api._orders import router as orders_router
 from fiscus.banking.api._payees import router as payees_router
+from fiscus.banking.api._payments import incoming_router
 from fiscus.banking.api._payments import router as payments_router
 from fiscus.banking.api._products import router as products_router
 from fiscus.banking.api._transfers import router as transfers_router
@@ -15,7 +16,7 @@ for _part in (customers_router, products_router, accounts_router, transfers_rout
     router.include_router(_part)
 router.include_router(orders_router)
 # Payees and payments: included on their own line, apart from the parts above.
-for _part in (payees_router, payments_router):
+for _part in (payees_router, payments_router, incoming_router):
     router.include_router(_part)
 
 __all__ = ["router"]

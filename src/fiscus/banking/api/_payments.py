@@ -25,12 +25,14 @@ from fiscus.banking.schemas import (
     PaymentStatus,
 )
 from fiscus.core.errors import FieldError, ValidationProblem
-from fiscus.core.http import problem_responses
+from fiscus.core.http import problem_responses, unsupported_media_type
 from fiscus.core.idempotency import REPLAYED_HEADER, model_response
 from fiscus.core.pagination import Cursor, Limit
 from fiscus.deps import DatabaseDep, KeyRingDep, SettingsDep
 
 router = APIRouter(prefix="/v1/payments", tags=["banking"])
+# Its own path: under /v1/payments, "incoming" would also match GET /v1/payments/{id}.
+incoming_router = APIRouter(prefix="/v1/incoming-payments", tags=["banking"])
 Reader = Annotated[Context, authorized("bank_payments:read")]
 Manager = Annotated[Context, authorized("bank_payments:manage")]
 
@@ -171,6 +173,11 @@ _INCOMING_BODY: dict[str, Any] = {
 }
 
 
+INCOMING_MEDIA = frozenset(
+    {"application/json", "application/xml", "text/xml", "multipart/form-data"}
+)
+
+
 async def _incoming_of(request: Request) -> tuple[list[service.Incoming], int, str]:
     """The credits a request carries: a camt.054 file (XML body or multipart `file`), or
     one credit as JSON."""
@@ -191,7 +198,8 @@ async def _incoming_of(request: Request) -> tuple[list[service.Incoming], int, s
         raise ValidationProblem(
             "The credit is not valid.",
             errors=[
-                FieldError(".".join(map(str, e["loc"])) or "body", e["msg"]) for e in error.errors()
+                FieldError(".".join(["body", *map(str, e["loc"])]), e["msg"])
+                for e in error.errors()
             ],
         ) from None
     credit = service.Incoming(
@@ -205,18 +213,25 @@ async def _incoming_of(request: Request) -> tuple[list[service.Incoming], int, s
     return [credit], 0, "api"
 
 
-@router.post(
-    "/incoming",
+@incoming_router.post(
+    "",
     summary="Book incoming credit transfers (a camt.054 file, or one credit as JSON)",
     response_model=IncomingImportRead,
-    responses=problem_responses(400, 401, 403, 413, 422),
+    responses=problem_responses(400, 401, 403, 413, 415, 422),
     openapi_extra=_INCOMING_BODY,
 )
-async def book_incoming(request: Request, ctx: Manager, db: DatabaseDep) -> IncomingImportRead:
+async def book_incoming(
+    request: Request, ctx: Manager, db: DatabaseDep
+) -> IncomingImportRead | Response:
     """Each credit to one of the tenant's IBANs moves from the settlement account to that
     account; a credit to an unknown IBAN goes to the suspense account and is listed under
     `suspense`. Each bank reference is booked once: importing the same file again books
     nothing (`duplicates`). A bad file is `camt-document-invalid`."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in INCOMING_MEDIA:
+        return unsupported_media_type(
+            request, "Send a camt.054 file as application/xml or multipart/form-data, or JSON."
+        )
     credits, skipped, source = await _incoming_of(request)
     result = await service.incoming_book(db, ctx, credits=credits, skipped=skipped, source=source)
     reads = [IncomingCreditRead.model_validate(row) for row in result.booked]
@@ -260,7 +275,10 @@ async def release_payment(
 
 
 @router.post(
-    "/{payment_id}/reject", summary="Reject a payment", response_model=PaymentRead, responses=_STEP
+    "/{payment_id}/reject",
+    summary="Reject a payment",
+    response_model=PaymentRead,
+    responses=_STEP,
 )
 async def reject_payment(
     payment_id: uuid.UUID, ctx: Manager, db: DatabaseDep, keyring: KeyRingDep
@@ -272,7 +290,10 @@ async def reject_payment(
 
 
 @router.post(
-    "/{payment_id}/settle", summary="Settle a payment", response_model=PaymentRead, responses=_STEP
+    "/{payment_id}/settle",
+    summary="Settle a payment",
+    response_model=PaymentRead,
+    responses=_STEP,
 )
 async def settle_payment(
     payment_id: uuid.UUID, ctx: Manager, db: DatabaseDep, keyring: KeyRingDep

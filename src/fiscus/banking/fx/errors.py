@@ -35,8 +35,7 @@ class ProviderUnavailable(ServiceUnavailable):
 
 
 class ConversionNotAllowed(BusinessRuleViolation):
-    """The two accounts cannot convert into each other: another customer's account, or
-    the same currency."""
+    """The accounts cannot convert into each other (another customer's, or one currency)."""
 
     type_slug = "fx-conversion-not-allowed"
     title = "Conversion not allowed between these accounts"

@@ -22,6 +22,13 @@ _PARSER = etree.XMLParser(
 )
 
 
+class CamtDocumentInvalid(ValidationProblem):
+    """A camt.054 file cannot be read: not XML, not camt.054, or a required element missing."""
+
+    type_slug = "camt-document-invalid"
+    title = "Invalid camt.054 file"
+
+
 @dataclass(frozen=True, slots=True)
 class CamtTransaction:
     """One credit or debit the bank notified, amounts in minor units (always positive)."""
@@ -79,36 +86,36 @@ class _Reader:
     def required(self, element: etree._Element, where: str, *candidates: str) -> str:
         found = self.text(element, *candidates)
         if found is None:
-            raise ValidationProblem(f"{where}: {candidates[0]} is missing.", field=where)
+            raise CamtDocumentInvalid(f"{where}: {candidates[0]} is missing.", field=where)
         return found
 
 
 def camt054_parse(data: bytes) -> CamtNotification:
     """Every transaction of a camt.054 document, in order; ValidationProblem (400) if bad."""
     if len(data) > MAX_CAMT_BYTES:
-        raise ValidationProblem(f"The file is larger than {MAX_CAMT_BYTES} bytes.", field="file")
+        raise CamtDocumentInvalid(f"The file is larger than {MAX_CAMT_BYTES} bytes.", field="file")
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as error:
         detail = f"The file is not well-formed XML: {error}."
-        raise ValidationProblem(detail, field="file") from None
+        raise CamtDocumentInvalid(detail, field="file") from None
     namespace = etree.QName(root).namespace or ""
     if etree.QName(root).localname != "Document" or not _NAMESPACE.fullmatch(namespace):
-        raise ValidationProblem(
+        raise CamtDocumentInvalid(
             "The file is not a camt.054 document (camt.054.001.02 to .19 are read).",
             field="Document",
         )
     read = _Reader(namespace)
     message = read.one(root, "BkToCstmrDbtCdtNtfctn")
     if message is None:
-        raise ValidationProblem("BkToCstmrDbtCdtNtfctn is missing.", field="Document")
+        raise CamtDocumentInvalid("BkToCstmrDbtCdtNtfctn is missing.", field="Document")
     transactions: list[CamtTransaction] = []
     for n, notification in enumerate(read.all(message, "Ntfctn")):
         for e, entry in enumerate(read.all(notification, "Ntry")):
             where = f"Ntfctn[{n}]/Ntry[{e}]"
             transactions.extend(_entry(read, notification, entry, where))
             if len(transactions) > MAX_CAMT_TRANSACTIONS:
-                raise ValidationProblem(
+                raise CamtDocumentInvalid(
                     f"The file holds more than {MAX_CAMT_TRANSACTIONS} transactions.", field="file"
                 )
     return CamtNotification(
@@ -144,7 +151,7 @@ def _entry(
     currency, amount_minor = _amount(read, element, where, "Amt")
     direction = read.required(element, where, "CdtDbtInd")
     if direction not in {"CRDT", "DBIT"}:
-        raise ValidationProblem(f"{where}: CdtDbtInd must be CRDT or DBIT.", field=where)
+        raise CamtDocumentInvalid(f"{where}: CdtDbtInd must be CRDT or DBIT.", field=where)
     entry = _Entry(
         notification_id=notification_id,
         reference=read.text(element, "AcctSvcrRef", "NtryRef") or f"{notification_id}/{where}",
@@ -168,7 +175,7 @@ def _entry(
         elif len(details) == 1:
             own_currency, own_amount = currency, amount_minor
         else:
-            raise ValidationProblem(
+            raise CamtDocumentInvalid(
                 f"{detail_where}: a batch entry's transaction has no amount.", field=detail_where
             )
         reference = read.text(detail, "Refs/AcctSvcrRef") or f"{entry.reference}/{t}"
@@ -217,20 +224,20 @@ def _amount(read: _Reader, element: etree._Element, where: str, path: str) -> tu
     """(currency, minor units) of an amount element; exact, positive, within range."""
     node = read.one(element, path)
     if node is None or not (node.text or "").strip():
-        raise ValidationProblem(f"{where}: {path} is missing.", field=where)
+        raise CamtDocumentInvalid(f"{where}: {path} is missing.", field=where)
     currency = node.get("Ccy") or ""
     try:
         exponent = currency_exponent(currency)
         value = Decimal((node.text or "").strip())
     except ValidationProblem:
-        raise ValidationProblem(
+        raise CamtDocumentInvalid(
             f"{where}: {path} has an unknown currency {currency!r}.", field=where
         ) from None
     except InvalidOperation:
-        raise ValidationProblem(f"{where}: {path} is not a number.", field=where) from None
+        raise CamtDocumentInvalid(f"{where}: {path} is not a number.", field=where) from None
     scaled = value.scaleb(exponent) if value.is_finite() else Decimal(-1)
     if scaled <= 0 or scaled != scaled.to_integral_value() or scaled > MAX_MINOR:
-        raise ValidationProblem(
+        raise CamtDocumentInvalid(
             f"{where}: {path} must be a positive amount with at most {exponent} decimals "
             f"in {currency}.",
             field=where,
@@ -244,7 +251,7 @@ def _date(value: str | None, where: str) -> date | None:
     try:
         return date.fromisoformat(value[:10])
     except ValueError:
-        raise ValidationProblem(f"{where}: {value!r} is not a date.", field=where) from None
+        raise CamtDocumentInvalid(f"{where}: {value!r} is not a date.", field=where) from None
 
 
 def _datetime(value: str | None, where: str) -> datetime | None:
@@ -253,4 +260,4 @@ def _datetime(value: str | None, where: str) -> datetime | None:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        raise ValidationProblem(f"{where}: {value!r} is not a date-time.", field=where) from None
+        raise CamtDocumentInvalid(f"{where}: {value!r} is not a date-time.", field=where) from None

@@ -66,6 +66,14 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--ceiling-clients", type=int, default=16, help="pgbench clients")
     parser.add_argument("--seed", type=int, default=20261122)
     parser.add_argument("--workdir", type=Path, default=None, help="keeps server.log")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="FISCUS_NAME=VALUE",
+        help="a setting for the server under test, e.g. FISCUS_MAX_REQUESTS_IN_PROGRESS=100000"
+        " (repeatable)",
+    )
     return parser.parse_args()
 
 
@@ -73,7 +81,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="fiscus-load-"))
     workdir.mkdir(parents=True, exist_ok=True)
     settings = check_durability(args.url.replace("/fiscus_load", "/postgres"))
-    server = Server(args.url, args.workers, workdir)
+    extra = dict(item.split("=", 1) for item in args.server_env)
+    server = Server(args.url, args.workers, workdir, extra)
     prepare_database(args.url, server)
     server.start()
     results: dict[str, object] = {"workdir": str(workdir)}

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import psycopg
 
@@ -92,6 +93,7 @@ class Step:
     sent: int = 0
     client_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
+    database_cpu_s: float = 0.0
 
     @property
     def all_latencies(self) -> list[float]:
@@ -128,17 +130,22 @@ class Step:
             f"p50 {self.pct(0.5):6.1f} ms  p99 {self.pct(0.99):7.1f} ms  "
             f"login p99 {self.pct(0.99, 'login'):6.0f} ms  "
             f"errors {self.error_count}  cpu client {self.client_cpu_s / self.seconds:.2f}"
-            f" server {self.server_cpu_s / self.seconds:.2f}  "
+            f" server {self.server_cpu_s / self.seconds:.2f}"
+            f" database {self.database_cpu_s / self.seconds:.2f}  "
             f"{'PASS' if self.passed else 'FAIL'}  [{ops}]"
+            + (f"  errors by kind {dict(sorted(self.errors.items()))}" if self.errors else "")
         )
 
 
 class Server:
     """`fiscus serve --workers N` on its own database, and what its processes use."""
 
-    def __init__(self, url: str, workers: int, workdir: Path) -> None:
+    def __init__(
+        self, url: str, workers: int, workdir: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.url = url
         self.workers = workers
+        self.extra_env = extra_env or {}
         self.port = free_port()
         self.log = (workdir / "server.log").open("ab")
         self.process: subprocess.Popen[bytes] | None = None
@@ -169,6 +176,7 @@ class Server:
                 ),
             }
         )
+        env.update(self.extra_env)  # `--server-env`: what a run varies on purpose
         return env
 
     def fiscus(self, *args: str, env: dict[str, str] | None = None) -> str:
@@ -254,6 +262,24 @@ class Server:
         return total / ticks
 
 
+def database_cpu_seconds() -> float:
+    """CPU time so far of the local PostgreSQL: every live server process, plus the
+    postmaster's reaped children (backends that exited count there, not as a drop)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            head, rest = stat.read_text().rsplit(")", 1)
+            if not head.split("(", 1)[1].startswith("postgres"):
+                continue
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+            parent = Path(f"/proc/{fields[1]}/stat").read_text().split(")", 1)[0]
+            if "(postgres" not in parent:  # the postmaster: add its reaped children
+                total += int(fields[13]) + int(fields[14])
+    return total / ticks
+
+
 @dataclass
 class World:
     """What the load works on: users to log in as, their tokens, funded accounts."""
@@ -281,7 +307,7 @@ async def bootstrap(server: Server, *, users: int, accounts: int) -> World:
             "operator",
             env={"FISCUS_PASSWORD": PASSWORD},
         )
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
+    async with session(server.base_url, timeout=60) as http:
         tokens = [await login(http, slug, email) for email in emails]
         headers = {"Authorization": f"Bearer {tokens[0]}"}
         equity = await open_account(http, headers, "equity", kind="equity", side="debit")
@@ -291,16 +317,33 @@ async def bootstrap(server: Server, *, users: int, accounts: int) -> World:
     return World(slug, emails, tokens, ids)
 
 
-async def login(http: httpx.AsyncClient, slug: str, email: str) -> str:
+def session(base_url: str, *, timeout: float, connections: int = 256) -> aiohttp.ClientSession:
+    """The load's HTTP client: aiohttp, whose pool stays cheap with hundreds of requests in
+    flight (httpx's spent a whole core at 250 requests/s and made the client, not the
+    server, the thing that collapsed: encode/httpx#3215)."""
+    return aiohttp.ClientSession(
+        base_url=base_url,
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        connector=aiohttp.TCPConnector(limit=connections),
+        raise_for_status=True,
+    )
+
+
+async def _json(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    async with response:
+        body: dict[str, Any] = await response.json()
+        return body
+
+
+async def login(http: aiohttp.ClientSession, slug: str, email: str) -> str:
     response = await http.post(
         "/v1/auth/login", json={"tenant": slug, "email": email, "password": PASSWORD}
     )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
+    return str((await _json(response))["access_token"])
 
 
 async def open_account(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     headers: dict[str, str],
     code: str,
     *,
@@ -312,13 +355,12 @@ async def open_account(
         json={"code": code, "name": code, "currency": "EUR", "type": kind, "normal_side": side},
         headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
     )
-    response.raise_for_status()
-    return str(response.json()["id"])
+    return str((await _json(response))["id"])
 
 
 async def transfer(
-    http: httpx.AsyncClient, headers: dict[str, str], debit: str, credit: str, amount: int
-) -> httpx.Response:
+    http: aiohttp.ClientSession, headers: dict[str, str], debit: str, credit: str, amount: int
+) -> None:
     response = await http.post(
         "/v1/ledger/transfers",
         json={
@@ -329,8 +371,7 @@ async def transfer(
         },
         headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
     )
-    response.raise_for_status()
-    return response
+    await _json(response)
 
 
 class Load:
@@ -349,63 +390,58 @@ class Load:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.rng.choice(self.world.tokens)}"}
 
-    async def one(self, http: httpx.AsyncClient, op: str) -> None:
+    async def one(self, http: aiohttp.ClientSession, op: str) -> None:
         """Send one operation; raise on anything but success."""
         world = self.world
         if op == "balance":
             account = self.rng.choice(world.accounts)
-            response = await http.get(
-                f"/v1/ledger/accounts/{account}/balance", headers=self.headers()
+            await _json(
+                await http.get(f"/v1/ledger/accounts/{account}/balance", headers=self.headers())
             )
         elif op == "history":
             account = self.rng.choice(world.accounts)
-            response = await http.get(
-                f"/v1/ledger/accounts/{account}/entries",
-                params={"limit": 20},
-                headers=self.headers(),
+            await _json(
+                await http.get(
+                    f"/v1/ledger/accounts/{account}/entries",
+                    params={"limit": 20},
+                    headers=self.headers(),
+                )
             )
         elif op == "transfer":
             debit, credit = self.rng.sample(world.accounts, 2)
-            response = await transfer(
-                http, self.headers(), debit, credit, self.rng.randint(1, 10_000)
-            )
+            await transfer(http, self.headers(), debit, credit, self.rng.randint(1, 10_000))
         elif op == "open_account":
             self.opened += 1
             code = f"new-{uuid.uuid4().hex[:16]}"
             await open_account(http, self.headers(), code)
-            return
         else:
             index = self.rng.randrange(len(world.emails))
             world.tokens[index] = await login(http, world.slug, world.emails[index])
-            return
-        response.raise_for_status()
 
     async def step(self, rate: float, seconds: float) -> Step:
         """Poisson arrivals at `rate` for `seconds`; latency from each request's due time."""
         step = Step(rate=rate, seconds=seconds)
         step.latencies_ms = {op: [] for op in self.ops}
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
         in_flight: set[asyncio.Task[None]] = set()
         cpu_client, cpu_server = time.process_time(), self.server.cpu_seconds()
+        cpu_database = database_cpu_seconds()
 
-        async def timed(http: httpx.AsyncClient, op: str, due: float) -> None:
+        async def timed(http: aiohttp.ClientSession, op: str, due: float) -> None:
             try:
                 await self.one(http, op)
-            except (httpx.HTTPError, AssertionError) as error:
+            except (aiohttp.ClientError, TimeoutError, AssertionError) as error:
                 kind = (
-                    f"{op}:{error.response.status_code}"
-                    if isinstance(error, httpx.HTTPStatusError)
+                    f"{op}:{error.status}"
+                    if isinstance(error, aiohttp.ClientResponseError)
                     else f"{op}:{type(error).__name__}"
                 )
                 step.errors[kind] = step.errors.get(kind, 0) + 1
-                if len(step.error_samples) < 5 and isinstance(error, httpx.HTTPStatusError):
-                    step.error_samples.append(error.response.text[:300])
+                if len(step.error_samples) < 5 and isinstance(error, aiohttp.ClientResponseError):
+                    step.error_samples.append(f"{error.status} {error.message}"[:300])
                 return
             step.latencies_ms[op].append((time.perf_counter() - due) * 1000)
 
-        async with httpx.AsyncClient(
-            base_url=self.server.base_url, timeout=10, limits=limits
-        ) as http:
+        async with session(self.server.base_url, timeout=10) as http:
             started = time.perf_counter()
             due = started
             while due - started < seconds:
@@ -425,6 +461,7 @@ class Load:
                 await asyncio.wait(in_flight, timeout=30)
         step.client_cpu_s = time.process_time() - cpu_client
         step.server_cpu_s = self.server.cpu_seconds() - cpu_server
+        step.database_cpu_s = database_cpu_seconds() - cpu_database
         return step
 
 
@@ -529,5 +566,11 @@ def as_row(step: Step) -> dict[str, Any]:
         "p99_ms": round(step.pct(0.99), 1),
         "login_p99_ms": round(step.pct(0.99, "login"), 1),
         "errors": step.error_count,
+        "errors_by_kind": dict(sorted(step.errors.items())),
+        "cores_used": {
+            "client": round(step.client_cpu_s / step.seconds, 2),
+            "server": round(step.server_cpu_s / step.seconds, 2),
+            "database": round(step.database_cpu_s / step.seconds, 2),
+        },
         "passed": step.passed,
     }

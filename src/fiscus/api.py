@@ -17,6 +17,7 @@ from fiscus.audit.api import router as audit_router
 from fiscus.banking.alerts.api import router as alerts_router
 from fiscus.banking.api import router as banking_router
 from fiscus.banking.fx.api import router as fx_router
+from fiscus.core.admission import EXEMPT_PATHS, AdmissionMiddleware
 from fiscus.core.config import Settings, load_settings
 from fiscus.core.db import Database
 from fiscus.core.embedded import EmbeddedPostgres
@@ -30,7 +31,6 @@ from fiscus.core.proxies import TrustedProxyMiddleware
 from fiscus.events.api import router as events_router
 from fiscus.identity.api import router as identity_router
 from fiscus.identity.install import install_identity
-from fiscus.identity.ratelimit import EXEMPT_PATHS
 from fiscus.ledger.api import router as ledger_router
 from fiscus.messaging.api import router as messaging_router
 from fiscus.messaging.service import RenderLimits
@@ -72,6 +72,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keyring = KeyRing(settings.root_secrets)
     install_error_handlers(app)
     install_identity(app, settings)  # authenticator + rate limits (inside RequestMiddleware)
+    # Overload becomes quick 503s, not a growing queue (core/admission.py); inside
+    # RequestMiddleware so that a refusal is logged and counted like any response.
+    app.add_middleware(
+        AdmissionMiddleware,
+        limit=settings.max_requests_in_progress,
+        wait_s=settings.admission_wait_s,
+    )
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     # Outermost: every layer below (rate limits, logs, audit) sees the resolved client.
     app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)

@@ -13,9 +13,9 @@ import pytest
 from openapi_spec_validator import validate
 
 from fiscus.api import create_app
+from fiscus.core.admission import EXEMPT_PATHS
 from fiscus.core.errors import DomainError, all_error_classes
 from fiscus.core.openapi import PLUMBING_PROBLEMS, error_problem_types
-from fiscus.identity.ratelimit import EXEMPT_PATHS
 from tests.conftest import make_settings
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "fiscus"

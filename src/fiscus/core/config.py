@@ -120,6 +120,16 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = Field(
         4 * 1024 * 1024, description="Largest request body accepted"
     )
+    max_requests_in_progress: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        100,
+        description="Requests one process works on at once; more wait for a place"
+        " (a few times the database pool: the rest would only wait for a connection)",
+    )
+    admission_wait_s: Annotated[float, Field(gt=0, le=600)] = Field(
+        5.0,
+        description="How long a request waits for a place before a 503 server-busy with"
+        " Retry-After (below clients' timeouts, so that no work is done for a client gone)",
+    )
     webhooks_allow_private: bool = Field(
         False,
         description="Allow webhook URLs on loopback/private addresses (development and tests only)",

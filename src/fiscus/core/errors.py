@@ -200,6 +200,17 @@ class ServiceUnavailable(DomainError):
     status = 503
 
 
+class ServerBusy(ServiceUnavailable):
+    """The process has as many requests in progress as it admits and none finished in time
+    for this one to start; nothing was done: retry after Retry-After seconds."""
+
+    type_slug = "server-busy"
+    title = "Server at capacity"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after_s))})
+
+
 class KeysUnavailable(ServiceUnavailable):
     """The encryption keys are not loaded, or cannot open a stored value; retry later."""
 

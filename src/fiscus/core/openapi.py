@@ -47,6 +47,7 @@ from fiscus.core.errors import (
     PayloadTooLarge,
     PermissionDenied,
     RateLimited,
+    ServerBusy,
     ServiceUnavailable,
     ValidationProblem,
     all_error_classes,
@@ -262,7 +263,11 @@ def _problems(
     declared = {int(s) for s in route.responses if str(s).isdigit() and int(s) >= 400}
     has_input = bool(operation.get("parameters") or operation.get("requestBody"))
     path_params = any(p.get("in") == "path" for p in operation.get("parameters", []))
-    core: list[ProblemType] = [_core(ServiceUnavailable), _core(KeysUnavailable)]
+    core: list[ProblemType] = [
+        _core(ServiceUnavailable),
+        _core(KeysUnavailable),
+        *([_core(ServerBusy)] if context.path_format not in contract.exempt_paths else []),
+    ]
     core.append(ProblemType(*INTERNAL_ERROR))
     if has_input or idempotency:
         core += [_core(ValidationProblem), _core(InvalidTimestamp), ProblemType(*INVALID_DATA)]

@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fiscus.core.admission import EXEMPT_PATHS
 from fiscus.core.errors import RateLimited
 from fiscus.core.http import render_error
 from fiscus.core.logging import get_logger
@@ -21,9 +22,6 @@ from fiscus.identity.throttle import Budget
 
 log = get_logger("fiscus.ratelimit")
 IP_BURST_PER_S = 200
-# Probes and scrapes come from load balancers and Prometheus, many times a minute from one
-# address; limiting them would take a healthy node out of rotation.
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def rate_limit_headers(budget: Budget) -> list[tuple[bytes, bytes]]:

@@ -62,9 +62,12 @@ OBJECT_FOR = {
             ("POST", "/deposits"),
             ("GET", "/balance"),
             ("GET", "/transactions"),
+            ("GET", "/statement"),
+            ("GET", "/statements"),
         )
     },
     ("GET", "/v1/transfers/{transfer_id}"): {"transfer_id": "bank_transfer_id"},
+    ("GET", "/v1/transfers/{transfer_id}/receipt.pdf"): {"transfer_id": "bank_transfer_id"},
 }
 TEMPLATE = ("transfer.posted", "in_app")
 # Fields ending in `_id` that name no object of fiscus (a customer's tax number).

@@ -64,6 +64,8 @@ PERMISSIONS: dict[str, str] = {
     " their customers').",
     "bank_standing_orders:manage": "Set up, change, pause, resume and cancel standing orders (a"
     " portal user: from accounts they own).",
+    "bank_statements:read": "Download statements, transfer receipts and tax summaries (a portal"
+    " user: their customers').",
     "bank_business_date:read": "Read the tenant's banking business date.",
     "bank_business_date:manage": "Advance the tenant's banking business date.",
 }
@@ -98,6 +100,7 @@ CUSTOMER_PORTAL = frozenset(
         "bank_alerts:manage",
         "bank_standing_orders:read",
         "bank_standing_orders:manage",
+        "bank_statements:read",
     }
 )
 ALL = frozenset(PERMISSIONS)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fiscus.core.config import PLAN_NAME
 
@@ -42,6 +44,28 @@ class TenantSettings(BaseModel):
     max_sessions_per_user: int | None = Field(
         None, ge=1, le=100, description="Oldest sessions end when a login passes this"
     )
+    # Branding of the documents the tenant's customers get (statements, receipts). The
+    # logo is small on purpose: settings are read with every authenticated request.
+    brand_colour: str | None = Field(
+        None, pattern=r"^#[0-9A-Fa-f]{6}$", description="Documents' accent colour, #RRGGBB"
+    )
+    brand_logo_png: str | None = Field(
+        None,
+        max_length=16_000,
+        description="A small PNG logo for documents, base64 (at most 16,000 characters)",
+    )
+
+    @field_validator("brand_logo_png")
+    @classmethod
+    def _png(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                data = base64.b64decode(value, validate=True)
+            except binascii.Error:
+                raise ValueError("not base64") from None
+            if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+                raise ValueError("not a PNG image")
+        return value
 
 
 class TenantRead(BaseModel):

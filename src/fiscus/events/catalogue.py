@@ -265,6 +265,21 @@ class AlertTriggeredPayload(_Payload):
     user_ids: list[str]
 
 
+class StatementReadyPayload(_Payload):
+    """A monthly statement was closed; `user_ids` are the customer's portal users told of it."""
+
+    statement_id: str
+    account_id: str
+    customer_id: str
+    period_start: str
+    period_end: str
+    currency: str
+    opening: int
+    closing: int
+    download: str
+    user_ids: list[str]
+
+
 class FxRatesLoadedPayload(_Payload):
     """The rate provider's rates were stored in the tenant."""
 
@@ -557,6 +572,25 @@ CATALOGUE: tuple[EventSpec, ...] = (
             "balance": 9000,
             "currency": "EUR",
             "transfer_id": _TRANSFER,
+            "user_ids": [_USER],
+        },
+    ),
+    EventSpec(
+        "banking.statement.ready",
+        "An account's monthly statement was closed (`/v1/accounts/{id}/statements`); the"
+        " customer's portal users are messaged with its download link by their preferences.",
+        StatementReadyPayload,
+        {
+            "statement_id": _EVENT,
+            "account_id": _ACCOUNT_A,
+            "customer_id": _TENANT,
+            "period_start": "2026-11-01",
+            "period_end": "2026-11-30",
+            "currency": "EUR",
+            "opening": 100000,
+            "closing": 270000,
+            "download": f"/v1/accounts/{_ACCOUNT_A}/statement?from=2026-11-01&to=2026-11-30"
+            "&format=pdf",
             "user_ids": [_USER],
         },
     ),

@@ -265,6 +265,48 @@ _ALERT = EventTemplates(
 )
 
 
+_STATEMENT = EventTemplates(
+    event_type="banking.statement.ready",
+    category="transactions",
+    sample={
+        "event": {"id": "019a9f0e-0000-7000-8000-000000000001", "type": "banking.statement.ready"},
+        "data": {
+            "statement_id": "019a9f0e-0000-7000-8000-000000000002",
+            "account_id": "019a9f0e-0000-7000-8000-000000000003",
+            "period_start": "2026-11-01",
+            "period_end": "2026-11-30",
+            "currency": "EUR",
+            "opening": 100000,
+            "closing": 270000,
+            "download": "/v1/accounts/019a9f0e-0000-7000-8000-000000000003/statement"
+            "?from=2026-11-01&to=2026-11-30&format=pdf",
+        },
+    },
+    bodies={
+        "email": Body(
+            subject="Your statement for {{ data.period_start }} to {{ data.period_end }}",
+            text=(
+                "Your statement of account {{ data.account_id }} for {{ data.period_start }} to"
+                " {{ data.period_end }} is ready: closing balance"
+                " {{ data.closing | money(data.currency) }}.\n"
+                "Download it (PDF) at {{ data.download }}\n"
+            ),
+            html=(
+                "<p>Your statement of account <code>{{ data.account_id }}</code> for"
+                " {{ data.period_start }} to {{ data.period_end }} is ready: closing balance"
+                " <strong>{{ data.closing | money(data.currency) }}</strong>.</p>"
+                '<p><a href="{{ data.download }}">Download the PDF</a></p>'
+            ),
+        ),
+        "in_app": Body(
+            subject="Statement ready",
+            text="Your statement for {{ data.period_start }} to {{ data.period_end }} is"
+            " ready: {{ data.download }}",
+        ),
+    },
+)
+
+
 DEFAULTS: dict[str, EventTemplates] = {
     t.event_type: t
     for t in (
@@ -272,6 +314,7 @@ DEFAULTS: dict[str, EventTemplates] = {
         _EMAIL_CHANGE,
         _EMAIL_REQUESTED,
         _ALERT,
+        _STATEMENT,
         _transfer("transfer.posted", "posted"),
         _transfer("transfer.voided", "voided"),
         _transfer("transfer.reversed", "reversed"),

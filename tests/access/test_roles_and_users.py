@@ -41,6 +41,9 @@ def test_builtin_roles_follow_the_brief() -> None:
             "bank_standing_orders",
             "bank_payees",
             "bank_payments",
+            "bank_insights",
+            "bank_spending_rules",
+            "bank_budgets",
         }
         for p in CUSTOMER_PORTAL
     )

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 # Loading banking's models loads every banking table, its rooms' (alerts, FX) included.
 import fiscus.banking.alerts.models
-import fiscus.banking.fx.models  # noqa: F401
+import fiscus.banking.fx.models
+import fiscus.banking.insights.models  # noqa: F401
 from fiscus.core.keyring import SealedColumn, context_of, register_sealed_column
 from fiscus.core.models import Base
 from fiscus.core.tenancy import TenantScoped

@@ -151,3 +151,4 @@ def install_builtin_resolvers() -> None:
     # Alerts name the account customer's portal users in `user_ids` (banking resolves them
     # when the alert fires, from its own tables).
     register_resolver("banking.alert.triggered", audience)
+    register_resolver("banking.budget.threshold_crossed", audience)

@@ -22,7 +22,9 @@ from tests.live import fiscus_cli
 from tests.secrets_scan import find_personal_data, split_dump
 
 COUNTED = ("banking_customers", "banking_accounts", "banking_transfers", "ledger_transfers",
-           "banking_fx_conversions", "banking_alerts", "banking_fx_rates", "users")  # fmt: skip
+           "banking_fx_conversions", "banking_alerts", "banking_fx_rates", "users",
+           "banking_spending_rules", "banking_budgets",
+           "banking_categorised_movements")  # fmt: skip
 
 
 async def _counts(db: Database) -> dict[str, int]:
@@ -45,6 +47,9 @@ async def test_the_demo_seeds_once_and_its_logins_work(
     counts = await _counts(db)
     assert counts["banking_customers"] == 4 and counts["banking_transfers"] > 10
     assert counts["banking_fx_conversions"] >= 1 and counts["banking_alerts"] == 1
+    assert counts["banking_spending_rules"] == 6 and counts["banking_budgets"] == 2
+    # Every movement of the history has its category: two sides per internal transfer.
+    assert counts["banking_categorised_movements"] > counts["banking_transfers"]
     again = await demo_seed(db, keyring, customers=4, days=6)
     assert await _counts(db) == counts, "a second run added rows"
     assert again.logins == first.logins

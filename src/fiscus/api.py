@@ -17,6 +17,7 @@ from fiscus.audit.api import router as audit_router
 from fiscus.banking.alerts.api import router as alerts_router
 from fiscus.banking.api import router as banking_router
 from fiscus.banking.fx.api import router as fx_router
+from fiscus.banking.insights.api import router as insights_router
 from fiscus.banking.statements.api import router as statements_router
 from fiscus.core.admission import EXEMPT_PATHS, AdmissionMiddleware
 from fiscus.core.config import Settings, load_settings
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fx_router)
     app.include_router(alerts_router)
     app.include_router(statements_router)
+    app.include_router(insights_router)
     return app
 
 

@@ -22,6 +22,7 @@ from fiscus.access.queries import tenant_by_slug
 from fiscus.audit import cli as audit_cli
 from fiscus.banking.cli import app as banking_cli
 from fiscus.banking.fx.cli import app as fx_cli
+from fiscus.banking.insights.cli import app as insights_cli
 from fiscus.core.cli import database, err
 from fiscus.core.cli import settings_load as _settings
 from fiscus.core.config import Settings
@@ -62,6 +63,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(sanctions_cli, name="sanctions")
 app.add_typer(fx_cli, name="fx")
 app.add_typer(banking_cli, name="banking")
+app.add_typer(insights_cli, name="insights")
 
 
 def _tool(name: str, url: str) -> str:
@@ -147,8 +149,8 @@ def migrate(
 @app.command()
 def demo() -> None:
     """Seed the demo bank `demo-bank` (50 customers, accounts in EUR and USD, rates, alerts,
-    ten weeks of history) and print its logins. Idempotent: a second run duplicates
-    nothing and prints the same logins."""
+    spending rules and budgets, ten weeks of history) and print its logins. Idempotent: a
+    second run duplicates nothing and prints the same logins."""
     from rich.console import Console
     from rich.progress import MofNCompleteColumn
     from rich.table import Table

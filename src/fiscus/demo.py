@@ -2,10 +2,11 @@
 
 Seeds the tenant `demo-bank` through the same service functions the API calls (so every
 rule, ledger posting, event and audit record is the real one): staff and portal logins,
-deposit products in EUR and USD, 50 customers with accounts, exchange rates, alerts and
-about ten weeks of history (salaries, card-like spending between customers, savings,
-conversions). History is made by running the use cases under a clock set to each past
-day, so balances, statements and the audit trail read like a bank that has been open.
+deposit products in EUR and USD, 50 customers with accounts, exchange rates, alerts,
+spending rules and two budgets, and about ten weeks of categorised history (salaries,
+card-like spending between customers, savings, conversions). History is made by running
+the use cases under a clock set to each past day, so balances, statements and the audit
+trail read like a bank that has been open.
 
 Running it again duplicates nothing: customers are found by their email's blind index,
 accounts per customer, and every movement carries an idempotency key derived from its
@@ -23,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from fiscus.access.queries import tenant_by_slug
 from fiscus.access.service import tenant_provision
@@ -32,6 +34,8 @@ from fiscus.banking.alerts import service as alerts
 from fiscus.banking.fx import queries as fx_queries
 from fiscus.banking.fx import service as fx_service
 from fiscus.banking.fx.conversions import conversion_create
+from fiscus.banking.insights import service as insights
+from fiscus.banking.insights.schemas import BudgetCreate, RuleCreate
 from fiscus.banking.schemas import (
     AccountCreate,
     CustomerCreate,
@@ -64,6 +68,8 @@ SYSTEM = frozenset(
         "bank_transfers:read",
         "bank_transfers:create",
         "bank_alerts:manage",
+        "bank_spending_rules:manage",
+        "bank_budgets:manage",
         "fx_rates:read",
         "fx_rates:manage",
     }
@@ -304,6 +310,34 @@ async def _day(
             await _move(seeded, put_aside)
 
 
+# The tenant's categorisation rules: the references the demo's history uses.
+RULES: tuple[tuple[str, str, Literal["in", "out", "any"]], ...] = (
+    ("Dinner", "eating_out", "out"),
+    ("Rent share", "housing", "out"),
+    ("Books", "shopping", "out"),
+    ("Concert", "entertainment", "out"),
+    ("Salary", "income", "in"),
+    ("Weekly savings", "savings", "any"),
+)
+
+
+async def _insights(db: Database, ctx: Context, customer_id: uuid.UUID) -> None:
+    """A few tenant rules (set before the history, which they categorise) and two budgets
+    of the first portal user's customer; once."""
+    rules, _ = await insights.rule_list(db, ctx, customer_id=None, cursor=None, limit=1)
+    if not rules:
+        for text, category, direction in RULES:
+            await insights.rule_create(db, ctx, request=RuleCreate(
+                category=category, direction=direction, reference_contains=text))  # fmt: skip
+    budgets, _ = await insights.budget_list(db, ctx, customer_id=customer_id, cursor=None, limit=1)
+    if not budgets:
+        for category, amount in (("eating_out", 20_000), ("shopping", 15_000)):
+            budget = BudgetCreate(
+                customer_id=customer_id, category=category, amount=amount, currency="EUR"
+            )
+            await insights.budget_create(db, ctx, request=budget)
+
+
 async def demo_seed(
     db: Database,
     keyring: KeyRing,
@@ -393,6 +427,7 @@ async def demo_seed(
             await alerts.alert_create(
                 db, ctx, account_id=holders[0].current, kind="low_balance", threshold=50_000
             )
+        await _insights(db, ctx, holders[0].customer_id)
         for offset in range(days):
             day = start + timedelta(days=offset)
             frozen.current = datetime.combine(day, time(9, 30), tzinfo=UTC)

@@ -64,6 +64,9 @@ OBJECT_FOR = {
             ("GET", "/transactions"),
             ("GET", "/statement"),
             ("GET", "/statements"),
+            ("GET", "/insights"),
+            ("GET", "/transactions/{entry_id}/category"),
+            ("PATCH", "/transactions/{entry_id}/category"),
         )
     },
     ("GET", "/v1/transfers/{transfer_id}"): {"transfer_id": "bank_transfer_id"},
@@ -249,6 +252,23 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         ),
         201,
     )
+    rule = _ok(
+        await client.post(
+            "/v1/spending/rules",
+            json={"category": "groceries", "customer_id": made["id"], "reference_contains": "shop"},
+            headers=b.headers,
+        ),
+        201,
+    )
+    budget = _ok(
+        await client.post(
+            "/v1/budgets",
+            json={"customer_id": made["id"], "category": "groceries", "amount": 100,
+                  "currency": "EUR"},
+            headers=b.headers,
+        ),
+        201,
+    )  # fmt: skip
     exported = await client.get("/v1/payments/export.pain001", headers=b.headers)
     assert exported.status_code == 200, exported.text
     return {
@@ -263,6 +283,9 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         "payee_id": payee["id"],
         "payment_id": payment["id"],
         "export_id": exported.headers["X-Export-Id"],
+        "rule_id": rule["id"],
+        "budget_id": budget["id"],
+        "entry_id": transfer["id"],
     }
 
 
@@ -295,6 +318,14 @@ def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str
              "to_account_id": mine["bank_usd_account_id"]},
             {**transfer, "from_account_id": mine["bank_account_id"],
              "to_account_id": ids["bank_usd_account_id"]},
+        ],
+        ("POST", "/v1/spending/rules"): [
+            {"category": "groceries", "customer_id": ids["customer_id"],
+             "reference_contains": "shop"},
+        ],
+        ("POST", "/v1/budgets"): [
+            {"customer_id": ids["customer_id"], "category": "groceries", "amount": 100,
+             "currency": "EUR"},
         ],
         ("POST", "/v1/standing-orders"): [
             {**transfer, **schedule, "from_account_id": ids["bank_account_id"],

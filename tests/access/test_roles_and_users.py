@@ -42,6 +42,9 @@ def test_builtin_roles_follow_the_brief() -> None:
             "bank_payees",
             "bank_payments",
             "bank_statements",
+            "bank_insights",
+            "bank_spending_rules",
+            "bank_budgets",
         }
         for p in CUSTOMER_PORTAL
     )

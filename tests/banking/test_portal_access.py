@@ -130,7 +130,8 @@ async def test_staff_routes_refuse_every_portal_user(
            "product_id": w["product"]["id"], "user_id": str(w["owner"].user_id),
            "transfer_id": w["bobs_transfer"]["id"]}  # fmt: skip
     portal = {"customers:read", "bank_products:read", "bank_accounts:read", "bank_accounts:open",
-              "bank_transfers:read", "bank_transfers:create", "bank_statements:read"}  # fmt: skip
+              "bank_transfers:read", "bank_transfers:create", "bank_statements:read",
+              "bank_insights:read", "bank_insights:categorise"}  # fmt: skip
     checked = 0
     for method, path, permission in operations(app):
         banking = path.startswith(("/v1/customers", "/v1/accounts", "/v1/products",

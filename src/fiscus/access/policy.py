@@ -66,6 +66,17 @@ PERMISSIONS: dict[str, str] = {
     " portal user: from accounts they own).",
     "bank_statements:read": "Download statements, transfer receipts and tax summaries (a portal"
     " user: their customers').",
+    "bank_insights:read": "Read spending insights, categories and transactions' categories (a"
+    " portal user: of their customers' accounts).",
+    "bank_insights:categorise": "Re-categorise a transaction (a portal user: on accounts they"
+    " own).",
+    "bank_spending_categories:manage": "Add spending categories to the tenant.",
+    "bank_spending_rules:read": "Read categorisation rules (a portal user: their customers').",
+    "bank_spending_rules:manage": "Add and delete categorisation rules (staff: the tenant's and"
+    " customers'; a portal user: for customers they own).",
+    "bank_budgets:read": "Read monthly budgets (a portal user: their customers').",
+    "bank_budgets:manage": "Set, change and delete monthly budgets (a portal user: for"
+    " customers they own).",
     "bank_business_date:read": "Read the tenant's banking business date.",
     "bank_business_date:manage": "Advance the tenant's banking business date.",
 }
@@ -101,6 +112,12 @@ CUSTOMER_PORTAL = frozenset(
         "bank_standing_orders:read",
         "bank_standing_orders:manage",
         "bank_statements:read",
+        "bank_insights:read",
+        "bank_insights:categorise",
+        "bank_spending_rules:read",
+        "bank_spending_rules:manage",
+        "bank_budgets:read",
+        "bank_budgets:manage",
     }
 )
 ALL = frozenset(PERMISSIONS)
@@ -142,6 +159,10 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
                 "bank_payees:manage",
                 "bank_payments:create",
                 "bank_payments:manage",
+                "bank_insights:categorise",
+                "bank_spending_categories:manage",
+                "bank_spending_rules:manage",
+                "bank_budgets:manage",
             },
         ),
         RoleDefinition("analyst", "Read-only: every `:read` permission.", READ | SELF),

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 # Loading banking's models loads every banking table, its rooms' (alerts, FX) included.
 import fiscus.banking.alerts.models
 import fiscus.banking.fx.models
+import fiscus.banking.insights.models
 import fiscus.banking.statements.models  # noqa: F401
 from fiscus.core.keyring import SealedColumn, context_of, register_sealed_column
 from fiscus.core.models import Base

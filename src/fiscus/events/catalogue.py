@@ -280,6 +280,21 @@ class StatementReadyPayload(_Payload):
     user_ids: list[str]
 
 
+class BudgetThresholdPayload(_Payload):
+    """Spending in a budget's category reached a threshold for the first time this month;
+    `user_ids` are the customer's portal users told of it."""
+
+    budget_id: str
+    customer_id: str
+    category: str
+    month: str
+    threshold_percent: int
+    budget: int
+    spent: int
+    currency: str
+    user_ids: list[str]
+
+
 class FxRatesLoadedPayload(_Payload):
     """The rate provider's rates were stored in the tenant."""
 
@@ -591,6 +606,24 @@ CATALOGUE: tuple[EventSpec, ...] = (
             "closing": 270000,
             "download": f"/v1/accounts/{_ACCOUNT_A}/statement?from=2026-11-01&to=2026-11-30"
             "&format=pdf",
+            "user_ids": [_USER],
+        },
+    ),
+    EventSpec(
+        "banking.budget.threshold_crossed",
+        "A customer's spending in a category reached 80 % or 100 % of its monthly budget"
+        " (`/v1/budgets`), told once per threshold and month; the customer's portal users are"
+        " messaged by their preferences.",
+        BudgetThresholdPayload,
+        {
+            "budget_id": _EVENT,
+            "customer_id": _TENANT,
+            "category": "groceries",
+            "month": "2026-12",
+            "threshold_percent": 80,
+            "budget": 40000,
+            "spent": 32400,
+            "currency": "EUR",
             "user_ids": [_USER],
         },
     ),

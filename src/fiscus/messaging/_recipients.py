@@ -153,3 +153,4 @@ def install_builtin_resolvers() -> None:
     register_resolver("banking.alert.triggered", audience)
     # A closed monthly statement names the customer's portal users the same way.
     register_resolver("banking.statement.ready", audience)
+    register_resolver("banking.budget.threshold_crossed", audience)

@@ -307,6 +307,53 @@ _STATEMENT = EventTemplates(
 )
 
 
+_BUDGET = EventTemplates(
+    event_type="banking.budget.threshold_crossed",
+    category="transactions",
+    sample={
+        "event": {
+            "id": "019a9f0e-0000-7000-8000-000000000001",
+            "type": "banking.budget.threshold_crossed",
+        },
+        "data": {
+            "category": "groceries",
+            "month": "2026-12",
+            "threshold_percent": 80,
+            "budget": 40000,
+            "spent": 32400,
+            "currency": "EUR",
+        },
+    },
+    bodies={
+        "email": Body(
+            subject="You have used {{ data.threshold_percent }}% of your {{ data.category }}"
+            " budget",
+            text=(
+                "In {{ data.month }} you have spent {{ data.spent | money(data.currency) }} on"
+                " {{ data.category }}, {{ data.threshold_percent }}% or more of your budget of"
+                " {{ data.budget | money(data.currency) }}.\n"
+            ),
+            html=(
+                "<p>In {{ data.month }} you have spent"
+                " <strong>{{ data.spent | money(data.currency) }}</strong> on"
+                " {{ data.category }}, {{ data.threshold_percent }}% or more of your budget of"
+                " {{ data.budget | money(data.currency) }}.</p>"
+            ),
+        ),
+        "in_app": Body(
+            subject="Budget {{ data.threshold_percent }}% used",
+            text="{{ data.spent | money(data.currency) }} of"
+            " {{ data.budget | money(data.currency) }} spent on {{ data.category }} in"
+            " {{ data.month }}.",
+        ),
+        "sms": Body(
+            text="fiscus: {{ data.threshold_percent }}% of your {{ data.category }} budget used"
+            " ({{ data.spent | money(data.currency) }})."
+        ),
+    },
+)
+
+
 DEFAULTS: dict[str, EventTemplates] = {
     t.event_type: t
     for t in (
@@ -315,6 +362,7 @@ DEFAULTS: dict[str, EventTemplates] = {
         _EMAIL_REQUESTED,
         _ALERT,
         _STATEMENT,
+        _BUDGET,
         _transfer("transfer.posted", "posted"),
         _transfer("transfer.voided", "voided"),
         _transfer("transfer.reversed", "reversed"),

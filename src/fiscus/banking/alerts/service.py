@@ -29,13 +29,20 @@ MAX_ALERTS_PER_ACCOUNT = 10
 @dataclass(frozen=True, slots=True)
 class Movement:
     """Money that just moved on a bank account in the caller's unit of work: `amount`
-    minor units, positive in, negative out."""
+    minor units, positive in, negative out. The optional fields describe it for spending
+    insights' categorisation rules (`banking.insights`); alerts do not read them."""
 
     account_id: uuid.UUID
     ledger_account_id: uuid.UUID
     amount: int
     currency: str
     transfer_id: uuid.UUID
+    reference: str | None = None
+    counterparty_iban: str | None = None
+    counterparty_name: str | None = None
+    counterparty_account_id: uuid.UUID | None = None
+    # A card merchant category code (ISO 18245), for the cards module to pass.
+    merchant_code: str | None = None
 
 
 async def alert_create(
@@ -174,19 +181,26 @@ async def alerts_check(uow: UnitOfWork, ctx: Context, movements: Sequence[Moveme
     return len(fired)
 
 
-async def _announce(
-    uow: UnitOfWork, ctx: Context, fired: list[tuple[BankAlert, Movement, int | None]]
-) -> None:
-    customers = {alert.customer_id for alert, _, _ in fired}
+async def portal_users_of(
+    uow: UnitOfWork, ctx: Context, customer_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """The portal users linked to each customer (the `user_ids` messaging tells)."""
     rows = await uow.session.execute(
         select(BankCustomerUser.customer_id, BankCustomerUser.user_id).where(
             BankCustomerUser.tenant_id == ctx.tenant_id,
-            BankCustomerUser.customer_id.in_(customers),
+            BankCustomerUser.customer_id.in_(customer_ids),
         )
     )
     users: dict[uuid.UUID, list[str]] = {}
     for customer_id, user_id in rows.all():
         users.setdefault(customer_id, []).append(str(user_id))
+    return users
+
+
+async def _announce(
+    uow: UnitOfWork, ctx: Context, fired: list[tuple[BankAlert, Movement, int | None]]
+) -> None:
+    users = await portal_users_of(uow, ctx, {alert.customer_id for alert, _, _ in fired})
     now = clock.now()
     for alert, movement, balance in fired:
         await emit(

@@ -27,6 +27,7 @@ from fiscus.banking.fx.convert import ConversionAccounts, conversion, conversion
 from fiscus.banking.fx.errors import ConversionNotAllowed, ConversionNotFound, ConversionTooSmall
 from fiscus.banking.fx.models import FxConversion
 from fiscus.banking.fx.queries import rate_in_force
+from fiscus.banking.insights.service import movements_categorise
 from fiscus.banking.models import BankLedgerAccount
 from fiscus.banking.service import channel_of, general_ledger_ensure
 from fiscus.banking.service._transfers_part import (
@@ -233,16 +234,14 @@ async def conversion_create(
             subject=f"fx_conversion/{row.id}",
             payload=payload,
         )
-        await alerts_check(
-            uow,
-            ctx,
-            [
-                Movement(source.id, source.ledger_account_id, -amount, source.currency, row.id),
-                Movement(
-                    target.id, target.ledger_account_id, figures.delivered, target.currency, row.id
-                ),
-            ],
-        )
+        movements = [
+            Movement(source.id, source.ledger_account_id, -amount, source.currency, row.id,
+                     counterparty_account_id=target.id),
+            Movement(target.id, target.ledger_account_id, figures.delivered, target.currency,
+                     row.id, counterparty_account_id=source.id),
+        ]  # fmt: skip
+        await alerts_check(uow, ctx, movements)
+        await movements_categorise(uow, ctx, movements)
         return Converted(row, False)
 
     return await db.run(operation, tenant_id=ctx.tenant_id, retry_when=key_race)

@@ -10,6 +10,7 @@ from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
 from fiscus.banking.alerts.service import Movement, alerts_check
 from fiscus.banking.errors import BankAccountNotFound
+from fiscus.banking.insights.service import movements_categorise
 from fiscus.banking.models import BankAccount, BankLedgerAccount
 from fiscus.banking.schemas import DepositCreate
 from fiscus.banking.service._transfers_part import (
@@ -86,12 +87,12 @@ async def deposit_create(
             subject=f"bank_transfer/{transfer.id}",
             payload=payload,
         )
-        await alerts_check(
-            uow,
-            ctx,
-            [Movement(side.id, side.ledger_account_id, request.amount, request.currency,
-                      transfer.id)],
-        )  # fmt: skip
+        movements = [
+            Movement(side.id, side.ledger_account_id, request.amount, request.currency,
+                     transfer.id, reference=request.reference)
+        ]  # fmt: skip
+        await alerts_check(uow, ctx, movements)
+        await movements_categorise(uow, ctx, movements)
         if side.status == "pending":
             await _activate_when_funded(uow, ctx, side)
         return Moved(transfer, False)

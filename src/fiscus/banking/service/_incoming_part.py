@@ -16,6 +16,8 @@ from sqlalchemy import select
 
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
+from fiscus.banking.alerts.service import Movement
+from fiscus.banking.insights.service import movements_categorise
 from fiscus.banking.iso20022 import CamtNotification
 from fiscus.banking.models import BankAccount, BankIncomingCredit
 from fiscus.banking.service._accounts_part import general_ledger_ensure
@@ -149,6 +151,16 @@ async def incoming_book(
             account = accounts.get(credit.creditor_iban or "")
             booked.append(await _book(uow, ctx, credit, account, ledgers[credit.currency]))
         await uow.session.flush()
+        await movements_categorise(
+            uow,
+            ctx,
+            [
+                Movement(row.account_id, accounts[row.creditor_iban or ""].ledger_account_id,
+                         row.amount, row.currency, row.id, reference=row.remittance)
+                for row in booked
+                if row.account_id is not None
+            ],
+        )  # fmt: skip
         for row in booked:
             await emit(
                 uow,

@@ -27,6 +27,7 @@ from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
 from fiscus.banking._personal import row_text_open, row_text_seal
 from fiscus.banking._scope import is_portal, scope_customers
+from fiscus.banking.alerts.service import Movement
 from fiscus.banking.errors import (
     BankAccountNotFound,
     ExecutionDateInvalid,
@@ -36,6 +37,7 @@ from fiscus.banking.errors import (
     StepUpRequired,
     TransferKeyReused,
 )
+from fiscus.banking.insights.service import movement_reverse, movements_categorise
 from fiscus.banking.models import PAYEE_NAME, PAYMENT_CREDITOR, BankPayee, BankPayment
 from fiscus.banking.schemas import Creditor, PaymentCreate, PaymentRead
 from fiscus.banking.service._accounts_part import general_ledger_ensure
@@ -259,6 +261,15 @@ async def payment_create(
         uow.session.add(payment)
         await uow.session.flush()
         await _audit(uow, ctx, payment, PAYMENT_CREATED, None, {"hits": [h.entry_id for h in hits]})
+        await movements_categorise(
+            uow,
+            ctx,
+            [
+                Movement(sender.id, sender.ledger_account_id, -request.amount, request.currency,
+                         transfer_id, reference=request.reference, counterparty_iban=party.iban,
+                         counterparty_name=party.name)
+            ],
+        )  # fmt: skip
         payload = _payload(payment, None)
         await emit(
             uow,
@@ -384,6 +395,18 @@ async def _void(uow: UnitOfWork, ctx: Context, payment: BankPayment, why: str) -
         idempotency_key=_ledger_key(payment, "void"),
     )
     payment.closing_transfer_id = outcome.transfer_id
+    await _money_back(uow, ctx, payment)
+
+
+async def _money_back(uow: UnitOfWork, ctx: Context, payment: BankPayment) -> None:
+    assert payment.closing_transfer_id is not None
+    await movement_reverse(
+        uow,
+        ctx,
+        account_id=payment.from_account_id,
+        transfer_id=payment.ledger_transfer_id,
+        reversal_id=payment.closing_transfer_id,
+    )
 
 
 async def payment_release(db: Database, ctx: Context, *, payment_id: uuid.UUID) -> BankPayment:
@@ -460,6 +483,7 @@ async def payment_return(
                 idempotency_key=_ledger_key(payment, "reverse"),
             )
             payment.closing_transfer_id = outcome.transfer_id
+            await _money_back(uow, ctx, payment)
         else:
             await _void(uow, ctx, payment, why)
         payment.return_reason_code = reason_code

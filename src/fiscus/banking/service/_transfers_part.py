@@ -39,6 +39,7 @@ from fiscus.banking.errors import (
     TransferKeyReused,
     TransferSameAccount,
 )
+from fiscus.banking.insights.service import movements_categorise
 from fiscus.banking.models import (
     BankAccount,
     BankCustomerUser,
@@ -387,16 +388,15 @@ async def transfer_in(
         subject=f"bank_transfer/{transfer.id}",
         payload=payload,
     )
-    await alerts_check(
-        uow,
-        ctx,
-        [
-            Movement(sender.id, sender.ledger_account_id, -request.amount, request.currency,
-                     transfer.id),
-            Movement(receiver.id, receiver.ledger_account_id, request.amount, request.currency,
-                     transfer.id),
-        ],
-    )  # fmt: skip
+    movements = [
+        Movement(sender.id, sender.ledger_account_id, -request.amount, request.currency,
+                 transfer.id, reference=request.reference, counterparty_iban=iban,
+                 counterparty_account_id=receiver.id),
+        Movement(receiver.id, receiver.ledger_account_id, request.amount, request.currency,
+                 transfer.id, reference=request.reference, counterparty_account_id=sender.id),
+    ]  # fmt: skip
+    await alerts_check(uow, ctx, movements)
+    await movements_categorise(uow, ctx, movements)
     return Moved(transfer, False)
 
 

@@ -201,8 +201,10 @@ class ServiceUnavailable(DomainError):
 
 
 class ServerBusy(ServiceUnavailable):
-    """The process has as many requests in progress as it admits and none finished in time
-    for this one to start; nothing was done: retry after Retry-After seconds."""
+    """The process is at capacity and this request could not start in time; retry later.
+
+    Nothing was done: the process had as many requests in progress as it admits and none
+    finished within the admission wait (core/admission.py)."""
 
     type_slug = "server-busy"
     title = "Server at capacity"

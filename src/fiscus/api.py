@@ -16,7 +16,10 @@ from fiscus.access.policy import MONEY_PERMISSIONS
 from fiscus.audit.api import router as audit_router
 from fiscus.banking.alerts.api import router as alerts_router
 from fiscus.banking.api import router as banking_router
+from fiscus.banking.cob.api import router as cob_router
+from fiscus.banking.fees.api import router as fees_router
 from fiscus.banking.fx.api import router as fx_router
+from fiscus.banking.interest.api import router as interest_router
 from fiscus.core.config import Settings, load_settings
 from fiscus.core.db import Database
 from fiscus.core.embedded import EmbeddedPostgres
@@ -88,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(banking_router)
     app.include_router(fx_router)
     app.include_router(alerts_router)
+    app.include_router(interest_router)
+    app.include_router(fees_router)
+    app.include_router(cob_router)
     return app
 
 

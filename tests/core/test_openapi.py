@@ -122,6 +122,7 @@ def test_money_movement_requires_an_idempotency_key(document) -> None:
         ("POST", "/v1/transfers"),
         ("POST", "/v1/fx/conversions"),
         ("POST", "/v1/payments"),
+        ("POST", "/v1/fees/{fee_id}/reverse"),
     }
     optional = {
         (method, path)

@@ -1,7 +1,7 @@
 """Banking: monthly statements (the period and its totals; files are generated on demand).
 
 Revision ID: 0480
-Revises: 0451
+Revises: 0472
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0480"
-down_revision: str | Sequence[str] | None = "0451"
+down_revision: str | Sequence[str] | None = "0472"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

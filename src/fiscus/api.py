@@ -16,8 +16,11 @@ from fiscus.access.policy import MONEY_PERMISSIONS
 from fiscus.audit.api import router as audit_router
 from fiscus.banking.alerts.api import router as alerts_router
 from fiscus.banking.api import router as banking_router
+from fiscus.banking.cob.api import router as cob_router
+from fiscus.banking.fees.api import router as fees_router
 from fiscus.banking.fx.api import router as fx_router
 from fiscus.banking.insights.api import router as insights_router
+from fiscus.banking.interest.api import router as interest_router
 from fiscus.banking.statements.api import router as statements_router
 from fiscus.core.admission import EXEMPT_PATHS, AdmissionMiddleware
 from fiscus.core.config import Settings, load_settings
@@ -99,6 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(statements_router)
     app.include_router(insights_router)
+    app.include_router(interest_router)
+    app.include_router(fees_router)
+    app.include_router(cob_router)
     return app
 
 

@@ -21,6 +21,7 @@ from fiscus.access import cli as access_cli
 from fiscus.access.queries import tenant_by_slug
 from fiscus.audit import cli as audit_cli
 from fiscus.banking.cli import app as banking_cli
+from fiscus.banking.cob.cli import app as cob_cli
 from fiscus.banking.fx.cli import app as fx_cli
 from fiscus.banking.insights.cli import app as insights_cli
 from fiscus.core.cli import database, err
@@ -62,6 +63,7 @@ app.add_typer(ledger_cli, name="ledger")
 app.add_typer(keys_app, name="keys")
 app.add_typer(sanctions_cli, name="sanctions")
 app.add_typer(fx_cli, name="fx")
+app.add_typer(cob_cli, name="cob")
 app.add_typer(banking_cli, name="banking")
 app.add_typer(insights_cli, name="insights")
 

@@ -31,11 +31,14 @@ from fiscus.access.service import tenant_provision
 from fiscus.banking import queries as banking_queries
 from fiscus.banking import service as banking
 from fiscus.banking.alerts import service as alerts
+from fiscus.banking.fees.schemas import FeeSchedule
 from fiscus.banking.fx import queries as fx_queries
 from fiscus.banking.fx import service as fx_service
 from fiscus.banking.fx.conversions import conversion_create
 from fiscus.banking.insights import service as insights
 from fiscus.banking.insights.schemas import BudgetCreate, RuleCreate
+from fiscus.banking.interest import service as interest
+from fiscus.banking.interest.schemas import InterestTerms, ProductTerms, RateCreate
 from fiscus.banking.schemas import (
     AccountCreate,
     CustomerCreate,
@@ -157,6 +160,29 @@ async def _product(db: Database, ctx: Context, request: ProductCreate) -> uuid.U
         if product.name == request.name:
             return product.id
     return (await banking.product_create(db, ctx, request=request)).id
+
+
+# The savings product earns 3.5 % a year (ACT/365F, compounded and posted monthly, 25 %
+# withheld) and costs 2.00 a month below a 1,000.00 balance, 1.00 a month when dormant.
+SAVINGS_TERMS = ProductTerms(
+    interest=InterestTerms(withholding_tax_rate="0.25"),
+    fees=FeeSchedule(
+        monthly_maintenance=200, maintenance_waived_from=100_000, dormancy_monthly=100
+    ),
+)
+
+
+async def _savings_terms(db: Database, ctx: Context, product_id: uuid.UUID, start: date) -> None:
+    """Interest and fees on the savings product, set once (the demo stays idempotent)."""
+    if (await interest.product_terms_get(db, ctx, product_id=product_id)).interest is None:
+        await interest.product_terms_set(db, ctx, product_id=product_id, terms=SAVINGS_TERMS)
+    if not await interest.interest_rate_list(db, ctx, product_id=product_id):
+        await interest.interest_rate_add(
+            db,
+            ctx,
+            product_id=product_id,
+            request=RateCreate(effective_from=start, rate="0.035", overdraft_rate="0"),
+        )
 
 
 def _person(rng: random.Random, index: int) -> tuple[str, str]:
@@ -383,6 +409,7 @@ async def demo_seed(
             "dollars": await _product(db, ctx, ProductCreate(
                 name="Dollar current", type="current", currency="USD")),
         }  # fmt: skip
+        await _savings_terms(db, ctx, products["savings"], start)
         rates, _ = await fx_queries.rates_list(
             db, ctx, base="EUR", quote=None, cursor=None, limit=1
         )

@@ -13,6 +13,7 @@ from procrastinate import App, Blueprint, PsycopgConnector
 
 from fiscus.audit import jobs as audit_jobs
 from fiscus.banking import jobs as banking_jobs
+from fiscus.banking.cob import jobs as cob_jobs
 from fiscus.banking.fx import jobs as fx_jobs
 from fiscus.core import events
 from fiscus.core import jobs as core_jobs
@@ -115,6 +116,7 @@ def build_job_app(database_url: str, *, template_limits: RenderLimits | None = N
         ("ledger", ledger_jobs.blueprint),
         ("banking.fx", fx_jobs.blueprint),
         ("banking", banking_jobs.blueprint),
+        ("banking.cob", cob_jobs.blueprint),
     ):
         app.add_tasks_from(_copy_of(blueprint), namespace=namespace)
     install_event_subscribers(template_limits)

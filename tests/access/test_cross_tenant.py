@@ -67,6 +67,7 @@ OBJECT_FOR = {
             ("GET", "/insights"),
             ("GET", "/transactions/{entry_id}/category"),
             ("PATCH", "/transactions/{entry_id}/category"),
+            ("GET", "/interest"),
         )
     },
     ("GET", "/v1/transfers/{transfer_id}"): {"transfer_id": "bank_transfer_id"},
@@ -271,6 +272,7 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
     )  # fmt: skip
     exported = await client.get("/v1/payments/export.pain001", headers=b.headers)
     assert exported.status_code == 200, exported.text
+    fee, run = await _interest_and_fees_of(client, b, current["id"])
     return {
         "customer_id": made["id"],
         "product_id": current["id"],
@@ -286,7 +288,32 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         "rule_id": rule["id"],
         "budget_id": budget["id"],
         "entry_id": transfer["id"],
+        "fee_id": fee,
+        "run_id": run,
     }
+
+
+async def _interest_and_fees_of(
+    client: httpx.AsyncClient, b: Principal, product_id: str
+) -> tuple[str, str]:
+    """Interest terms, a rate and a per-transfer fee on B's product, then a close of
+    business that charges the fee of B's transfer: B's fee and COB run."""
+    terms = {"interest": {}, "fees": {"per_transaction": {"transfer_out": 1}}}
+    _ok(await client.put(f"/v1/products/{product_id}/terms", json=terms, headers=b.headers))
+    today = _ok(await client.get("/v1/banking/business-date", headers=b.headers))
+    _ok(
+        await client.post(
+            f"/v1/products/{product_id}/interest-rates",
+            json={"effective_from": today["business_date"], "rate": "0.01"},
+            headers=b.headers,
+        ),
+        201,
+    )
+    run = _ok(await client.post("/v1/cob/run", json={}, headers=b.headers))
+    assert run["status"] == "completed", run
+    fees = _ok(await client.get("/v1/fees", headers=b.headers))["data"]
+    assert fees, "the close of business charged the transfer's fee"
+    return fees[0]["id"], run["id"]
 
 
 def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str, str], list[Any]]:

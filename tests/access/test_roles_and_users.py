@@ -45,6 +45,7 @@ def test_builtin_roles_follow_the_brief() -> None:
             "bank_insights",
             "bank_spending_rules",
             "bank_budgets",
+            "bank_fees",
         }
         for p in CUSTOMER_PORTAL
     )

@@ -122,6 +122,7 @@ def test_money_movement_requires_an_idempotency_key(document) -> None:
         ("POST", "/v1/transfers"),
         ("POST", "/v1/fx/conversions"),
         ("POST", "/v1/payments"),
+        ("POST", "/v1/fees/{fee_id}/reverse"),
     }
     optional = {
         (method, path)
@@ -169,7 +170,7 @@ def _path(path: str) -> str:
 def _url(path: str) -> str:
     for name in ("account_id", "transfer_id", "user_id", "key_id", "session_id", "event_id"):
         path = path.replace("{" + name + "}", str(uuid.uuid4()))
-    for name in ("endpoint_id", "delivery_id", "message_id"):
+    for name in ("endpoint_id", "delivery_id", "message_id", "fee_id"):
         path = path.replace("{" + name + "}", str(uuid.uuid4()))
     return _path(path)
 
@@ -214,4 +215,4 @@ async def test_documented_required_keys_are_required_by_the_server(
             assert response.status_code == 400, (method, path, response.text)
             assert response.json()["type"].endswith("/idempotency-key-required"), (method, path)
             checked += 1
-    assert checked == 9
+    assert checked == 10

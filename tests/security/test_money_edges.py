@@ -250,12 +250,17 @@ def test_money_fields_are_discovered_from_the_schema() -> None:
         "POST /v1/products overdraft_limit",
         "PUT /v1/customers/{customer_id}/limits daily_limit",
     } <= names
-    # Every amount has a lower bound; none is a float; zero is allowed only for limits and
-    # for the balances a product asks to keep (none).
+    # Every amount has a lower bound; none is a float; zero is allowed only for limits, for
+    # the balances a product asks to keep (none), and in a product's fee and interest terms
+    # (a fee of 0 is no fee).
     for field in FIELDS:
         if field.kind == "amount":
             assert field.minimum is not None and field.minimum >= 0, field
-            zero_allowed = "limit" in field.name or field.name.startswith("minimum_")
+            zero_allowed = (
+                "limit" in field.name
+                or field.pointer[-1].startswith("minimum_")
+                or field.path == "/v1/products/{product_id}/terms"
+            )
             assert field.minimum == (0 if zero_allowed else 1), field
 
 

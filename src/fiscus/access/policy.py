@@ -79,6 +79,11 @@ PERMISSIONS: dict[str, str] = {
     " customers they own).",
     "bank_business_date:read": "Read the tenant's banking business date.",
     "bank_business_date:manage": "Advance the tenant's banking business date.",
+    "bank_fees:read": "Read the fees charged to bank accounts (a portal user: their own).",
+    "bank_fees:reverse": "Give a charged fee back (moves money; audited).",
+    "bank_cob:read": "Read close-of-business runs and settings.",
+    "bank_cob:run": "Close the business date (accrue and post interest, charge fees, mark"
+    " dormant accounts, roll the date) and change close-of-business settings.",
 }
 
 SELF = frozenset({"self:read", "self:manage"})
@@ -91,6 +96,7 @@ MONEY_PERMISSIONS = frozenset(
         "bank_deposits:create",
         "bank_transfers:create",
         "bank_payments:create",
+        "bank_fees:reverse",
     }
 )
 # What a bank's portal user may do; banking narrows each to the customers they are linked to.
@@ -118,6 +124,7 @@ CUSTOMER_PORTAL = frozenset(
         "bank_spending_rules:manage",
         "bank_budgets:read",
         "bank_budgets:manage",
+        "bank_fees:read",
     }
 )
 ALL = frozenset(PERMISSIONS)
@@ -163,6 +170,8 @@ BUILTIN_ROLES: dict[str, RoleDefinition] = {
                 "bank_spending_categories:manage",
                 "bank_spending_rules:manage",
                 "bank_budgets:manage",
+                "bank_fees:reverse",
+                "bank_cob:run",
             },
         ),
         RoleDefinition("analyst", "Read-only: every `:read` permission.", READ | SELF),

@@ -21,7 +21,8 @@ app = typer.Typer(help="Banking: standing orders.", no_args_is_help=True)
 out = Console()
 
 
-async def _tenant(db: Database, slug: str) -> uuid.UUID:
+async def tenant_id_of(db: Database, slug: str) -> uuid.UUID:
+    """The id of the tenant with this slug, or NotFound."""
     async with db.uow() as uow:
         found = await tenant_by_slug(uow, slug=slug)
     if found is None:
@@ -54,7 +55,7 @@ def run_orders(
             if tenant is None:
                 return await service.standing_orders_run_all(db, on_order=order_done)
             return await service.standing_orders_run(
-                db, tenant_id=await _tenant(db, tenant), on_date=through, on_order=order_done
+                db, tenant_id=await tenant_id_of(db, tenant), on_date=through, on_order=order_done
             )
 
     report = run(operation)

@@ -24,10 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-# Loading banking's models loads every banking table, its rooms' (alerts, FX) included.
+# Loading banking's models loads every banking table, its rooms' (alerts, FX, interest,
+# fees, close of business) included.
 import fiscus.banking.alerts.models
+import fiscus.banking.cob.models
+import fiscus.banking.fees.models
 import fiscus.banking.fx.models
 import fiscus.banking.insights.models
+import fiscus.banking.interest.models
 import fiscus.banking.statements.models  # noqa: F401
 from fiscus.core.keyring import SealedColumn, context_of, register_sealed_column
 from fiscus.core.models import Base
@@ -176,7 +180,7 @@ class BankLedgerAccount(TenantScoped, Base):
     __table_args__ = (
         CheckConstraint(
             "purpose IN ('settlement', 'fee_income', 'interest_expense', 'fx_position',"
-            " 'fx_income', 'suspense', 'clearing')",
+            " 'fx_income', 'suspense', 'clearing', 'interest_income', 'tax_payable')",
             name="purpose",
         ),
     )

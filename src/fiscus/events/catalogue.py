@@ -329,6 +329,69 @@ class StandingOrderPayload(_Payload):
     fields: list[str] | None = None
 
 
+class InterestPostedPayload(_Payload):
+    """A period's interest was posted to an account (one ledger transfer; none when all
+    rounded to zero): credit interest less withholding tax, and overdraft interest."""
+
+    posting_id: str
+    account_id: str
+    customer_id: str
+    period_end: str
+    credit_gross: int = Field(description="Credit interest before tax, integer minor units")
+    tax: int = Field(description="Withholding tax booked to tax payable, minor units")
+    overdraft_amount: int = Field(description="Overdraft interest charged, minor units")
+    currency: str
+    transfer_id: str | None
+
+
+class FeePayload(_Payload):
+    """A fee charged to an account (a ledger transfer to fee income), or given back."""
+
+    fee_id: str
+    account_id: str
+    customer_id: str
+    kind: Literal["maintenance", "transaction", "overdraft", "dormancy"]
+    occasion: str
+    amount: int = Field(description="Integer minor units")
+    currency: str
+    description: str
+    transfer_id: str
+    reversal_transfer_id: str | None = None
+    reason: str | None = None
+
+
+def _fee(**more: Any) -> dict[str, Any]:
+    return {
+        "fee_id": _EVENT,
+        "account_id": _ACCOUNT_A,
+        "customer_id": _USER,
+        "kind": "maintenance",
+        "occasion": "2026-12",
+        "amount": 500,
+        "currency": "EUR",
+        "description": "Monthly maintenance fee 2026-12",
+        "transfer_id": _TRANSFER,
+        **more,
+    }
+
+
+class CobStepSummary(_Payload):
+    """One step's outcome."""
+
+    status: Literal["pending", "running", "completed", "failed"]
+    count: int
+
+
+class CobFinishedPayload(_Payload):
+    """A close-of-business run ended (completed, or failed at a step it resumes from)."""
+
+    run_id: str
+    business_date: str
+    status: Literal["completed", "failed"]
+    error: str | None
+    steps: dict[str, CobStepSummary]
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
     """One event type: what it means, its payload schema and an example payload."""
@@ -746,6 +809,46 @@ CATALOGUE: tuple[EventSpec, ...] = (
             "booked_to": "account",
             "amount": 12500,
             "currency": "EUR",
+        },
+    ),
+    EventSpec(
+        "banking.interest.posted",
+        "A posting period's interest was booked to an account by the close of business.",
+        InterestPostedPayload,
+        {
+            "posting_id": _EVENT,
+            "account_id": _ACCOUNT_A,
+            "customer_id": _USER,
+            "period_end": "2026-12-31",
+            "credit_gross": 2973,
+            "tax": 743,
+            "overdraft_amount": 0,
+            "currency": "EUR",
+            "transfer_id": _TRANSFER,
+        },
+    ),
+    EventSpec(
+        "banking.fee.charged",
+        "The close of business charged a fee of the account's product to the account.",
+        FeePayload,
+        _fee(),
+    ),
+    EventSpec(
+        "banking.fee.reversed",
+        "Staff gave a fee back (`POST /v1/fees/{id}/reverse`): its transfer was reversed.",
+        FeePayload,
+        _fee(reversal_transfer_id=_ACCOUNT_B, reason="Goodwill"),
+    ),
+    EventSpec(
+        "banking.cob.finished",
+        "A close-of-business run ended; a failed run resumes at its failed step when run again.",
+        CobFinishedPayload,
+        {
+            "run_id": _EVENT,
+            "business_date": "2026-12-01",
+            "status": "completed",
+            "error": None,
+            "steps": {"accrue_interest": {"status": "completed", "count": 80}},
         },
     ),
     EventSpec(

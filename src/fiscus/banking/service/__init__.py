@@ -33,6 +33,7 @@ from fiscus.banking.service._incoming_part import (
 from fiscus.banking.service._orders_part import (
     RunReport,
     business_date_get,
+    business_date_in,
     business_date_set,
     rule_of,
     standing_order_change_status,
@@ -87,6 +88,7 @@ __all__ = [
     "account_transactions",
     "account_unfreeze",
     "business_date_get",
+    "business_date_in",
     "business_date_set",
     "channel_of",
     "customer_create",

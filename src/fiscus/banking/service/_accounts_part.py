@@ -1,10 +1,11 @@
 """Products, banking settings, the general ledger of a currency, and account lifecycles.
 
 The tenant's general ledger accounts for banking (settlement, fee income, interest
-expense, FX position, FX income, suspense, clearing) are created per currency,
-idempotently, when the first product in that currency is created (and, for a purpose added
-later, on its first use): that is the first moment banking knows the currency, and tenant
-creation (in `access`) cannot call banking without an import cycle.
+expense, FX position, FX income, suspense, clearing, interest income, tax payable) are
+created per currency, idempotently, when the first product in that currency is created
+(and, for a purpose added later, on its first use): that is the first moment banking knows
+the currency, and tenant creation (in `access`) cannot call banking without an import
+cycle.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ GENERAL_LEDGER: dict[str, tuple[str, str]] = {
     "suspense": ("liability", "credit"),
     # What outgoing payments owe the payment rail until they settle (or come back).
     "clearing": ("liability", "credit"),
+    # Overdraft interest the bank earns, and tax withheld from interest until paid over.
+    "interest_income": ("income", "credit"),
+    "tax_payable": ("liability", "credit"),
 }
 # First the new settings row (account number 1), or the next number: one locked upsert.
 _NEXT_NUMBER_SQL = text(

@@ -22,7 +22,8 @@ from tests.live import fiscus_cli
 from tests.secrets_scan import find_personal_data, split_dump
 
 COUNTED = ("banking_customers", "banking_accounts", "banking_transfers", "ledger_transfers",
-           "banking_fx_conversions", "banking_alerts", "banking_fx_rates", "users")  # fmt: skip
+           "banking_fx_conversions", "banking_alerts", "banking_fx_rates", "users",
+           "banking_account_holders", "banking_approvals")  # fmt: skip
 
 
 async def _counts(db: Database) -> dict[str, int]:
@@ -45,6 +46,11 @@ async def test_the_demo_seeds_once_and_its_logins_work(
     counts = await _counts(db)
     assert counts["banking_customers"] == 4 and counts["banking_transfers"] > 10
     assert counts["banking_fx_conversions"] >= 1 and counts["banking_alerts"] == 1
+    # Two joint accounts, the all-sign one with a payment waiting for the other holder.
+    assert counts["banking_account_holders"] == 2 and counts["banking_approvals"] == 1
+    async with db.uow() as uow:
+        waiting = await uow.session.execute(text("SELECT status FROM banking_approvals"))
+        assert waiting.scalars().all() == ["pending"]
     again = await demo_seed(db, keyring, customers=4, days=6)
     assert await _counts(db) == counts, "a second run added rows"
     assert again.logins == first.logins

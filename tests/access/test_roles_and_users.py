@@ -41,6 +41,7 @@ def test_builtin_roles_follow_the_brief() -> None:
             "bank_standing_orders",
             "bank_payees",
             "bank_payments",
+            "bank_approvals",
         }
         for p in CUSTOMER_PORTAL
     )

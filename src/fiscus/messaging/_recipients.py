@@ -151,3 +151,5 @@ def install_builtin_resolvers() -> None:
     # Alerts name the account customer's portal users in `user_ids` (banking resolves them
     # when the alert fires, from its own tables).
     register_resolver("banking.alert.triggered", audience)
+    # A standing order that failed for good names them the same way.
+    register_resolver("banking.standing_order.failed", audience)

@@ -85,33 +85,32 @@ def scope_accounts(
     )
 
 
-def _linked(customer: Any, roles: tuple[str, ...]) -> Any:
-    return (BankCustomerUser.customer_id == customer) & BankCustomerUser.role.in_(roles)
+def _linked(tenant: Any, customer: Any, roles: tuple[str, ...], ctx: Context) -> Any:
+    """The portal user is linked to `customer` (of `tenant`) with one of `roles`."""
+    return exists().where(
+        BankCustomerUser.tenant_id == tenant,
+        BankCustomerUser.customer_id == customer,
+        BankCustomerUser.user_id == ctx.actor_id,
+        BankCustomerUser.role.in_(roles),
+    )
 
 
 def account_portal_role(ctx: Context) -> Any:
     """A column expression over BankAccount: 'owner' when the portal user may move its
     money, 'viewer' when it may only read it, NULL when it does not act for any holder."""
-    user = (BankCustomerUser.tenant_id == BankAccount.tenant_id) & (
-        BankCustomerUser.user_id == ctx.actor_id
-    )
-    holder = (BankAccountHolder.tenant_id == BankAccount.tenant_id) & (
-        BankAccountHolder.account_id == BankAccount.id
-    )
 
-    def via_holder(holder_roles: tuple[str, ...], user_roles: tuple[str, ...]) -> Any:
-        return exists().where(
-            holder,
+    def access(holder_roles: tuple[str, ...], user_roles: tuple[str, ...]) -> Any:
+        via_holder = exists().where(
+            BankAccountHolder.tenant_id == BankAccount.tenant_id,
+            BankAccountHolder.account_id == BankAccount.id,
             BankAccountHolder.role.in_(holder_roles),
-            exists().where(user, _linked(BankAccountHolder.customer_id, user_roles)),
+            _linked(BankAccountHolder.tenant_id, BankAccountHolder.customer_id, user_roles, ctx),
         )
+        primary = _linked(BankAccount.tenant_id, BankAccount.customer_id, user_roles, ctx)
+        return or_(primary, via_holder)
 
-    signs = or_(
-        exists().where(user, _linked(BankAccount.customer_id, PAY_ROLES)),
-        via_holder(SIGNING_ROLES, PAY_ROLES),
+    return case(
+        (access(SIGNING_ROLES, PAY_ROLES), "owner"),
+        (access(HOLDER_ROLES, READ_ROLES), "viewer"),
+        else_=None,
     )
-    reads = or_(
-        exists().where(user, _linked(BankAccount.customer_id, READ_ROLES)),
-        via_holder(HOLDER_ROLES, READ_ROLES),
-    )
-    return case((signs, "owner"), (reads, "viewer"), else_=None)

@@ -19,6 +19,13 @@ class AccountHolderConflict(Conflict):
     title = "Already a holder of the account"
 
 
+class AccountHolderLimitReached(BusinessRuleViolation):
+    """An account has at most MAX_HOLDERS holders besides its primary one."""
+
+    type_slug = "account-holder-limit-reached"
+    title = "Too many holders"
+
+
 class AccountHolderPrimary(Conflict):
     """The primary holder (the account's customer) cannot be removed or changed."""
 

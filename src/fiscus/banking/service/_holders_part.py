@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
@@ -21,6 +21,7 @@ from fiscus.banking._scope import PAY_ROLES, is_portal, scope_accounts
 from fiscus.banking.errors import BankAccountNotFound, CustomerNotFound, CustomerNotVerified
 from fiscus.banking.joint.errors import (
     AccountHolderConflict,
+    AccountHolderLimitReached,
     AccountHolderNotFound,
     AccountHolderPrimary,
     SignaturesRequired,
@@ -214,6 +215,16 @@ async def holder_add(
         if request.customer_id == account.customer_id or existing is not None:
             raise AccountHolderConflict(
                 f"Customer {request.customer_id} already holds account {account_id}."
+            )
+        held = await uow.session.execute(
+            select(func.count()).where(
+                BankAccountHolder.tenant_id == ctx.tenant_id,
+                BankAccountHolder.account_id == account_id,
+            )
+        )
+        if held.scalar_one() >= MAX_HOLDERS:
+            raise AccountHolderLimitReached(
+                f"Account {account_id} has {MAX_HOLDERS} holders besides its primary one."
             )
         holder = BankAccountHolder(
             tenant_id=ctx.tenant_id,

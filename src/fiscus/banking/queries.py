@@ -7,9 +7,9 @@ only the customers they are linked to, and their accounts and transfers.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fiscus.banking._personal import email_hash, notes_open, personal_open, phone_hash, tax_id_hash
 from fiscus.banking._scope import (
@@ -289,7 +289,7 @@ async def account_list(
 
 
 async def _holder_nicknames(
-    session: Any, ctx: Context, rows: list[BankAccount]
+    session: AsyncSession, ctx: Context, rows: list[BankAccount]
 ) -> dict[uuid.UUID, str | None]:
     """The nicknames of the holders the portal user acts for, on the joint accounts in
     `rows` whose primary customer it does not act for."""

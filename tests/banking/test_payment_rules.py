@@ -19,7 +19,7 @@ async def _used(db: Database, customer_id: str) -> dict[str, int]:
             text("SELECT period, used FROM banking_limit_usage WHERE customer_id = :c"),
             {"c": customer_id},
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
 
 async def _limited(client: httpx.AsyncClient, make_principal: MakePrincipal) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from fiscus.banking import service
 from fiscus.core.db import Database
-from tests.banking.factories import individual, ok
+from tests.banking.factories import events_of, individual, ok
 from tests.banking.payment_factories import MakePrincipal, payee_body
 from tests.factories import Principal
 
@@ -219,12 +219,7 @@ async def test_a_customer_banks_end_to_end_with_every_movement_in_ledger_and_aud
         await client.get(f"/v1/standing-orders/{order['id']}/executions", headers=me.headers)
     )["data"]
     assert [(e["due_date"], e["status"]) for e in executions] == [(tomorrow, "paid")]
-    events = ok(
-        await client.get(
-            "/v1/events", params={"types": "banking.alert.triggered"}, headers=staff.headers
-        )
-    )
-    fired = [e["data"] for e in events["data"] if e["type"] == "banking.alert.triggered"]
+    fired = [payload for _, payload in await events_of(db, staff, "banking.alert.triggered")]
     assert [(f["alert_id"], f["amount"]) for f in fired] == [(alert["id"], -15_000)]
     assert fired[0]["user_ids"] == [str(me.user_id)]
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.banking.factories import account, customer, ok, product
+from fiscus.core.db import Database
+from tests.banking.factories import account, customer, events_of, ok, product
 from tests.banking.payment_factories import MakePrincipal, balance, trial_balanced
 from tests.factories import Principal
 
@@ -63,7 +64,7 @@ async def test_staff_book_a_suspense_item_on_to_an_account_once(
 
 
 async def test_staff_return_a_suspense_item_or_are_refused_a_wrong_account(
-    client: httpx.AsyncClient, make_principal: MakePrincipal
+    client: httpx.AsyncClient, make_principal: MakePrincipal, db: Database
 ) -> None:
     staff = await make_principal(role="owner")
     alice = await customer(client, staff)
@@ -80,10 +81,8 @@ async def test_staff_return_a_suspense_item_or_are_refused_a_wrong_account(
     returned = ok(await _resolve(client, staff, item["id"], {"action": "return",
                                                              "reason_code": "AC01"}))  # fmt: skip
     assert (returned["resolution"], returned["return_reason_code"]) == ("returned", "AC01")
-    events = ok(await client.get("/v1/events", params={"types": "banking.suspense.resolved"},
-                                 headers=staff.headers))["data"]  # fmt: skip
-    [resolved] = [e for e in events if e["type"] == "banking.suspense.resolved"]
-    assert resolved["data"]["resolution"] == "returned"
+    [resolved] = await events_of(db, staff, "banking.suspense.resolved")
+    assert resolved[1]["resolution"] == "returned"
     assert await trial_balanced(client, staff)
     portal = await make_principal(role="customer", tenant_id=staff.tenant_id)
     refused = await _resolve(client, portal, item["id"], {"action": "return",

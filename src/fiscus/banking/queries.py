@@ -306,7 +306,7 @@ async def _holder_nicknames(
         )
         .order_by(BankAccountHolder.added_at.desc())
     )
-    return dict(found.tuples().all())
+    return dict(found.all())
 
 
 _TRANSFER_COLUMNS = (

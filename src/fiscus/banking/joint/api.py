@@ -39,7 +39,7 @@ Decider = Annotated[Context, authorized("bank_approvals:decide")]
 def _holder(holder: service.Holder) -> HolderRead:
     return HolderRead(
         customer_id=holder.customer_id,
-        role=holder.role,  # type: ignore[arg-type]
+        role=holder.role,
         nickname=holder.nickname,
         primary=holder.primary,
         added_at=holder.added_at,
@@ -52,8 +52,8 @@ def approval_read(made: service.Approval) -> ApprovalRead:
     return ApprovalRead(
         id=approval.id,
         account_id=approval.account_id,
-        kind=approval.kind,  # type: ignore[arg-type]
-        status=made.status,  # type: ignore[arg-type]
+        kind=approval.kind,
+        status=made.status,
         amount=approval.amount,
         currency=approval.currency,
         request=approval.request,

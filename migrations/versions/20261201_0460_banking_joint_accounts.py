@@ -27,13 +27,15 @@ def _account_columns() -> None:
         sa.Column("signing_rule", sa.Text(), server_default="any", nullable=False),
     )
     op.create_check_constraint(
-        "ck_banking_accounts_signing_rule", "banking_accounts", "signing_rule IN ('any', 'all')"
+        op.f("ck_banking_accounts_signing_rule"),
+        "banking_accounts",
+        "signing_rule IN ('any', 'all')",
     )
     op.add_column(
         "banking_settings", sa.Column("approval_expiry_days", sa.BigInteger(), nullable=True)
     )
     op.create_check_constraint(
-        "ck_banking_settings_approval_expiry_days",
+        op.f("ck_banking_settings_approval_expiry_days"),
         "banking_settings",
         "approval_expiry_days BETWEEN 1 AND 90",
     )
@@ -149,7 +151,7 @@ def downgrade() -> None:
     op.drop_table(SIGNERS)
     op.drop_table(APPROVALS)
     op.drop_table(HOLDERS)
-    op.drop_constraint("ck_banking_settings_approval_expiry_days", "banking_settings")
+    op.drop_constraint(op.f("ck_banking_settings_approval_expiry_days"), "banking_settings")
     op.drop_column("banking_settings", "approval_expiry_days")
-    op.drop_constraint("ck_banking_accounts_signing_rule", "banking_accounts")
+    op.drop_constraint(op.f("ck_banking_accounts_signing_rule"), "banking_accounts")
     op.drop_column("banking_accounts", "signing_rule")

@@ -39,11 +39,11 @@ def upgrade() -> None:
     for name, type_ in COLUMNS:
         op.add_column(TABLE, sa.Column(name, type_, nullable=True))
     for name, condition in CHECKS:
-        op.create_check_constraint(f"ck_{TABLE}_{name}", TABLE, condition)
+        op.create_check_constraint(op.f(f"ck_{TABLE}_{name}"), TABLE, condition)
 
 
 def downgrade() -> None:
     for name, _ in CHECKS:
-        op.drop_constraint(f"ck_{TABLE}_{name}", TABLE)
+        op.drop_constraint(op.f(f"ck_{TABLE}_{name}"), TABLE)
     for name, _ in COLUMNS:
         op.drop_column(TABLE, name)

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from fiscus.core import clock
 from fiscus.core.db import Database
@@ -453,3 +455,24 @@ async def test_a_change_of_holders_closes_pending_approvals_and_strangers_see_no
     # Alone again, Anna signs for all holders: her transfer moves at once.
     ok(await _transfer(client, w["anna"], _send(w)), 201)
     assert await _balance(client, w) == 9_000
+
+
+async def test_the_database_refuses_a_bad_signing_rule_holder_role_or_approval(
+    client: httpx.AsyncClient, make_principal: MakePrincipal, db: Database
+) -> None:
+    w = await _joint(client, make_principal, rule="all")
+    approval = ok(await _transfer(client, w["anna"], _send(w)), 202)
+    breaking = (
+        "UPDATE banking_accounts SET signing_rule = 'most' WHERE id = :a",
+        "UPDATE banking_account_holders SET role = 'boss' WHERE account_id = :a",
+        "UPDATE banking_approvals SET status = 'approved' WHERE id = :p",  # without a result
+        "UPDATE banking_approval_signers SET decision = 'approved', decided_at = NULL"
+        " WHERE approval_id = :p",
+    )
+    for sql in breaking:
+        try:
+            async with db.uow() as uow:
+                await uow.session.execute(text(sql), {"a": w["shared"]["id"], "p": approval["id"]})
+        except IntegrityError:
+            continue
+        raise AssertionError(f"the database accepted: {sql}")

@@ -24,7 +24,8 @@ from tests.secrets_scan import find_personal_data, split_dump
 COUNTED = ("banking_customers", "banking_accounts", "banking_transfers", "ledger_transfers",
            "banking_fx_conversions", "banking_alerts", "banking_fx_rates", "users",
            "banking_spending_rules", "banking_budgets",
-           "banking_categorised_movements")  # fmt: skip
+           "banking_categorised_movements", "banking_account_holders",
+           "banking_approvals")  # fmt: skip
 
 
 async def _counts(db: Database) -> dict[str, int]:
@@ -50,6 +51,11 @@ async def test_the_demo_seeds_once_and_its_logins_work(
     assert counts["banking_spending_rules"] == 6 and counts["banking_budgets"] == 2
     # Every movement of the history has its category: two sides per internal transfer.
     assert counts["banking_categorised_movements"] > counts["banking_transfers"]
+    # Two joint accounts, the all-sign one with a payment waiting for the other holder.
+    assert counts["banking_account_holders"] == 2 and counts["banking_approvals"] == 1
+    async with db.uow() as uow:
+        waiting = await uow.session.execute(text("SELECT status FROM banking_approvals"))
+        assert waiting.scalars().all() == ["pending"]
     again = await demo_seed(db, keyring, customers=4, days=6)
     assert await _counts(db) == counts, "a second run added rows"
     assert again.logins == first.logins
@@ -74,7 +80,8 @@ async def test_the_demo_seeds_once_and_its_logins_work(
     headers = {"Authorization": f"Bearer {verified.json()['access_token']}"}
     customers = (await client.get("/v1/customers", headers=headers)).json()["data"]
     assert len(customers) == 4
-    # The second portal user (no TOTP) sees only its own customer's accounts.
+    # The second portal user (no TOTP) sees only its own customer's accounts, and the one
+    # joint account of the first customer that its customer co-holds.
     portal = first.logins[4]
     token = await client.post(
         "/v1/auth/login", json={"tenant": SLUG, "email": portal.email, "password": portal.password}
@@ -84,7 +91,9 @@ async def test_the_demo_seeds_once_and_its_logins_work(
         "/v1/accounts", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
     )
     assert mine.status_code == 200
-    assert {a["customer_id"] for a in mine.json()["data"]} == {customers[1]["id"]}
+    seen = [a["customer_id"] for a in mine.json()["data"]]
+    assert set(seen) == {customers[1]["id"], customers[0]["id"]}
+    assert seen.count(customers[0]["id"]) == 1
     # The books balance, and no customer's name is stored in clear.
     tenant_id = (await client.get("/v1/me", headers=headers)).json()["tenant_id"]
     tb = await ledger_queries.trial_balance(db=db, ctx=ledger_context(tenant_id))

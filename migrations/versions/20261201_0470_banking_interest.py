@@ -2,7 +2,7 @@
 `tax_payable` purposes of the general ledger.
 
 Revision ID: 0470
-Revises: 0451
+Revises: 0461
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0470"
-down_revision: str | Sequence[str] | None = "0451"
+down_revision: str | Sequence[str] | None = "0461"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,8 @@
 
 Seeds the tenant `demo-bank` through the same service functions the API calls (so every
 rule, ledger posting, event and audit record is the real one): staff and portal logins,
-deposit products in EUR and USD, 50 customers with accounts, exchange rates, alerts,
+deposit products in EUR and USD, 50 customers with accounts (two of them joint, one
+needing both holders' signatures and holding a pending approval), exchange rates, alerts,
 spending rules and two budgets, and about ten weeks of categorised history (salaries,
 card-like spending between customers, savings, conversions). History is made by running
 the use cases under a clock set to each past day, so balances, statements and the audit
@@ -26,6 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from fiscus.access.policy import CUSTOMER_PORTAL
 from fiscus.access.queries import tenant_by_slug
 from fiscus.access.service import tenant_provision
 from fiscus.banking import queries as banking_queries
@@ -39,6 +41,7 @@ from fiscus.banking.insights import service as insights
 from fiscus.banking.insights.schemas import BudgetCreate, RuleCreate
 from fiscus.banking.interest import service as interest
 from fiscus.banking.interest.schemas import InterestTerms, ProductTerms, RateCreate
+from fiscus.banking.joint.schemas import HolderCreate
 from fiscus.banking.schemas import (
     AccountCreate,
     CustomerCreate,
@@ -435,11 +438,13 @@ async def demo_seed(
             seeded.customers += 1
             seeded.accounts += len(accounts)
             progress("customers", index + 1, customers)
+        portal_users: list[uuid.UUID] = []
         for index, holder in enumerate(holders[:2]):
             email = f"customer{index + 1}@{DOMAIN}"
             user_id, password = await _user(
                 db, keyring, email=email, role="customer", name=_person(rng, index)[0]
             )
+            portal_users.append(user_id)
             await banking.customer_user_link(
                 db, ctx, customer_id=holder.customer_id, user_id=user_id, role="owner"
             )
@@ -460,4 +465,40 @@ async def demo_seed(
             frozen.current = datetime.combine(day, time(9, 30), tzinfo=UTC)
             await _day(db, ctx, day, holders, seeded, first=offset == 0)
             progress("history", offset + 1, days)
+        await _joint_accounts(db, ctx, holders[:2], portal_users)
     return seeded
+
+
+async def _joint_accounts(
+    db: Database, ctx: Context, pair: list[_Holder], portal_users: list[uuid.UUID]
+) -> None:
+    """The first two customers hold each other's current account as co-owners: the first
+    either may sign; the second needs both, and its portal user asked for a payment that
+    waits for the other's approval. Found again on a rerun, never added twice."""
+    for mine, theirs in ((pair[0], pair[1]), (pair[1], pair[0])):
+        held = await banking.holder_list(db, ctx, account_id=mine.current)
+        if all(h.customer_id != theirs.customer_id for h in held):
+            await banking.holder_add(
+                db,
+                ctx,
+                account_id=mine.current,
+                request=HolderCreate(
+                    customer_id=theirs.customer_id, role="co_owner", nickname="Shared"
+                ),
+            )
+    await banking.account_signing_set(db, ctx, account_id=pair[1].current, signing_rule="all")
+    asker = Context(
+        tenant_id=ctx.tenant_id,
+        actor_type="user",
+        actor_id=portal_users[1],
+        role="customer",
+        permissions=CUSTOMER_PORTAL,
+    )
+    request = TransferCreate(
+        from_account_id=pair[1].current,
+        to_account_id=pair[0].current,
+        amount=12_000,
+        currency="EUR",
+        reference="New sofa (both sign)",
+    )
+    await banking.transfer_submit(db, asker, request=request, key="demo:joint:approval")

@@ -72,6 +72,19 @@ OBJECT_FOR = {
     },
     ("GET", "/v1/transfers/{transfer_id}"): {"transfer_id": "bank_transfer_id"},
     ("GET", "/v1/transfers/{transfer_id}/receipt.pdf"): {"transfer_id": "bank_transfer_id"},
+    **{
+        (method, f"/v1/accounts/{{account_id}}{tail}"): {
+            "account_id": "bank_account_id",
+            "customer_id": "holder_customer_id",
+        }
+        for method, tail in (
+            ("GET", "/holders"),
+            ("POST", "/holders"),
+            ("PATCH", "/holders/{customer_id}"),
+            ("DELETE", "/holders/{customer_id}"),
+            ("PUT", "/signing-rule"),
+        )
+    },
 }
 TEMPLATE = ("transfer.posted", "in_app")
 # Fields ending in `_id` that name no object of fiscus (a customer's tax number).
@@ -164,6 +177,7 @@ async def _tenant_b(app: FastAPI, client: httpx.AsyncClient, db: Database) -> di
     _ok(await client.put("/v1/roles/auditor", json=CUSTOM_ROLE, headers=auth))
     [message, *_] = _ok(await client.get("/v1/me/messages", headers=member.headers))["data"]
     banking = await _banking_of_b(client, b)
+    banking["approval_id"] = await _approval_of_b(app, client, b, banking)
     events = _ok(await client.get("/v1/events", headers=auth))["data"]
     audit = _ok(await client.get("/v1/audit-events", headers=auth))["data"]
     return {
@@ -273,6 +287,23 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
     exported = await client.get("/v1/payments/export.pain001", headers=b.headers)
     assert exported.status_code == 200, exported.text
     fee, run = await _interest_and_fees_of(client, b, current["id"])
+    partner = await bank_customer(client, b)
+    _ok(
+        await client.post(
+            f"/v1/accounts/{first['id']}/holders",
+            json={"customer_id": partner["id"], "role": "co_owner"},
+            headers=b.headers,
+        ),
+        201,
+    )
+    suspense = _ok(
+        await client.post(
+            "/v1/incoming-payments",
+            json={"bank_reference": f"REF-{uuid.uuid4().hex[:12]}", "amount": 700,
+                  "currency": "EUR", "creditor_iban": "GB33BUKB20201555555555"},
+            headers=b.headers,
+        )
+    )["suspense"][0]  # fmt: skip
     return {
         "customer_id": made["id"],
         "product_id": current["id"],
@@ -290,6 +321,9 @@ async def _banking_of_b(client: httpx.AsyncClient, b: Principal) -> dict[str, An
         "entry_id": transfer["id"],
         "fee_id": fee,
         "run_id": run,
+        "holder_customer_id": partner["id"],
+        "second_account_id": second["id"],
+        "credit_id": suspense["id"],
     }
 
 
@@ -314,6 +348,37 @@ async def _interest_and_fees_of(
     fees = _ok(await client.get("/v1/fees", headers=b.headers))["data"]
     assert fees, "the close of business charged the transfer's fee"
     return fees[0]["id"], run["id"]
+
+
+async def _approval_of_b(
+    app: FastAPI, client: httpx.AsyncClient, b: Principal, banking: dict[str, Any]
+) -> str:
+    """A pending approval on B's first account (all-sign, a co-owner), asked by a portal
+    user of B's customer."""
+    account = banking["bank_account_id"]
+    _ok(
+        await client.put(
+            f"/v1/accounts/{account}/signing-rule", json={"signing_rule": "all"}, headers=b.headers
+        )
+    )
+    portal = await principal(app, role="customer", tenant_id=b.tenant_id)
+    _ok(
+        await client.put(
+            f"/v1/customers/{banking['customer_id']}/users/{portal.user_id}",
+            json={"role": "owner"},
+            headers=b.headers,
+        )
+    )
+    asked = _ok(
+        await client.post(
+            "/v1/transfers",
+            json={"from_account_id": account, "to_account_id": banking["second_account_id"],
+                  "amount": 5, "currency": "EUR"},
+            headers={**portal.headers, "Idempotency-Key": "b-approval"},
+        ),
+        202,
+    )  # fmt: skip
+    return str(asked["id"])
 
 
 def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str, str], list[Any]]:
@@ -359,6 +424,13 @@ def _banking_bodies(ids: dict[str, Any], mine: dict[str, Any]) -> dict[tuple[str
              "to_account_id": mine["bank_account_id"]},
             {**transfer, **schedule, "from_account_id": mine["bank_account_id"],
              "to_account_id": ids["bank_account_id"]},
+        ],
+        # On A's own account and suspense item (the path), B's customer or account (body).
+        ("POST", "/v1/accounts/{account_id}/holders"): [
+            {"customer_id": ids["customer_id"], "role": "co_owner"},
+        ],
+        ("POST", "/v1/incoming-payments/{credit_id}/resolve"): [
+            {"action": "book", "account_id": ids["bank_account_id"]},
         ],
     }  # fmt: skip
 
@@ -523,9 +595,10 @@ async def test_another_tenants_objects_answer_404_and_stay_unchanged(
     fresh = {name: str(uuid.uuid4()) for name in mine}
     for (method, path), bodies in _banking_bodies(b, mine).items():
         probed.add((method, path))
+        url = path.format(account_id=mine["bank_account_id"], credit_id=mine["credit_id"])
         for body, control in zip(bodies, _banking_bodies(fresh, mine)[(method, path)], strict=True):
-            response = await _as(client, a, app, method, path, body)
-            expected = await _as(client, a, app, method, path, control)
+            response = await _as(client, a, app, method, url, body)
+            expected = await _as(client, a, app, method, url, control)
             if response.status_code != 404 or _refusal(response) != _refusal(expected):
                 wrong.append((method, path, response.status_code, response.text[:300]))
 

@@ -46,6 +46,7 @@ def test_builtin_roles_follow_the_brief() -> None:
             "bank_spending_rules",
             "bank_budgets",
             "bank_fees",
+            "bank_approvals",
         }
         for p in CUSTOMER_PORTAL
     )

@@ -6,7 +6,9 @@ import secrets
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
+from fiscus.core.db import Database
 from tests.factories import Principal
 
 
@@ -102,3 +104,17 @@ async def link(
             headers=staff.headers,
         )
     )
+
+
+async def events_of(db: Database, staff: Principal, like: str) -> list[tuple[str, Any]]:
+    """The (type, payload) of the staff's tenant's events whose type is LIKE `like`, in
+    order (read from the outbox: the feed shows only relayed events)."""
+    async with db.uow() as uow:
+        rows = await uow.session.execute(
+            text(
+                "SELECT type, payload FROM events WHERE tenant_id = :t AND type LIKE :like"
+                " ORDER BY id"
+            ),
+            {"t": staff.tenant_id, "like": like},
+        )
+        return [(kind, payload) for kind, payload in rows.all()]

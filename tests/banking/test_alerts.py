@@ -1,23 +1,26 @@
 """Account alerts: a low balance fires when crossed (once), a large movement fires each
-time, and the customer's portal users get a message through messaging."""
+time, and the customer's portal users get a message through messaging; so does a
+standing order that failed for good (the default template of its event)."""
 
 from __future__ import annotations
 
 import mailbox
 import secrets
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from fiscus.banking import service
 from fiscus.core.config import Settings
 from fiscus.core.db import Database
 from fiscus.core.events import Event, events_relay_batch
-from fiscus.events.catalogue import AlertTriggeredPayload
+from fiscus.events.catalogue import AlertTriggeredPayload, StandingOrderPayload
 from fiscus.messaging._directory import IdentityDirectory
 from fiscus.messaging._recipients import install_directory
 from fiscus.messaging.dispatch import messages_dispatch
@@ -183,3 +186,56 @@ async def test_alerts_are_scoped_to_the_callers_customers_and_tenant(
     )
     assert eleventh.json()["type"].endswith("/alert-limit-reached")
     ok(await client.delete(f"/v1/alerts/{staffs['id']}", headers=staff.headers), 204)
+
+
+@pytest.mark.usefixtures("identity_directory")
+async def test_a_failed_standing_order_queues_a_message_to_the_customer(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_principal: MakePrincipal,
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    staff = await make_principal(role="owner")
+    alice, bob = await customer(client, staff), await customer(client, staff)
+    current = await product(client, staff)
+    payer = await account(client, staff, customer_id=alice["id"], product_id=current["id"],
+                          deposit=100)  # fmt: skip
+    payee = await account(client, staff, customer_id=bob["id"], product_id=current["id"])
+    owner = await make_principal(role="customer", tenant_id=staff.tenant_id)
+    await _link(client, staff, alice["id"], owner, "owner")
+    today = datetime.now(UTC).date().isoformat()
+    ok(
+        await client.post(
+            "/v1/standing-orders",
+            json={"from_account_id": payer["id"], "to_account_id": payee["id"], "amount": 5_000,
+                  "currency": "EUR", "frequency": "monthly", "start_date": today,
+                  "retry": {"attempts": 0, "every_minutes": 30}},
+            headers=owner.headers,
+        ),
+        201,
+    )  # fmt: skip
+    report = await service.standing_orders_run(db, tenant_id=staff.tenant_id, on_date=None)
+    assert report.failed == 1
+    async with db.uow() as uow:
+        [payload] = (
+            await uow.session.execute(
+                text("SELECT payload FROM events WHERE type = 'banking.standing_order.failed'")
+            )
+        ).scalars()
+    assert StandingOrderPayload.model_validate(payload).user_ids == [str(owner.user_id)]
+    install_event_subscribers()
+    while await events_relay_batch(db, keyring=app.state.keyring):
+        pass
+    async with db.uow() as uow:
+        queued = (
+            await uow.session.execute(
+                text("SELECT count(*) FROM messages WHERE user_id = :u"), {"u": owner.user_id}
+            )
+        ).scalar_one()
+    assert queued >= 1, "the message is queued for the customer's portal user"
+    await messages_dispatch(db, settings=app.state.settings, keyring=app.state.keyring)
+    inbox = ok(await client.get("/v1/me/messages", headers=owner.headers))["data"]
+    assert [m["subject"] for m in inbox].count("Standing order not paid") == 1
+    mails = [m for m in mailbox.Maildir(tmp_path / "mail", create=False) if m["To"] == owner.email]
+    assert sum("could not be paid" in str(m["Subject"]) for m in mails) == 1

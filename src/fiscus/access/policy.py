@@ -43,7 +43,8 @@ PERMISSIONS: dict[str, str] = {
     "banking_settings:manage": "Set how the tenant's IBANs are built (country, bank code).",
     "bank_accounts:read": "Read bank accounts, balances and history (a portal user: their own).",
     "bank_accounts:open": "Open bank accounts (a portal user: for customers they own).",
-    "bank_accounts:manage": "Freeze, unfreeze and close bank accounts.",
+    "bank_accounts:manage": "Freeze, unfreeze and close bank accounts; add and remove joint"
+    " holders and set the signing rule.",
     "bank_deposits:create": "Pay cash into bank accounts from the settlement account (moves"
     " money).",
     "bank_transfers:read": "Read bank transfers (a portal user: to or from their accounts).",
@@ -77,6 +78,10 @@ PERMISSIONS: dict[str, str] = {
     "bank_budgets:read": "Read monthly budgets (a portal user: their customers').",
     "bank_budgets:manage": "Set, change and delete monthly budgets (a portal user: for"
     " customers they own).",
+    "bank_approvals:read": "Read the approvals joint accounts' payments wait for (a portal"
+    " user: on the accounts it sees).",
+    "bank_approvals:decide": "Approve or reject a joint account's payment (only a portal"
+    " user who owns a signing holder can).",
     "bank_business_date:read": "Read the tenant's banking business date.",
     "bank_business_date:manage": "Advance the tenant's banking business date.",
     "bank_fees:read": "Read the fees charged to bank accounts (a portal user: their own).",
@@ -125,6 +130,8 @@ CUSTOMER_PORTAL = frozenset(
         "bank_budgets:read",
         "bank_budgets:manage",
         "bank_fees:read",
+        "bank_approvals:read",
+        "bank_approvals:decide",
     }
 )
 ALL = frozenset(PERMISSIONS)

@@ -240,3 +240,17 @@ class StepUpRequired(PermissionDenied):
 
     type_slug = "step-up-required"
     title = "Step-up authentication required"
+
+
+class IncomingCreditNotFound(NotFound):
+    """No such incoming credit in this tenant."""
+
+    type_slug = "incoming-credit-not-found"
+    title = "Incoming credit not found"
+
+
+class IncomingCreditStatusConflict(Conflict):
+    """Only a credit on suspense, not yet resolved, can be booked on or returned."""
+
+    type_slug = "incoming-credit-status-conflict"
+    title = "Incoming credit already resolved"

@@ -32,6 +32,7 @@ import fiscus.banking.fees.models
 import fiscus.banking.fx.models
 import fiscus.banking.insights.models
 import fiscus.banking.interest.models
+import fiscus.banking.joint.models
 import fiscus.banking.statements.models  # noqa: F401
 from fiscus.core.keyring import SealedColumn, context_of, register_sealed_column
 from fiscus.core.models import Base
@@ -164,12 +165,15 @@ class BankSettings(TenantScoped, Base):
     __table_args__ = (
         CheckConstraint("iban_country ~ '^[A-Z]{2}$'", name="iban_country"),
         CheckConstraint("next_account_number > 0", name="next_account_number"),
+        CheckConstraint("approval_expiry_days BETWEEN 1 AND 90", name="approval_expiry_days"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     iban_country: Mapped[str] = mapped_column(Text)
     bank_code: Mapped[str] = mapped_column(Text)
     next_account_number: Mapped[int]
+    # Days a joint account's pending approval waits before it expires (None: the default).
+    approval_expiry_days: Mapped[int | None]
     updated_at: Mapped[datetime]
 
 
@@ -210,6 +214,7 @@ class BankAccount(TenantScoped, Base):
             "status IN ('pending', 'active', 'frozen', 'dormant', 'closed')", name="status"
         ),
         CheckConstraint("(status = 'closed') = (closed_at IS NOT NULL)", name="closed_at"),
+        CheckConstraint("signing_rule IN ('any', 'all')", name="signing_rule"),
         Index("uq_banking_accounts_tenant_id_iban", "tenant_id", "iban", unique=True),
         Index(
             "uq_banking_accounts_tenant_id_ledger_account_id",
@@ -229,6 +234,8 @@ class BankAccount(TenantScoped, Base):
     iban: Mapped[str] = mapped_column(Text)
     nickname: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
+    # Joint accounts: "any" holder who signs may move money alone, or "all" must approve.
+    signing_rule: Mapped[str] = mapped_column(Text, default="any", server_default="any")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
@@ -557,6 +564,16 @@ class BankIncomingCredit(TenantScoped, Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("booked_to IN ('account', 'suspense')", name="booked_to"),
         CheckConstraint("(booked_to = 'account') = (account_id IS NOT NULL)", name="account"),
+        CheckConstraint("resolution IN ('booked', 'returned')", name="resolution"),
+        CheckConstraint(
+            "resolution IS NULL OR (booked_to = 'suspense' AND resolved_at IS NOT NULL"
+            " AND resolution_transfer_id IS NOT NULL)",
+            name="resolved",
+        ),
+        CheckConstraint(
+            "(resolution = 'booked') = (resolved_account_id IS NOT NULL)",
+            name="resolved_account",
+        ),
         Index(
             "uq_banking_incoming_credits_tenant_id_bank_reference",
             "tenant_id",
@@ -576,3 +593,10 @@ class BankIncomingCredit(TenantScoped, Base):
     currency: Mapped[str] = mapped_column(Text)
     remittance: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # A suspense item staff resolved: booked on to an account, or returned to the sender.
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_account_id: Mapped[uuid.UUID | None]
+    resolution_transfer_id: Mapped[uuid.UUID | None]
+    return_reason_code: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[uuid.UUID | None]
+    resolved_at: Mapped[datetime | None]

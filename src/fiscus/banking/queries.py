@@ -9,9 +9,16 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fiscus.banking._personal import email_hash, notes_open, personal_open, phone_hash, tax_id_hash
-from fiscus.banking._scope import is_portal, scope_customers
+from fiscus.banking._scope import (
+    ACCOUNT_VISIBLE_SQL,
+    is_portal,
+    linked_customers,
+    scope_accounts,
+    scope_customers,
+)
 from fiscus.banking.errors import (
     BankAccountNotFound,
     BankTransferNotFound,
@@ -19,6 +26,7 @@ from fiscus.banking.errors import (
     ProductNotFound,
     StandingOrderNotFound,
 )
+from fiscus.banking.joint.models import BankAccountHolder
 from fiscus.banking.models import (
     BankAccount,
     BankCustomer,
@@ -205,33 +213,41 @@ async def product_list(
     return rows, next_cursor
 
 
-async def settings_get(db: Database, ctx: Context) -> tuple[str, str]:
-    """The tenant's IBAN country and bank code (the defaults until it sets its own)."""
+async def settings_get(db: Database, ctx: Context) -> tuple[str, str, int | None]:
+    """The tenant's IBAN country and bank code (the defaults until it sets its own), and
+    the days a joint account's approval waits (None: the default)."""
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         row = await uow.session.get(BankSettings, ctx.tenant_id)
     if row is None:
-        return DEFAULT_IBAN_COUNTRY, DEFAULT_BANK_CODE
-    return row.iban_country, row.bank_code
+        return DEFAULT_IBAN_COUNTRY, DEFAULT_BANK_CODE, None
+    return row.iban_country, row.bank_code, row.approval_expiry_days
 
 
 _ACCOUNT_COLUMNS = (
     "tenant_id, id, customer_id, product_id, ledger_account_id, currency, iban, nickname,"
-    " status, created_at, updated_at, closed_at"
+    " status, signing_rule, created_at, updated_at, closed_at"
 )
 _ACCOUNT_SQL = (
-    "SELECT tenant_id, id, customer_id, product_id, ledger_account_id, currency, iban,"
-    " nickname, status, created_at, updated_at, closed_at FROM banking_accounts x"
+    "SELECT tenant_id, id, customer_id, product_id, ledger_account_id, currency, iban,"  # noqa: S608 (ACCOUNT_VISIBLE_SQL: constant)
+    # A portal user who acts for a holder other than the primary sees that holder's nickname.
+    " CASE WHEN NOT %s OR EXISTS (SELECT 1 FROM banking_customer_users u"
+    " WHERE u.tenant_id = x.tenant_id AND u.customer_id = x.customer_id AND u.user_id = %s)"
+    " THEN x.nickname ELSE (SELECT h.nickname FROM banking_account_holders h"
+    " JOIN banking_customer_users u ON u.tenant_id = h.tenant_id"
+    " AND u.customer_id = h.customer_id AND u.user_id = %s"
+    " WHERE h.tenant_id = x.tenant_id AND h.account_id = x.id ORDER BY h.added_at LIMIT 1) END,"
+    " status, signing_rule, created_at, updated_at, closed_at FROM banking_accounts x"
     " WHERE x.tenant_id = %s AND x.id = %s"
-    # Staff see every account; a portal user those of the customers it is linked to.
-    " AND (NOT %s OR EXISTS (SELECT 1 FROM banking_customer_users u"
-    " WHERE u.tenant_id = x.tenant_id AND u.customer_id = x.customer_id AND u.user_id = %s))"
+    # Staff see every account; a portal user those of any holder it acts for.
+    f" AND (NOT %s OR {ACCOUNT_VISIBLE_SQL})"
 )
 assert set(_ACCOUNT_COLUMNS.split(", ")) == set(BankAccount.__table__.columns.keys())
 
 
 async def account_get(db: Database, ctx: Context, *, account_id: uuid.UUID) -> BankAccount:
     """One account the caller may see, or BankAccountNotFound; one round trip."""
-    params = (ctx.tenant_id, account_id, is_portal(ctx), ctx.actor_id)
+    portal = is_portal(ctx)
+    params = (portal, ctx.actor_id, ctx.actor_id, ctx.tenant_id, account_id, portal, ctx.actor_id)
     async with db.uow(tenant_id=ctx.tenant_id, single_statement=True) as uow:
         row = await uow.fetch_one(_ACCOUNT_SQL, params)
     if row is None:
@@ -258,13 +274,39 @@ async def account_list(
         rows: list[BankAccount]
         rows, next_cursor = await keyset_page(
             uow.session,
-            scope_customers(stmt, BankAccount.customer_id, ctx),
+            scope_accounts(stmt, BankAccount.id, BankAccount.customer_id, ctx),
             keys=[BankAccount.__table__.c.id],
             cursor=cursor,
             limit=limit,
             key_of=lambda a: [str(a.id)],
         )
+        names = await _holder_nicknames(uow.session, ctx, rows) if is_portal(ctx) else {}
+    # Detached now (the unit of work is over): the holder's own nickname is for this view.
+    for row in rows:
+        if row.id in names:
+            row.nickname = names[row.id]
     return rows, next_cursor
+
+
+async def _holder_nicknames(
+    session: AsyncSession, ctx: Context, rows: list[BankAccount]
+) -> dict[uuid.UUID, str | None]:
+    """The nicknames of the holders the portal user acts for, on the joint accounts in
+    `rows` whose primary customer it does not act for."""
+    mine = set((await session.execute(linked_customers(ctx))).scalars())
+    joint = [row.id for row in rows if row.customer_id not in mine]
+    if not joint:
+        return {}
+    found = await session.execute(
+        select(BankAccountHolder.account_id, BankAccountHolder.nickname)
+        .where(
+            BankAccountHolder.tenant_id == ctx.tenant_id,
+            BankAccountHolder.account_id.in_(joint),
+            BankAccountHolder.customer_id.in_(list(mine)),
+        )
+        .order_by(BankAccountHolder.added_at.desc())
+    )
+    return dict(found.all())
 
 
 _TRANSFER_COLUMNS = (
@@ -274,13 +316,13 @@ _TRANSFER_COLUMNS = (
 assert set(_TRANSFER_COLUMNS.split(", ")) == set(BankTransfer.__table__.columns.keys())
 # A portal user sees a transfer from or to an account of a customer it is linked to.
 _TRANSFER_SQL = (
-    "SELECT t.tenant_id, t.id, t.kind, t.idempotency_key, t.from_account_id,"
+    "SELECT t.tenant_id, t.id, t.kind, t.idempotency_key, t.from_account_id,"  # noqa: S608 (ACCOUNT_VISIBLE_SQL: constant)
     " t.to_account_id, t.amount, t.currency, t.reference, t.channel, t.customer_id,"
     " t.initiated_by, t.created_at FROM banking_transfers t"
     " WHERE t.tenant_id = %s AND t.id = %s AND (NOT %s OR EXISTS ("
-    "   SELECT 1 FROM banking_accounts x JOIN banking_customer_users u"
-    "   ON u.tenant_id = x.tenant_id AND u.customer_id = x.customer_id AND u.user_id = %s"
-    "   WHERE x.tenant_id = t.tenant_id AND x.id IN (t.from_account_id, t.to_account_id)))"
+    "   SELECT 1 FROM banking_accounts x"
+    "   WHERE x.tenant_id = t.tenant_id AND x.id IN (t.from_account_id, t.to_account_id)"
+    f"  AND {ACCOUNT_VISIBLE_SQL}))"
 )
 
 
@@ -297,11 +339,10 @@ async def transfer_get(db: Database, ctx: Context, *, transfer_id: uuid.UUID) ->
 
 # An account the caller may see, for the reads whose numbers come from the ledger.
 _BRIEF_SQL = (
-    "SELECT x.ledger_account_id, x.status, x.currency FROM banking_accounts x"
+    "SELECT x.ledger_account_id, x.status, x.currency FROM banking_accounts x"  # noqa: S608 (ACCOUNT_VISIBLE_SQL: constant)
     " WHERE x.tenant_id = %s AND x.id = %s"
-    # Staff see every account; a portal user those of the customers it is linked to.
-    " AND (NOT %s OR EXISTS (SELECT 1 FROM banking_customer_users u"
-    " WHERE u.tenant_id = x.tenant_id AND u.customer_id = x.customer_id AND u.user_id = %s))"
+    # Staff see every account; a portal user those of any holder it acts for.
+    f" AND (NOT %s OR {ACCOUNT_VISIBLE_SQL})"
 )
 
 
@@ -330,7 +371,11 @@ async def standing_order_get(
     )
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         order: BankStandingOrder | None = (
-            await uow.session.execute(scope_customers(stmt, BankStandingOrder.customer_id, ctx))
+            await uow.session.execute(
+                scope_accounts(
+                    stmt, BankStandingOrder.from_account_id, BankStandingOrder.customer_id, ctx
+                )
+            )
         ).scalar_one_or_none()
     if order is None:
         raise StandingOrderNotFound(f"Standing order {order_id} was not found.")
@@ -356,7 +401,9 @@ async def standing_order_list(
         rows: list[BankStandingOrder]
         rows, next_cursor = await keyset_page(
             uow.session,
-            scope_customers(stmt, BankStandingOrder.customer_id, ctx),
+            scope_accounts(
+                stmt, BankStandingOrder.from_account_id, BankStandingOrder.customer_id, ctx
+            ),
             keys=[BankStandingOrder.__table__.c.id],
             cursor=cursor,
             limit=limit,

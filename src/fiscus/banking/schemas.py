@@ -362,6 +362,10 @@ class SettingsWrite(BaseModel):
 
     iban_country: Country
     bank_code: Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Z0-9]+$")]
+    approval_expiry_days: Annotated[int | None, Field(ge=1, le=90)] = Field(
+        None,
+        description="Days a joint account's pending approval waits before it expires (unset: 7)",
+    )
 
 
 class SettingsRead(SettingsWrite):
@@ -401,6 +405,7 @@ class AccountRead(BaseModel):
                     "currency": "EUR",
                     "nickname": "Household",
                     "status": "active",
+                    "signing_rule": "any",
                     "created_at": _WHEN,
                     "updated_at": _WHEN,
                     "closed_at": None,
@@ -415,8 +420,15 @@ class AccountRead(BaseModel):
     ledger_account_id: uuid.UUID
     iban: str
     currency: str
-    nickname: str | None
+    nickname: str | None = Field(
+        description="The nickname of the holder the portal user acts for (staff: the"
+        " primary holder's)"
+    )
     status: AccountStatus
+    signing_rule: Literal["any", "all"] = Field(
+        description="Joint accounts: `any` signing holder may move money alone (either may"
+        " sign), or `all` must approve it"
+    )
     created_at: Timestamp
     updated_at: Timestamp
     closed_at: Timestamp | None
@@ -972,6 +984,46 @@ class IncomingCreditRead(BaseModel):
     amount: int
     currency: str
     created_at: Timestamp
+    resolution: Literal["booked", "returned"] | None = Field(
+        None, description="A suspense item staff resolved: booked on, or returned"
+    )
+    resolved_account_id: uuid.UUID | None = None
+    return_reason_code: str | None = None
+    resolved_at: Timestamp | None = None
+
+
+class IncomingCreditPage(BaseModel):
+    """One page of incoming credits."""
+
+    data: list[IncomingCreditRead]
+    next_cursor: str | None
+
+
+class SuspenseResolve(BaseModel):
+    """What to do with a credit on suspense: `book` it on to an account of the tenant, or
+    `return` it to the sending bank with an ISO 20022 reason (see PaymentReturn)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"action": "book", "account_id": _ID},
+                {"action": "return", "reason_code": "AC01"},
+            ]
+        },
+    )
+
+    action: Literal["book", "return"]
+    account_id: uuid.UUID | None = None
+    reason_code: ReturnReason | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if self.action == "book" and (self.account_id is None or self.reason_code is not None):
+            raise ValueError("`book` needs `account_id` (and no `reason_code`)")
+        if self.action == "return" and (self.reason_code is None or self.account_id is not None):
+            raise ValueError("`return` needs `reason_code` (and no `account_id`)")
+        return self
 
 
 class IncomingImportRead(BaseModel):

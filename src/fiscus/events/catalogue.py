@@ -162,6 +162,37 @@ class BankAccountPayload(_Payload):
     previous_status: str | None = None
 
 
+class AccountHolderPayload(_Payload):
+    """A holder of a joint account (besides its primary one) and its role now."""
+
+    account_id: str
+    customer_id: str
+    role: Literal["owner", "co_owner", "viewer"] | None = Field(
+        description="None once the holder was removed"
+    )
+
+
+class SigningRulePayload(_Payload):
+    """Who signs money out of an account: any signing holder, or all of them."""
+
+    account_id: str
+    signing_rule: Literal["any", "all"]
+
+
+class ApprovalPayload(_Payload):
+    """A transfer or payment from an all-sign joint account and its approval's status."""
+
+    approval_id: str
+    account_id: str
+    kind: Literal["transfer", "payment"]
+    status: Literal["pending", "approved", "rejected", "expired"]
+    previous_status: str | None
+    amount: int = Field(description="Integer minor units")
+    currency: str
+    requested_by: str = Field(description="The portal user who asked")
+    result_id: str | None = Field(description="The transfer or payment, once approved")
+
+
 class BankTransferPayload(_Payload):
     """A completed deposit or internal transfer between bank accounts."""
 
@@ -215,6 +246,18 @@ class BankIncomingPayload(_Payload):
     credit_id: str
     account_id: str | None
     booked_to: Literal["account", "suspense"]
+    amount: int = Field(description="Integer minor units")
+    currency: str
+
+
+class SuspenseResolvedPayload(_Payload):
+    """Staff resolved a credit on suspense: booked on to an account, or returned."""
+
+    credit_id: str
+    resolution: Literal["booked", "returned"]
+    account_id: str | None
+    return_reason_code: str | None
+    transfer_id: str = Field(description="The ledger transfer that moved it off suspense")
     amount: int = Field(description="Integer minor units")
     currency: str
 
@@ -327,6 +370,9 @@ class StandingOrderPayload(_Payload):
     detail: str | None = None
     attempts: int | None = None
     fields: list[str] | None = None
+    user_ids: list[str] | None = Field(
+        None, description="On `failed`: the customer's portal users, whom messaging tells"
+    )
 
 
 class InterestPostedPayload(_Payload):
@@ -745,6 +791,7 @@ CATALOGUE: tuple[EventSpec, ...] = (
                     "error": "insufficient-funds",
                     "attempts": 3,
                     "detail": "Account ... has 100 minor units EUR available; 85000 requested.",
+                    "user_ids": [_USER],
                 },
             ),
             (
@@ -850,6 +897,86 @@ CATALOGUE: tuple[EventSpec, ...] = (
             "error": None,
             "steps": {"accrue_interest": {"status": "completed", "count": 80}},
         },
+    ),
+    EventSpec(
+        "banking.suspense.resolved",
+        "Staff resolved an incoming credit on suspense: booked on to an account (suspense →"
+        " account) or returned to the sender (the booking reversed).",
+        SuspenseResolvedPayload,
+        {
+            "credit_id": _EVENT,
+            "resolution": "booked",
+            "account_id": _ACCOUNT_A,
+            "return_reason_code": None,
+            "transfer_id": _TRANSFER,
+            "amount": 12500,
+            "currency": "EUR",
+        },
+    ),
+    *(
+        EventSpec(
+            f"banking.account.holder_{verb}",
+            meaning,
+            AccountHolderPayload,
+            {"account_id": _ACCOUNT_A, "customer_id": _USER, "role": role},
+        )
+        for verb, meaning, role in (
+            ("added", "A customer became a holder of a (joint) account.", "co_owner"),
+            ("changed", "A joint account holder's role or nickname changed.", "viewer"),
+            ("removed", "A customer no longer holds a joint account.", None),
+        )
+    ),
+    EventSpec(
+        "banking.account.signing_rule_set",
+        "Staff set who signs money out of an account: `any` signing holder, or `all`.",
+        SigningRulePayload,
+        {"account_id": _ACCOUNT_A, "signing_rule": "all"},
+    ),
+    *(
+        EventSpec(
+            f"banking.approval.{verb}",
+            meaning,
+            ApprovalPayload,
+            {
+                "approval_id": _EVENT,
+                "account_id": _ACCOUNT_A,
+                "kind": "transfer",
+                "status": status,
+                "previous_status": previous,
+                "amount": 25000,
+                "currency": "EUR",
+                "requested_by": _USER,
+                "result_id": _TRANSFER if status == "approved" else None,
+            },
+        )
+        for verb, meaning, status, previous in (
+            (
+                "requested",
+                "A signing holder of an all-sign account asked for a transfer or payment: it"
+                " waits for the other signing holders.",
+                "pending",
+                None,
+            ),
+            ("signed", "A signing holder approved; others still have to.", "pending", "pending"),
+            (
+                "approved",
+                "The last signing holder approved: the transfer or payment was made.",
+                "approved",
+                "pending",
+            ),
+            (
+                "rejected",
+                "An approval was rejected (or withdrawn): nothing moved.",
+                "rejected",
+                "pending",
+            ),
+            (
+                "expired",
+                "An approval expired before every holder signed: nothing moved.",
+                "expired",
+                "pending",
+            ),
+        )
     ),
     EventSpec(
         "webhook.test",

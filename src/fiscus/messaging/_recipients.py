@@ -154,3 +154,5 @@ def install_builtin_resolvers() -> None:
     # A closed monthly statement names the customer's portal users the same way.
     register_resolver("banking.statement.ready", audience)
     register_resolver("banking.budget.threshold_crossed", audience)
+    # A standing order that failed for good names them the same way.
+    register_resolver("banking.standing_order.failed", audience)

@@ -354,6 +354,48 @@ _BUDGET = EventTemplates(
 )
 
 
+_STANDING_ORDER_FAILED = EventTemplates(
+    event_type="banking.standing_order.failed",
+    category="transactions",
+    sample={
+        "event": {
+            "id": "019a9f0e-0000-7000-8000-000000000001",
+            "type": "banking.standing_order.failed",
+        },
+        "data": {
+            "standing_order_id": "019a9f0e-0000-7000-8000-000000000002",
+            "from_account_id": "019a9f0e-0000-7000-8000-000000000003",
+            "amount": 85000,
+            "currency": "EUR",
+            "due_date": "2027-01-31",
+            "error": "insufficient-funds",
+            "attempts": 3,
+        },
+    },
+    bodies={
+        "email": Body(
+            subject="A standing order could not be paid",
+            text=(
+                "Your standing order {{ data.standing_order_id }} of"
+                " {{ data.amount | money(data.currency) }} from account"
+                " {{ data.from_account_id }} due on {{ data.due_date }} was not paid after"
+                " {{ data.attempts }} attempts ({{ data.error }}). The next occurrence will be"
+                " tried as planned.\n"
+            ),
+        ),
+        "in_app": Body(
+            subject="Standing order not paid",
+            text="{{ data.amount | money(data.currency) }} due on {{ data.due_date }} from"
+            " account {{ data.from_account_id }} was not paid ({{ data.error }}).",
+        ),
+        "sms": Body(
+            text="fiscus: a standing order of {{ data.amount | money(data.currency) }} due"
+            " {{ data.due_date }} was not paid ({{ data.error }})."
+        ),
+    },
+)
+
+
 DEFAULTS: dict[str, EventTemplates] = {
     t.event_type: t
     for t in (
@@ -361,6 +403,7 @@ DEFAULTS: dict[str, EventTemplates] = {
         _EMAIL_CHANGE,
         _EMAIL_REQUESTED,
         _ALERT,
+        _STANDING_ORDER_FAILED,
         _STATEMENT,
         _BUDGET,
         _transfer("transfer.posted", "posted"),

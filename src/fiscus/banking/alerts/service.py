@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
-from fiscus.banking._scope import scope_customers
+from fiscus.banking._scope import scope_accounts
 from fiscus.banking.alerts.errors import AlertLimitReached, AlertNotFound
 from fiscus.banking.alerts.models import BankAlert
 from fiscus.banking.errors import BankAccountNotFound
@@ -59,7 +59,9 @@ async def alert_create(
             BankAccount.tenant_id == ctx.tenant_id, BankAccount.id == account_id
         )
         found = (
-            await uow.session.execute(scope_customers(stmt, BankAccount.customer_id, ctx))
+            await uow.session.execute(
+                scope_accounts(stmt, BankAccount.id, BankAccount.customer_id, ctx)
+            )
         ).first()
         if found is None:
             raise BankAccountNotFound(f"Account {account_id} was not found.")
@@ -100,9 +102,8 @@ async def alert_create(
 
 
 def _visible(ctx: Context) -> Any:
-    return scope_customers(
-        select(BankAlert).where(BankAlert.tenant_id == ctx.tenant_id), BankAlert.customer_id, ctx
-    )
+    stmt = select(BankAlert).where(BankAlert.tenant_id == ctx.tenant_id)
+    return scope_accounts(stmt, BankAlert.account_id, BankAlert.customer_id, ctx)
 
 
 async def alert_list(

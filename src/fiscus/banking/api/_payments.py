@@ -14,8 +14,11 @@ from fiscus.access.deps import authorized
 from fiscus.banking import service
 from fiscus.banking.api._money import money_key
 from fiscus.banking.iso20022 import camt054_parse
+from fiscus.banking.joint.api import approval_response
+from fiscus.banking.joint.schemas import ApprovalRead
 from fiscus.banking.schemas import (
     IncomingCredit,
+    IncomingCreditPage,
     IncomingCreditRead,
     IncomingImportRead,
     PaymentCreate,
@@ -23,6 +26,7 @@ from fiscus.banking.schemas import (
     PaymentRead,
     PaymentReturn,
     PaymentStatus,
+    SuspenseResolve,
 )
 from fiscus.core.errors import FieldError, ValidationProblem
 from fiscus.core.http import problem_responses, unsupported_media_type
@@ -42,7 +46,14 @@ Manager = Annotated[Context, authorized("bank_payments:manage")]
     status_code=201,
     summary="Pay money to an account at another bank",
     response_model=PaymentRead,
-    responses=problem_responses(400, 401, 403, 404, 409, 422),
+    responses={
+        202: {
+            "model": ApprovalRead,
+            "description": "From an all-sign joint account: the approval the other holders"
+            " must sign",
+        },
+        **problem_responses(400, 401, 403, 404, 409, 422),
+    },
 )
 async def create_payment(
     body: PaymentCreate,
@@ -58,16 +69,17 @@ async def create_payment(
     Refusals are the transfer's: `insufficient-funds`, `account-frozen`, `account-closed`,
     `transfer-limit-exceeded`, ...; a bad creditor IBAN is `iban-invalid`. A portal user
     with MFA on pays a payee for the first time only within a few minutes of proving
-    password and MFA (`step-up-required` otherwise: POST /v1/me/reauthenticate)."""
-    made = await service.payment_create(
-        db,
-        ctx,
+    password and MFA (`step-up-required` otherwise: POST /v1/me/reauthenticate). From a
+    joint account whose signing rule is `all`, a portal user's payment waits for the other
+    signing holders: 202 with the approval (`/v1/approvals`)."""
+    rules = service.PaymentRules(
         keyring=keyring,
-        request=body,
-        key=money_key(request),
         threshold=settings.sanctions_match_threshold,
         step_up_window_s=request.app.state.identity.config.reauth_window_s,
     )
+    made = await service.payment_submit(db, ctx, request=body, key=money_key(request), rules=rules)
+    if isinstance(made, service.Approval):
+        return approval_response(made)
     response = model_response(service.payment_read(made.payment, keyring), status_code=201)
     if made.replayed:
         response.headers[REPLAYED_HEADER] = "true"
@@ -241,6 +253,40 @@ async def book_incoming(
         duplicates=result.duplicates,
         skipped=result.skipped,
     )
+
+
+@incoming_router.get(
+    "/suspense",
+    summary="List incoming credits waiting on suspense",
+    response_model=IncomingCreditPage,
+    responses=problem_responses(400, 401, 403),
+)
+async def list_suspense(
+    ctx: Manager, db: DatabaseDep, cursor: Cursor = None, limit: Limit = 50
+) -> IncomingCreditPage:
+    """Credits no account took (unknown IBAN, closed account, other currency) that staff
+    have not resolved yet, oldest first."""
+    rows, next_cursor = await service.suspense_list(db, ctx, cursor=cursor, limit=limit)
+    return IncomingCreditPage(
+        data=[IncomingCreditRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
+
+
+@incoming_router.post(
+    "/{credit_id}/resolve",
+    summary="Resolve a credit on suspense: book it on to an account, or return it",
+    response_model=IncomingCreditRead,
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
+)
+async def resolve_suspense(
+    credit_id: uuid.UUID, body: SuspenseResolve, ctx: Manager, db: DatabaseDep
+) -> IncomingCreditRead:
+    """`book`: a ledger transfer from suspense to the account (refused like any credit to
+    a closed account or another currency); `return`: the booking is reversed (suspense →
+    settlement) with an ISO 20022 reason. Audited; once per credit
+    (`incoming-credit-status-conflict` after)."""
+    credit = await service.suspense_resolve(db, ctx, credit_id=credit_id, request=body)
+    return IncomingCreditRead.model_validate(credit)
 
 
 @router.get(

@@ -84,8 +84,8 @@ async def get_product(product_id: uuid.UUID, ctx: Reader, db: DatabaseDep) -> Pr
 )
 async def get_settings(ctx: SettingsManager, db: DatabaseDep) -> SettingsRead:
     """The IBAN country and bank code (a test default until set)."""
-    country, bank_code = await queries.settings_get(db, ctx)
-    return SettingsRead(iban_country=country, bank_code=bank_code)
+    country, bank_code, expiry_days = await queries.settings_get(db, ctx)
+    return SettingsRead(iban_country=country, bank_code=bank_code, approval_expiry_days=expiry_days)
 
 
 @router.put(

@@ -13,6 +13,8 @@ from fiscus.access.deps import authorized
 from fiscus.banking import queries, service
 from fiscus.banking.api._money import money_key, moved_response
 from fiscus.banking.api._orders import order_read
+from fiscus.banking.joint.api import approval_response
+from fiscus.banking.joint.schemas import ApprovalRead
 from fiscus.banking.schemas import StandingOrderRead, TransferRead, TransferRequest
 from fiscus.core.http import problem_responses
 from fiscus.core.idempotency import idempotent, model_response
@@ -28,8 +30,9 @@ router = APIRouter(prefix="/v1/transfers", tags=["banking"])
     response_model=TransferRead,
     responses={
         202: {
-            "model": StandingOrderRead,
-            "description": "Scheduled (`execute_on`): the standing order that will pay once",
+            "model": StandingOrderRead | ApprovalRead,
+            "description": "Scheduled (`execute_on`): the standing order that will pay once;"
+            " or, from an all-sign joint account, the approval the other holders must sign",
         },
         **problem_responses(400, 401, 403, 404, 409, 422),
     },
@@ -47,11 +50,16 @@ async def create_transfer(
     `operation-not-allowed`. A portal user sends only from accounts of customers they own.
     With `execute_on` (a business date, today or later) the transfer is scheduled: 202 with
     the standing order (`count` 1) that the standing-order job pays on that date
-    (`standing-order-start-in-past` for an earlier date)."""
+    (`standing-order-start-in-past` for an earlier date). From a joint account whose
+    signing rule is `all`, a portal user's transfer waits for the other signing holders:
+    202 with the approval (`/v1/approvals`); the same key finds it again."""
     key = money_key(request)
     on = body.execute_on
     if on is None:
-        return moved_response(await service.transfer_create(db, ctx, request=body, key=key))
+        done = await service.transfer_submit(db, ctx, request=body, key=key)
+        if isinstance(done, service.Approval):
+            return approval_response(done)
+        return moved_response(done)
 
     async def handler() -> Response:
         order = await service.transfer_schedule(db, ctx, request=body, on=on)

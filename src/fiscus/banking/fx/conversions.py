@@ -30,6 +30,7 @@ from fiscus.banking.fx.queries import rate_in_force
 from fiscus.banking.insights.service import movements_categorise
 from fiscus.banking.models import BankLedgerAccount
 from fiscus.banking.service import channel_of, general_ledger_ensure
+from fiscus.banking.service._holders_part import signatures_check
 from fiscus.banking.service._transfers_part import (
     Side,
     check_receiving,
@@ -144,6 +145,8 @@ async def conversion_create(
         source, target = _pick(ctx, sides, from_account_id, to_account_id)
         check_sending(ctx, source, currency)
         check_receiving(target, target.currency, "transfer_in")
+        if source.signing_rule == "all":
+            await signatures_check(uow, ctx, source.id)
         now = clock.now()
         rate = await rate_in_force(
             uow, tenant_id=ctx.tenant_id, base=source.currency, quote=target.currency, at=now

@@ -15,6 +15,17 @@ from fiscus.banking.service._accounts_part import (
     product_create,
     settings_set,
 )
+from fiscus.banking.service._approvals_part import (
+    DEFAULT_EXPIRY_DAYS,
+    Approval,
+    PaymentRules,
+    approval_approve,
+    approval_get,
+    approval_list,
+    approval_reject,
+    payment_submit,
+    transfer_submit,
+)
 from fiscus.banking.service._customers_part import (
     customer_create,
     customer_kyc_review,
@@ -25,10 +36,20 @@ from fiscus.banking.service._customers_part import (
 )
 from fiscus.banking.service._deposits_part import deposit_create
 from fiscus.banking.service._history_part import account_balance, account_transactions
+from fiscus.banking.service._holders_part import (
+    Holder,
+    account_signing_set,
+    holder_add,
+    holder_list,
+    holder_remove,
+    holder_update,
+)
 from fiscus.banking.service._incoming_part import (
     Incoming,
     incoming_book,
     incoming_of_camt,
+    suspense_list,
+    suspense_resolve,
 )
 from fiscus.banking.service._orders_part import (
     RunReport,
@@ -60,6 +81,7 @@ from fiscus.banking.service._payments_part import (
     PaymentMade,
     payment_create,
     payment_get,
+    payment_in,
     payment_list,
     payment_read,
     payment_reject,
@@ -72,21 +94,31 @@ from fiscus.banking.service._transfers_part import (
     channel_of,
     iban_normal,
     transfer_create,
+    transfer_in,
 )
 
 __all__ = [
+    "DEFAULT_EXPIRY_DAYS",
+    "Approval",
     "ExportFile",
+    "Holder",
     "Incoming",
     "Moved",
     "PaymentMade",
+    "PaymentRules",
     "RunReport",
     "account_balance",
     "account_close",
     "account_freeze",
     "account_mark_dormant",
     "account_open",
+    "account_signing_set",
     "account_transactions",
     "account_unfreeze",
+    "approval_approve",
+    "approval_get",
+    "approval_list",
+    "approval_reject",
     "business_date_get",
     "business_date_in",
     "business_date_set",
@@ -98,6 +130,10 @@ __all__ = [
     "customer_user_unlink",
     "deposit_create",
     "general_ledger_ensure",
+    "holder_add",
+    "holder_list",
+    "holder_remove",
+    "holder_update",
     "iban_generate",
     "iban_normal",
     "incoming_book",
@@ -111,12 +147,14 @@ __all__ = [
     "payment_create",
     "payment_export_get",
     "payment_get",
+    "payment_in",
     "payment_list",
     "payment_read",
     "payment_reject",
     "payment_release",
     "payment_return",
     "payment_settle",
+    "payment_submit",
     "payments_export",
     "product_create",
     "rule_of",
@@ -127,6 +165,10 @@ __all__ = [
     "standing_order_update",
     "standing_orders_run",
     "standing_orders_run_all",
+    "suspense_list",
+    "suspense_resolve",
     "transfer_create",
+    "transfer_in",
     "transfer_schedule",
+    "transfer_submit",
 ]

@@ -9,6 +9,7 @@ nothing twice.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,17 +18,32 @@ from sqlalchemy import select
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
 from fiscus.banking.alerts.service import Movement
+from fiscus.banking.errors import (
+    BankAccountNotFound,
+    IncomingCreditNotFound,
+    IncomingCreditStatusConflict,
+)
 from fiscus.banking.insights.service import movements_categorise
 from fiscus.banking.iso20022 import CamtNotification
 from fiscus.banking.models import BankAccount, BankIncomingCredit
+from fiscus.banking.schemas import SuspenseResolve
 from fiscus.banking.service._accounts_part import general_ledger_ensure
-from fiscus.banking.service._transfers_part import key_race, post_transfer
+from fiscus.banking.service._transfers_part import (
+    check_receiving,
+    key_race,
+    post_transfer,
+    sides_locked,
+)
 from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.events import emit
 from fiscus.core.ids import new_id
+from fiscus.core.pagination import keyset_page
+from fiscus.ledger.schemas import TransferAction
+from fiscus.ledger.service import transfer_reverse_in
 
 PAYMENT_RECEIVED = "banking.payment.received"
+SUSPENSE_RESOLVED = "banking.suspense.resolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,3 +209,122 @@ async def incoming_book(
         return IncomingResult(booked, duplicates, skipped)
 
     return await db.run(operation, tenant_id=ctx.tenant_id, retry_when=key_race)
+
+
+async def _suspense_item(uow: UnitOfWork, ctx: Context, credit_id: uuid.UUID) -> BankIncomingCredit:
+    credit: BankIncomingCredit | None = (
+        await uow.session.execute(
+            select(BankIncomingCredit)
+            .where(
+                BankIncomingCredit.tenant_id == ctx.tenant_id, BankIncomingCredit.id == credit_id
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if credit is None:
+        raise IncomingCreditNotFound(f"Incoming credit {credit_id} was not found.")
+    if credit.booked_to != "suspense" or credit.resolution is not None:
+        raise IncomingCreditStatusConflict(
+            f"Incoming credit {credit_id} is not an open suspense item."
+        )
+    return credit
+
+
+async def _book_on(
+    uow: UnitOfWork, ctx: Context, credit: BankIncomingCredit, account_id: uuid.UUID | None
+) -> uuid.UUID:
+    """Suspense → the account, with the checks of money arriving on it."""
+    assert account_id is not None
+    sides = await sides_locked(uow, ctx, ids=[account_id], iban=None)
+    if not sides:
+        raise BankAccountNotFound(f"Account {account_id} was not found.")
+    check_receiving(sides[0], credit.currency, "transfer_in")
+    ledger = await general_ledger_ensure(uow, ctx, currency=credit.currency)
+    transfer_id, _ = await post_transfer(
+        uow,
+        ctx,
+        debit=ledger["suspense"],
+        credit=sides[0].ledger_account_id,
+        amount=credit.amount,
+        currency=credit.currency,
+        reference=credit.remittance,
+        key=f"suspense:{credit.id}:book",
+        sender=None,
+    )
+    return transfer_id
+
+
+async def suspense_resolve(
+    db: Database, ctx: Context, *, credit_id: uuid.UUID, request: SuspenseResolve
+) -> BankIncomingCredit:
+    """Resolve a credit booked to suspense: book it on to an account (a ledger transfer
+    suspense → account) or return it to the sender (the booking reversed: suspense →
+    settlement); audited, `banking.suspense.resolved`. Once per credit."""
+
+    async def operation(uow: UnitOfWork) -> BankIncomingCredit:
+        credit = await _suspense_item(uow, ctx, credit_id)
+        if request.action == "book":
+            credit.resolution_transfer_id = await _book_on(uow, ctx, credit, request.account_id)
+            credit.resolution, credit.resolved_account_id = "booked", request.account_id
+        else:
+            outcome = await transfer_reverse_in(
+                uow,
+                ctx=ctx,
+                transfer_id=credit.id,
+                request=TransferAction(description=f"Returned ({request.reason_code})"),
+                idempotency_key=f"banking:suspense:{credit.id}:return",
+            )
+            credit.resolution_transfer_id = outcome.transfer_id
+            credit.resolution, credit.return_reason_code = "returned", request.reason_code
+        credit.resolved_by, credit.resolved_at = ctx.actor_id, clock.now()
+        await uow.session.flush()
+        payload = {
+            "credit_id": str(credit.id),
+            "resolution": credit.resolution,
+            "account_id": str(request.account_id) if request.account_id else None,
+            "return_reason_code": credit.return_reason_code,
+            "transfer_id": str(credit.resolution_transfer_id),
+            "amount": credit.amount,
+            "currency": credit.currency,
+        }
+        await audit_record(
+            uow,
+            ctx=ctx,
+            action=SUSPENSE_RESOLVED,
+            object_type="bank_incoming_credit",
+            object_id=credit.id,
+            before={"booked_to": "suspense"},
+            after={k: v for k, v in payload.items() if k != "credit_id"},
+        )
+        await emit(
+            uow,
+            tenant_id=ctx.tenant_id,
+            type=SUSPENSE_RESOLVED,
+            subject=f"bank_incoming_credit/{credit.id}",
+            payload=payload,
+        )
+        return credit
+
+    return await db.run(operation, tenant_id=ctx.tenant_id, retry_when=key_race)
+
+
+async def suspense_list(
+    db: Database, ctx: Context, *, cursor: str | None, limit: int
+) -> tuple[list[BankIncomingCredit], str | None]:
+    """The credits on suspense that staff have not resolved yet, oldest first."""
+    stmt = select(BankIncomingCredit).where(
+        BankIncomingCredit.tenant_id == ctx.tenant_id,
+        BankIncomingCredit.booked_to == "suspense",
+        BankIncomingCredit.resolution.is_(None),
+    )
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        rows: list[BankIncomingCredit]
+        rows, next_cursor = await keyset_page(
+            uow.session,
+            stmt,
+            keys=[BankIncomingCredit.__table__.c.id],
+            cursor=cursor,
+            limit=limit,
+            key_of=lambda c: [str(c.id)],
+        )
+    return rows, next_cursor

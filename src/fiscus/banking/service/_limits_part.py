@@ -68,3 +68,37 @@ async def limits_consume(
             f"The transfer would pass the customer's {period} {channel} limit in {currency}.",
             extra={"period": period, "channel": channel},
         )
+
+
+_RELEASE_SQL = text(
+    "UPDATE banking_limit_usage SET used = GREATEST(used - :amount, 0)"
+    " WHERE tenant_id = :tenant AND customer_id = :customer AND channel = :channel"
+    " AND currency = :currency AND ((period = 'day' AND period_start = :day)"
+    " OR (period = 'month' AND period_start = :month))"
+)
+
+
+async def limits_release(
+    uow: UnitOfWork,
+    ctx: Context,
+    *,
+    channel: str,
+    customer_id: uuid.UUID,
+    currency: str,
+    amount: int,
+    on: date,
+) -> None:
+    """Give back `amount` consumed on day `on` (and its month): a payment rejected or
+    returned did not use the customer's limits. Row locks as `limits_consume`."""
+    await uow.session.execute(
+        _RELEASE_SQL,
+        {
+            "tenant": ctx.tenant_id,
+            "customer": customer_id,
+            "channel": channel,
+            "currency": currency,
+            "day": on,
+            "month": date(on.year, on.month, 1),
+            "amount": amount,
+        },
+    )

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from fiscus.access.context import Context
 from fiscus.access.queries import tenant_ids_active
 from fiscus.audit.service import audit_record
-from fiscus.banking._scope import PAY_ROLES, is_portal, scope_customers
+from fiscus.banking._scope import is_portal, scope_accounts
 from fiscus.banking.errors import (
     BusinessDateBackwards,
     StandingOrderNotFound,
@@ -37,11 +37,13 @@ from fiscus.banking.errors import (
 )
 from fiscus.banking.models import (
     BankBusinessDate,
+    BankCustomerUser,
     BankStandingOrder,
     BankStandingOrderExecution,
 )
 from fiscus.banking.schedule import Recurrence, ScheduleInvalid, occurrences, recurrence
 from fiscus.banking.schemas import StandingOrderCreate, StandingOrderUpdate, TransferCreate
+from fiscus.banking.service._holders_part import signatures_check
 from fiscus.banking.service._transfers_part import (
     _pick,
     check_receiving,
@@ -221,6 +223,8 @@ async def standing_order_create(
             raise TransferSameAccount("The accounts must differ.", field="to_iban")
         check_sending(ctx, sender, request.currency)
         check_receiving(receiver, request.currency, "transfer_in")
+        if sender.signing_rule == "all":
+            await signatures_check(uow, ctx, sender.id)
         first = _first_due(rule, request.start_date)
         if first is None:
             raise ScheduleInvalid("The schedule has no due date.", field="end_date")
@@ -255,22 +259,21 @@ async def standing_order_create(
     return order
 
 
-async def order_locked(
-    uow: UnitOfWork, ctx: Context, order_id: uuid.UUID, roles: tuple[str, ...] = PAY_ROLES
-) -> BankStandingOrder:
+async def order_locked(uow: UnitOfWork, ctx: Context, order_id: uuid.UUID) -> BankStandingOrder:
     """The order, locked for update, if the caller may change it; else 404 (or 403 for a
     portal user who may only read it)."""
     stmt = select(BankStandingOrder).where(
         BankStandingOrder.tenant_id == ctx.tenant_id, BankStandingOrder.id == order_id
     )
-    visible = scope_customers(stmt, BankStandingOrder.customer_id, ctx)
+    account, customer = BankStandingOrder.from_account_id, BankStandingOrder.customer_id
+    visible = scope_accounts(stmt, account, customer, ctx)
     order: BankStandingOrder | None = (
         await uow.session.execute(visible.with_for_update())
     ).scalar_one_or_none()
     if order is None:
         raise StandingOrderNotFound(f"Standing order {order_id} was not found.")
     if is_portal(ctx):
-        payable = scope_customers(stmt, BankStandingOrder.customer_id, ctx, roles)
+        payable = scope_accounts(stmt, account, customer, ctx, signing=True)
         if (await uow.session.execute(payable)).first() is None:
             raise PermissionDenied("Only an owner of the order's customer may change it.")
     return order
@@ -466,6 +469,17 @@ async def _completed_maybe(uow: UnitOfWork, ctx: Context, order: BankStandingOrd
         await _record(uow, ctx, order, "completed")
 
 
+async def _portal_users(uow: UnitOfWork, ctx: Context, customer_id: uuid.UUID) -> list[str]:
+    """The customer's portal users (messaging tells them), sorted."""
+    rows = await uow.session.execute(
+        select(BankCustomerUser.user_id).where(
+            BankCustomerUser.tenant_id == ctx.tenant_id,
+            BankCustomerUser.customer_id == customer_id,
+        )
+    )
+    return sorted(str(user) for user in rows.scalars())
+
+
 async def _refused_occurrence(
     uow: UnitOfWork,
     ctx: Context,
@@ -497,6 +511,7 @@ async def _refused_occurrence(
         error=refusal.type_slug,
         detail=refusal.detail,
         attempts=execution.attempts,
+        user_ids=await _portal_users(uow, ctx, order.customer_id),
     )
     await _completed_maybe(uow, ctx, order)
     return "failed"

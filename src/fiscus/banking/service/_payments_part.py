@@ -11,14 +11,16 @@ Settling posts the pending transfer; a return before settlement voids it, after
 settlement reverses it; a rejection voids it. Each step locks the payment row, checks its
 status, moves the ledger with a key derived from the payment (so a step never posts
 twice), and records an event and an audit record, all in one unit of work.
-Outgoing limits consumed by a payment stay consumed when it is returned or rejected.
+The product's minimum balance applies to payments as to transfers (the reservation
+counts). Outgoing limits consumed by a payment are released, in the same unit of work,
+when it is rejected or returned: the money did not leave.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +28,7 @@ from sqlalchemy import select
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
 from fiscus.banking._personal import row_text_open, row_text_seal
-from fiscus.banking._scope import is_portal, scope_customers
+from fiscus.banking._scope import is_portal, scope_accounts
 from fiscus.banking.alerts.service import Movement
 from fiscus.banking.errors import (
     BankAccountNotFound,
@@ -41,7 +43,8 @@ from fiscus.banking.insights.service import movement_reverse, movements_categori
 from fiscus.banking.models import PAYEE_NAME, PAYMENT_CREDITOR, BankPayee, BankPayment
 from fiscus.banking.schemas import Creditor, PaymentCreate, PaymentRead
 from fiscus.banking.service._accounts_part import general_ledger_ensure
-from fiscus.banking.service._limits_part import limits_consume
+from fiscus.banking.service._holders_part import signatures_check
+from fiscus.banking.service._limits_part import limits_consume, limits_release
 from fiscus.banking.service._payees_part import bic_normal, payee_find
 from fiscus.banking.service._transfers_part import (
     Side,
@@ -49,6 +52,7 @@ from fiscus.banking.service._transfers_part import (
     check_sending,
     iban_normal,
     key_race,
+    minimum_balance_check,
     post_transfer,
     sides_locked,
 )
@@ -191,12 +195,16 @@ async def _creditor(
     return _Party(creditor.name, iban_normal(creditor.iban, field="creditor.iban"), bic, None)
 
 
-async def _sender(uow: UnitOfWork, ctx: Context, request: PaymentCreate) -> Side:
+async def _sender(
+    uow: UnitOfWork, ctx: Context, request: PaymentCreate, *, cosigned: bool = False
+) -> Side:
     sides = await sides_locked(uow, ctx, ids=[request.from_account_id], iban=None)
     sender = next(iter(sides), None)
     if sender is None or (is_portal(ctx) and sender.portal_role is None):
         raise BankAccountNotFound(f"Account {request.from_account_id} was not found.")
     check_sending(ctx, sender, request.currency)
+    if sender.signing_rule == "all" and not cosigned:
+        await signatures_check(uow, ctx, sender.id)
     return sender
 
 
@@ -212,83 +220,114 @@ async def payment_create(
 ) -> PaymentMade:
     """Reserve the money of an outgoing payment and queue it (or hold it on a sanctions
     hit at `threshold`)."""
+    payment_date_check(request)
+
+    async def operation(uow: UnitOfWork) -> PaymentMade:
+        return await payment_in(
+            uow,
+            ctx,
+            keyring=keyring,
+            request=request,
+            key=key,
+            threshold=threshold,
+            step_up_window_s=step_up_window_s,
+        )
+
+    return await db.run(operation, tenant_id=ctx.tenant_id, retry_when=key_race)
+
+
+def payment_date_check(request: PaymentCreate) -> None:
+    """Refuse an execution date in the past."""
     if request.execute_on is not None and request.execute_on < clock.now().date():
         raise ExecutionDateInvalid("The execution date is in the past.", field="execute_on")
 
-    async def operation(uow: UnitOfWork) -> PaymentMade:
-        if (first := await _replay(uow, ctx, key, request)) is not None:
-            return PaymentMade(first, True)
-        sender = await _sender(uow, ctx, request)
-        party = await _creditor(uow, ctx, keyring, request, sender)
-        first_to_payee = party.payee is not None and party.payee.first_paid_at is None
-        if (
-            first_to_payee
-            and is_portal(ctx)
-            and await step_up_needed(uow, ctx=ctx, window_s=step_up_window_s)
-        ):
-            raise StepUpRequired(
-                "The first payment to a new payee needs a fresh sign-in proof: confirm"
-                " your password (and MFA code) at POST /v1/me/reauthenticate, then retry."
-            )
-        clearing = (await general_ledger_ensure(uow, ctx, currency=request.currency))["clearing"]
-        transfer_id, _ = await post_transfer(
-            uow,
-            ctx,
-            debit=sender.ledger_account_id,
-            credit=clearing,
-            amount=request.amount,
-            currency=request.currency,
-            reference=request.reference,
-            key=LEDGER_KEY + key,
-            sender=sender,
-            pending=True,
+
+async def payment_in(
+    uow: UnitOfWork,
+    ctx: Context,
+    *,
+    keyring: KeyRing,
+    request: PaymentCreate,
+    key: str,
+    threshold: float,
+    step_up_window_s: int,
+    cosigned: bool = False,
+) -> PaymentMade:
+    """`payment_create` inside the caller's unit of work (a joint account's approval makes
+    the payment in the approver's); `cosigned`: every signing holder approved it."""
+    if (first := await _replay(uow, ctx, key, request)) is not None:
+        return PaymentMade(first, True)
+    sender = await _sender(uow, ctx, request, cosigned=cosigned)
+    party = await _creditor(uow, ctx, keyring, request, sender)
+    first_to_payee = party.payee is not None and party.payee.first_paid_at is None
+    if (
+        first_to_payee
+        and is_portal(ctx)
+        and await step_up_needed(uow, ctx=ctx, window_s=step_up_window_s)
+    ):
+        raise StepUpRequired(
+            "The first payment to a new payee needs a fresh sign-in proof: confirm"
+            " your password (and MFA code) at POST /v1/me/reauthenticate, then retry."
         )
-        await limits_consume(
-            uow,
-            ctx,
-            channel=channel_of(ctx),
-            customer_id=sender.customer_id,
-            currency=request.currency,
-            amount=request.amount,
-        )
-        hits = await screen_name(uow, party.name, threshold=threshold)
-        payment = _new_payment(ctx, key, request, sender, party, transfer_id, len(hits))
-        if party.payee is not None and party.payee.first_paid_at is None:
-            party.payee.first_paid_at = payment.created_at
-        payment.creditor_name_sealed = row_text_seal(
-            keyring, PAYMENT_CREDITOR, party.name, tenant_id=ctx.tenant_id, row_id=payment.id
-        )
-        uow.session.add(payment)
-        await uow.session.flush()
-        await _audit(uow, ctx, payment, PAYMENT_CREATED, None, {"hits": [h.entry_id for h in hits]})
-        await movements_categorise(
-            uow,
-            ctx,
-            [
-                Movement(sender.id, sender.ledger_account_id, -request.amount, request.currency,
-                         transfer_id, reference=request.reference, counterparty_iban=party.iban,
-                         counterparty_name=party.name)
-            ],
-        )  # fmt: skip
-        payload = _payload(payment, None)
+    clearing = (await general_ledger_ensure(uow, ctx, currency=request.currency))["clearing"]
+    transfer_id, _ = await post_transfer(
+        uow,
+        ctx,
+        debit=sender.ledger_account_id,
+        credit=clearing,
+        amount=request.amount,
+        currency=request.currency,
+        reference=request.reference,
+        key=LEDGER_KEY + key,
+        sender=sender,
+        pending=True,
+    )
+    await limits_consume(
+        uow,
+        ctx,
+        channel=channel_of(ctx),
+        customer_id=sender.customer_id,
+        currency=request.currency,
+        amount=request.amount,
+    )
+    if sender.minimum_balance > 0:
+        await minimum_balance_check(uow, ctx, sender)
+    hits = await screen_name(uow, party.name, threshold=threshold)
+    payment = _new_payment(ctx, key, request, sender, party, transfer_id, len(hits))
+    if party.payee is not None and party.payee.first_paid_at is None:
+        party.payee.first_paid_at = payment.created_at
+    payment.creditor_name_sealed = row_text_seal(
+        keyring, PAYMENT_CREDITOR, party.name, tenant_id=ctx.tenant_id, row_id=payment.id
+    )
+    uow.session.add(payment)
+    await uow.session.flush()
+    await _audit(uow, ctx, payment, PAYMENT_CREATED, None, {"hits": [h.entry_id for h in hits]})
+    await movements_categorise(
+        uow,
+        ctx,
+        [
+            Movement(sender.id, sender.ledger_account_id, -request.amount, request.currency,
+                     transfer_id, reference=request.reference, counterparty_iban=party.iban,
+                     counterparty_name=party.name)
+        ],
+    )  # fmt: skip
+    payload = _payload(payment, None)
+    await emit(
+        uow,
+        tenant_id=ctx.tenant_id,
+        type=PAYMENT_CREATED,
+        subject=f"bank_payment/{payment.id}",
+        payload=payload,
+    )
+    if hits:
         await emit(
             uow,
             tenant_id=ctx.tenant_id,
-            type=PAYMENT_CREATED,
+            type=PAYMENT_HELD,
             subject=f"bank_payment/{payment.id}",
             payload=payload,
         )
-        if hits:
-            await emit(
-                uow,
-                tenant_id=ctx.tenant_id,
-                type=PAYMENT_HELD,
-                subject=f"bank_payment/{payment.id}",
-                payload=payload,
-            )
-        return PaymentMade(payment, False)
-
-    return await db.run(operation, tenant_id=ctx.tenant_id, retry_when=key_race)
+    return PaymentMade(payment, False)
 
 
 def _new_payment(
@@ -370,6 +409,19 @@ async def _locked(
     return payment
 
 
+async def _release(uow: UnitOfWork, ctx: Context, payment: BankPayment) -> None:
+    """The payment's money did not leave: give back the limits it consumed."""
+    await limits_release(
+        uow,
+        ctx,
+        channel=payment.channel,
+        customer_id=payment.customer_id,
+        currency=payment.currency,
+        amount=payment.amount,
+        on=payment.created_at.astimezone(UTC).date(),
+    )
+
+
 async def _change(
     uow: UnitOfWork, ctx: Context, payment: BankPayment, status: str, action: str
 ) -> dict[str, Any]:
@@ -429,6 +481,7 @@ async def payment_reject(db: Database, ctx: Context, *, payment_id: uuid.UUID) -
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         payment = await _locked(uow, ctx, payment_id, ("held", "pending_settlement"), "rejected")
         await _void(uow, ctx, payment, "Payment rejected")
+        await _release(uow, ctx, payment)
         payload = await _change(uow, ctx, payment, "rejected", PAYMENT_REJECTED)
         await emit(
             uow,
@@ -486,6 +539,7 @@ async def payment_return(
             await _money_back(uow, ctx, payment)
         else:
             await _void(uow, ctx, payment, why)
+        await _release(uow, ctx, payment)
         payment.return_reason_code = reason_code
         payload = await _change(uow, ctx, payment, "returned", PAYMENT_RETURNED)
         await emit(
@@ -500,7 +554,7 @@ async def payment_return(
 
 def _visible(ctx: Context) -> Any:
     stmt = select(BankPayment).where(BankPayment.tenant_id == ctx.tenant_id)
-    return scope_customers(stmt, BankPayment.customer_id, ctx)
+    return scope_accounts(stmt, BankPayment.from_account_id, BankPayment.customer_id, ctx)
 
 
 async def payment_get(db: Database, ctx: Context, *, payment_id: uuid.UUID) -> BankPayment:

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from fiscus.access.context import Context
 from fiscus.audit.service import audit_record
-from fiscus.banking._scope import PAY_ROLES, is_portal
+from fiscus.banking._scope import PAY_ROLES, account_portal_role, is_portal
 from fiscus.banking.alerts.service import Movement, alerts_check
 from fiscus.banking.errors import (
     AccountClosed,
@@ -42,11 +42,11 @@ from fiscus.banking.errors import (
 from fiscus.banking.insights.service import movements_categorise
 from fiscus.banking.models import (
     BankAccount,
-    BankCustomerUser,
     BankProduct,
     BankTransfer,
 )
 from fiscus.banking.schemas import TransferCreate
+from fiscus.banking.service._holders_part import signatures_check
 from fiscus.banking.service._limits_part import limits_consume
 from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork, database_cause
@@ -88,7 +88,9 @@ class Side:
     operations: list[str]
     minimum_opening_balance: int
     minimum_balance: int
+    # "owner": the portal user may move its money; "viewer": only read it (any holder).
     portal_role: str | None
+    signing_rule: str
 
 
 def channel_of(ctx: Context) -> str:
@@ -101,8 +103,9 @@ def channel_of(ctx: Context) -> str:
 def key_race(error: BaseException) -> bool:
     """Two requests with one key met at a unique index: the retry finds the winner."""
     cause = database_cause(error)
-    return isinstance(cause, pg_errors.UniqueViolation) and (
-        "ledger_transfers" in str(cause) or "banking_transfers" in str(cause)
+    return isinstance(cause, pg_errors.UniqueViolation) and any(
+        table in str(cause)
+        for table in ("ledger_transfers", "banking_transfers", "banking_approvals")
     )
 
 
@@ -118,16 +121,7 @@ async def sides_locked(
     uow: UnitOfWork, ctx: Context, *, ids: list[uuid.UUID], iban: str | None
 ) -> list[Side]:
     """The accounts (by id, or by IBAN), share-locked in id order, with their products'
-    rules and the caller's portal role for their customers."""
-    portal_role = (
-        select(BankCustomerUser.role)
-        .where(
-            BankCustomerUser.tenant_id == BankAccount.tenant_id,
-            BankCustomerUser.customer_id == BankAccount.customer_id,
-            BankCustomerUser.user_id == ctx.actor_id,
-        )
-        .scalar_subquery()
-    )
+    rules and the caller's portal role for them (through any of their holders)."""
     where: Any = BankAccount.id.in_(ids)
     if iban is not None:
         where = where | (BankAccount.iban == iban)
@@ -141,7 +135,8 @@ async def sides_locked(
             BankProduct.allowed_operations,
             BankProduct.minimum_opening_balance,
             BankProduct.minimum_balance,
-            portal_role,
+            account_portal_role(ctx),
+            BankAccount.signing_rule,
         )
         .join(
             BankProduct,
@@ -311,10 +306,8 @@ def _pick(
     return sender, receiver
 
 
-async def transfer_create(
-    db: Database, ctx: Context, *, request: TransferCreate, key: str
-) -> Moved:
-    """Move money between two accounts of the tenant (the target by id or IBAN)."""
+def transfer_values(request: TransferCreate) -> tuple[str | None, dict[str, Any]]:
+    """The target IBAN (normalised) and the transfer's columns a replay must repeat."""
     iban = iban_normal(request.to_iban) if request.to_iban is not None else None
     if request.from_account_id == request.to_account_id:
         raise TransferSameAccount("The accounts must differ.", field="to_account_id")
@@ -327,6 +320,14 @@ async def transfer_create(
     }
     if request.to_account_id is not None:
         values["to_account_id"] = request.to_account_id
+    return iban, values
+
+
+async def transfer_create(
+    db: Database, ctx: Context, *, request: TransferCreate, key: str
+) -> Moved:
+    """Move money between two accounts of the tenant (the target by id or IBAN)."""
+    iban, values = transfer_values(request)
 
     async def operation(uow: UnitOfWork) -> Moved:
         return await transfer_in(uow, ctx, request=request, key=key, iban=iban, values=values)
@@ -342,10 +343,11 @@ async def transfer_in(
     key: str,
     iban: str | None,
     values: dict[str, Any],
+    cosigned: bool = False,
 ) -> Moved:
     """`transfer_create` inside the caller's unit of work (standing orders record their
     execution in the same transaction); `values` are the transfer's columns to compare a
-    replay with."""
+    replay with. `cosigned`: every signing holder approved it (an approval's last one)."""
     if (first := await replay_of(uow, ctx, key, values)) is not None:
         return Moved(first, True)
     ids = [request.from_account_id, *filter(None, [request.to_account_id])]
@@ -354,6 +356,8 @@ async def transfer_in(
         raise TransferSameAccount("The accounts must differ.", field="to_iban")
     check_sending(ctx, sender, request.currency)
     check_receiving(receiver, request.currency, "transfer_in")
+    if sender.signing_rule == "all" and not cosigned:
+        await signatures_check(uow, ctx, sender.id)
     transfer_id, replayed = await post_transfer(
         uow,
         ctx,
@@ -401,10 +405,14 @@ async def transfer_in(
 
 
 async def minimum_balance_check(uow: UnitOfWork, ctx: Context, sender: Side) -> None:
+    """Refuse a transfer or payment (already posted or reserved in this unit of work) that
+    takes the account below its product's minimum balance; money reserved by pending
+    payments counts as gone (a deposit account's normal side is credit)."""
     balance = await balance_in(uow, tenant_id=ctx.tenant_id, account_id=sender.ledger_account_id)
-    if balance.balance < sender.minimum_balance:
+    left = balance.balance - balance.debits_pending
+    if left < sender.minimum_balance:
         raise InsufficientFunds(
             f"Account {sender.id} must keep {sender.minimum_balance} minor units"
-            f" {sender.currency}; the transfer would leave {balance.balance}.",
+            f" {sender.currency}; this would leave {left}.",
             extra={"minimum_balance": sender.minimum_balance},
         )

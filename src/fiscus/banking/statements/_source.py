@@ -115,7 +115,7 @@ async def statement_open(
     """The statement's header and totals (an account the caller may see, or 404)."""
     period_start, period_end = period_bounds(start, end)
     account = await account_get(db, ctx, account_id=account_id)
-    _, bank_code = await settings_get(db, ctx)
+    _, bank_code, _ = await settings_get(db, ctx)
     summary = await period_summary(
         db=db, ctx=ctx, account_id=account.ledger_account_id, start=period_start, end=period_end
     )

@@ -20,6 +20,7 @@ from fiscus.ledger.schemas import TransferCreate
 from tests.ledger.factories import ledger_context, open_account
 
 DATABASE_URL: list[str] = []
+STORABLE = st.characters(codec="utf-8", exclude_characters="\x00")
 
 
 @st.composite
@@ -29,7 +30,9 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
         "currency": "EUR",
         "legs": [("eur_a", "debit", eur, None), ("eur_b", "credit", eur, None)],
         "pending": draw(st.booleans()),
-        "description": draw(st.one_of(st.none(), st.text(max_size=20))),
+        # Any text PostgreSQL stores: a NUL it refuses (400 data-invalid at the HTTP edge,
+        # tests/core/test_errors.py), so no transfer is created to compare.
+        "description": draw(st.one_of(st.none(), st.text(STORABLE, max_size=20))),
         "metadata": draw(st.dictionaries(st.sampled_from(["a", "b"]), st.integers(0, 9))),
     }
     if draw(st.booleans()):

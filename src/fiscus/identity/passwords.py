@@ -85,6 +85,8 @@ class PasswordHashing:
             type=Type.ID,
         )
         self.limiter = CapacityLimiter(concurrency)
+        # Hashes admitted and not finished: running on a thread or waiting for one.
+        self.inside = 0
 
     @cached_property
     def dummy_hash(self) -> str:
@@ -106,18 +108,26 @@ class PasswordHashing:
 
     def waiting(self) -> int:
         """Hashes waiting for a thread now."""
-        return self.limiter.statistics().tasks_waiting
+        return max(0, self.inside - self.limiter.borrowed_tokens)
 
     async def run(self, work: Callable[..., T], *args: str | None) -> T:
-        """`work(*args)` on a pool thread; PasswordHashingBusy when the queue is full."""
-        if self.limiter.available_tokens == 0 and self.waiting() >= self.queue:
-            ahead = self.waiting() + self.limiter.borrowed_tokens
-            wait_s = ahead * self.seconds_per_hash / self.limiter.total_tokens
+        """`work(*args)` on a pool thread; PasswordHashingBusy when the queue is full.
+
+        Admission is counted here, before the first await: the limiter's own count of
+        waiters moves only once a task reaches it, so checking that instead let a burst
+        slip one or two past the bound."""
+        threads = self.limiter.total_tokens
+        if self.inside >= threads + self.queue:
+            wait_s = self.inside * self.seconds_per_hash / threads
             raise PasswordHashingBusy(
                 "Too many log-ins are being checked right now; try again shortly.",
                 retry_after_s=math.ceil(wait_s),
             )
-        return await to_thread.run_sync(self._timed, work, *args, limiter=self.limiter)
+        self.inside += 1
+        try:
+            return await to_thread.run_sync(self._timed, work, *args, limiter=self.limiter)
+        finally:
+            self.inside -= 1
 
     def _timed(self, work: Callable[..., T], *args: str | None) -> T:
         started = time.perf_counter()

@@ -252,7 +252,7 @@ def test_money_fields_are_discovered_from_the_schema() -> None:
     } <= names
     # Every amount has a lower bound; none is a float; zero is allowed only for limits, for
     # the balances a product asks to keep (none), and in a product's fee and interest terms
-    # (a fee of 0 is no fee).
+    # (a fee of 0 is no fee), and at the low end of a spending rule's amount range.
     for field in FIELDS:
         if field.kind == "amount":
             assert field.minimum is not None and field.minimum >= 0, field
@@ -260,6 +260,7 @@ def test_money_fields_are_discovered_from_the_schema() -> None:
                 "limit" in field.name
                 or field.pointer[-1].startswith("minimum_")
                 or field.path == "/v1/products/{product_id}/terms"
+                or field.pointer[-1] in ("amount_min", "amount_max")  # a rule's range bounds
             )
             assert field.minimum == (0 if zero_allowed else 1), field
 

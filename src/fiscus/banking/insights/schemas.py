@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
-from fiscus.core.money import MAX_MINOR
+from fiscus.core.money import MAX_MINOR, Currency
 
 _ID = "019a9f0e-3c1e-7f60-a1b2-6c0ffee00001"
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -151,7 +151,7 @@ class BudgetCreate(BaseModel):
     customer_id: uuid.UUID
     category: Slug
     amount: Annotated[StrictInt, Field(gt=0, le=MAX_MINOR)]
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    currency: Currency
 
 
 class BudgetUpdate(BaseModel):

@@ -40,6 +40,12 @@ class IdentityConfig:
     # account's lockout counts them too, across challenges and tokens).
     mfa_challenge_max_attempts: int = 5
     password_reset_max_attempts: int = 5
+    # Emailed and texted one-time codes (second factors): their life, the wrong attempts
+    # one code takes, and how often codes may be sent to one person (docs/identity.md).
+    mfa_code_ttl_s: int = 5 * 60
+    mfa_code_max_attempts: int = 5
+    mfa_code_resend_s: int = 30
+    mfa_codes_per_hour: int = 5
     # Reset emails one account, and one address over every tenant, may be sent per window;
     # past them a request is answered as always but sends nothing and ends no live token,
     # so nobody can keep cancelling someone's reset link or flood their mailbox.

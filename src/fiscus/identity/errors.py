@@ -113,3 +113,17 @@ class UserNotFound(NotFound):
 
     type_slug = "user-not-found"
     title = "User not found"
+
+
+class MfaCodeResendThrottled(RateLimited):
+    """A code was sent a moment ago, or too many this hour: wait Retry-After seconds."""
+
+    type_slug = "mfa-code-resend-throttled"
+    title = "Codes sent too often"
+
+
+class MfaFactorNotFound(NotFound):
+    """No such second factor among yours (or it is not enrolled)."""
+
+    type_slug = "mfa-factor-not-found"
+    title = "Second factor not found"

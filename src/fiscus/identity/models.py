@@ -180,3 +180,31 @@ class PasswordResetToken(TenantScoped, Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
+class MfaFactor(TenantScoped, Base):
+    """A second factor by one-time code: an email address or a phone number of the person.
+
+    The address is sealed with the key ring. Each factor holds at most one live code, as a
+    keyed hash bound to the factor (`code_hash`), with its expiry and its wrong attempts;
+    a used, expired or superseded code is gone (`code_hash` null). `verified_at` is null
+    until the first code sent to the address came back (enrolment).
+    """
+
+    __tablename__ = "mfa_factors"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "user_id", "kind", name="uq_mfa_factors_user_kind"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(Text)  # email | sms
+    address_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    verified_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    code_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    code_sent_at: Mapped[datetime | None]
+    code_expires_at: Mapped[datetime | None]
+    code_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[datetime]

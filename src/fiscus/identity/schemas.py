@@ -48,29 +48,99 @@ class TokenPair(BaseModel):
     expires_in: int
 
 
+Factor = Literal["totp", "backup_code", "email", "sms"]
+CodeFactor = Literal["email", "sms"]
+
+
 class MfaChallenge(BaseModel):
-    """Password accepted; send a TOTP or backup code with this token to /v1/auth/mfa/verify.
+    """Password accepted; send a code of one of `factors` with this token to
+    /v1/auth/mfa/verify (for `email` or `sms`, have it sent first: /v1/auth/mfa/send).
 
     The token is spent by its first successful code and dies after a few wrong ones.
     """
 
-    model_config = _example(mfa_required=True, mfa_token="fsm_...", expires_in=300)
+    model_config = _example(
+        mfa_required=True, mfa_token="fsm_...", expires_in=300, factors=["totp", "backup_code"]
+    )
 
     mfa_required: Literal[True] = True
     mfa_token: str
     expires_in: int
+    factors: list[Factor] = Field(
+        default_factory=list, description="The enrolled factors, TOTP (recommended) first"
+    )
 
 
 class MfaVerifyRequest(BaseModel):
-    """The MFA challenge token and a TOTP code or a backup code."""
+    """The MFA challenge token and a code of the chosen factor (without `factor`: a TOTP
+    or backup code)."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"mfa_token": "fsm_...", "code": "123456"}]},
+        json_schema_extra={
+            "examples": [{"mfa_token": "fsm_...", "code": "123456", "factor": "totp"}]
+        },
     )
 
     mfa_token: str = Field(max_length=256, pattern=NO_NUL)
     code: str = Field(min_length=6, max_length=32, pattern=NO_NUL)
+    factor: Factor | None = None
+
+
+class MfaCodeSend(BaseModel):
+    """The MFA challenge token and the code factor to send a code to."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"mfa_token": "fsm_...", "factor": "sms"}]},
+    )
+
+    mfa_token: str = Field(max_length=256, pattern=NO_NUL)
+    factor: CodeFactor
+
+
+class FactorCreate(BaseModel):
+    """An email address or phone number (E.164) to receive second-factor codes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"kind": "sms", "address": "+4915112345678"}]},
+    )
+
+    kind: CodeFactor
+    address: str = Field(min_length=3, max_length=320, pattern=NO_NUL)
+
+
+class FactorConfirm(BaseModel):
+    """The code sent to the factor's address."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "123456"}]})
+
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+class FactorRead(BaseModel):
+    """An email or SMS second factor of yours (the address masked)."""
+
+    model_config = _example(
+        id=_ID,
+        kind="sms",
+        address="+49***78",
+        status="active",
+        created_at=_WHEN,
+        last_used_at=_WHEN,
+        recommended="totp",
+    )
+
+    id: str
+    kind: CodeFactor
+    address: str
+    status: Literal["pending", "active"]
+    created_at: datetime
+    last_used_at: datetime | None
+    recommended: Literal["totp"] = Field(
+        "totp", description="Codes by email or SMS can be intercepted: TOTP is recommended"
+    )
 
 
 class RefreshRequest(BaseModel):
@@ -184,6 +254,7 @@ class Reauthenticate(BaseModel):
 
     password: str = Field(max_length=1024, pattern=NO_NUL)
     code: str | None = Field(None, max_length=32, pattern=NO_NUL)
+    factor: Factor | None = None
 
 
 class TotpEnrolment(BaseModel):

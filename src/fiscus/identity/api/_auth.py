@@ -16,6 +16,7 @@ from fiscus.identity.schemas import (
     Accepted,
     LoginRequest,
     MfaChallenge,
+    MfaCodeSend,
     MfaVerifyRequest,
     PasswordResetConfirm,
     PasswordResetRequest,
@@ -52,8 +53,26 @@ async def login(
 
 
 @router.post(
+    "/mfa/send",
+    summary="Second login step: send a code by email or SMS",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(400, 401, 404, 429),
+)
+async def mfa_send(
+    body: MfaCodeSend, db: DatabaseDep, identity: IdentityDep, client: ClientDep
+) -> Accepted:
+    """Sends a 6-digit code (valid 5 minutes, once) to the chosen enrolled factor; then
+    send it to `/v1/auth/mfa/verify` with `"factor"`. One code per 30 seconds and five per
+    hour per person (429 `mfa-code-resend-throttled`, Retry-After)."""
+    await service.auth_mfa_send(
+        db, identity, mfa_token=body.mfa_token, factor=body.factor, client=client
+    )
+    return Accepted()
+
+
+@router.post(
     "/mfa/verify",
-    summary="Second login step: a TOTP or backup code",
+    summary="Second login step: a code of one of your factors",
     responses=problem_responses(400, 401, 422, 429),
 )
 async def mfa_verify(
@@ -61,11 +80,14 @@ async def mfa_verify(
 ) -> TokenPair:
     """Exchange the MFA challenge token and a code for a token pair.
 
-    The first correct code spends the challenge. Wrong codes count per challenge (five end
-    it) and towards the account's lockout, as wrong passwords do (429 `account-locked`).
+    `factor` names the factor the code is from (`totp`, `backup_code`, `email`, `sms`);
+    without it a TOTP or backup code is expected. The first correct code spends the
+    challenge. Wrong codes count per challenge (five end it), per emailed or texted code
+    (five end it) and towards the account's lockout, as wrong passwords do (429
+    `account-locked`).
     """
     return await service.auth_mfa_verify(
-        db, identity, mfa_token=body.mfa_token, code=body.code, client=client
+        db, identity, mfa_token=body.mfa_token, code=body.code, client=client, factor=body.factor
     )
 
 

@@ -11,15 +11,20 @@ from fiscus.access.context import Context
 from fiscus.access.deps import authorized
 from fiscus.core.errors import NotFound
 from fiscus.core.http import problem_responses
+from fiscus.core.ids import parse_id
 from fiscus.core.pagination import Cursor, Limit, Page
 from fiscus.deps import DatabaseDep
 from fiscus.identity import queries, service
 from fiscus.identity.api._deps import IdentityDep
+from fiscus.identity.errors import MfaFactorNotFound
 from fiscus.identity.schemas import (
     Accepted,
     BackupCodes,
     EmailChange,
     EmailChangeConfirm,
+    FactorConfirm,
+    FactorCreate,
+    FactorRead,
     LoginEventRead,
     MeRead,
     PasswordChange,
@@ -101,7 +106,9 @@ async def reauthenticate(
     body: Reauthenticate, db: DatabaseDep, identity: IdentityDep, ctx: Manager
 ) -> None:
     """Opens a 10-minute window for changing email or MFA."""
-    await service.reauthenticate(db, identity, ctx=ctx, password=body.password, code=body.code)
+    await service.reauthenticate(
+        db, identity, ctx=ctx, password=body.password, code=body.code, factor=body.factor
+    )
 
 
 @router.post(
@@ -143,6 +150,80 @@ async def totp_off(db: DatabaseDep, identity: IdentityDep, ctx: Manager) -> None
 async def backup_codes(db: DatabaseDep, identity: IdentityDep, ctx: Manager) -> BackupCodes:
     """Ten new codes; the old ones stop working. Needs a recent re-authentication."""
     return await service.backup_codes_regenerate(db, identity, ctx=ctx)
+
+
+def _factor_id(value: str) -> uuid.UUID:
+    parsed = parse_id(value)
+    if parsed is None:
+        raise MfaFactorNotFound("No such second factor of yours.")
+    return parsed
+
+
+@router.get(
+    "/mfa/factors",
+    summary="List your email and SMS factors",
+    responses=problem_responses(401, 403),
+)
+async def factors(db: DatabaseDep, identity: IdentityDep, ctx: Reader) -> list[FactorRead]:
+    """Enrolled (`active`) and `pending` factors, addresses masked (a person has at most
+    one of each kind, so the list is never paged)."""
+    return await service.factors_list(db, identity, ctx=ctx)
+
+
+@router.post(
+    "/mfa/factors",
+    summary="Enrol an email or SMS factor",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(400, 401, 403, 409, 429),
+)
+async def factor_add(
+    body: FactorCreate, db: DatabaseDep, identity: IdentityDep, ctx: Manager
+) -> FactorRead:
+    """Needs a recent re-authentication. A 6-digit code goes to the address (by email or
+    SMS); the factor counts once confirmed with it. TOTP stays the recommended factor."""
+    return await service.factor_enroll(db, identity, ctx=ctx, kind=body.kind, address=body.address)
+
+
+@router.post(
+    "/mfa/factors/{factor_id}/confirm",
+    summary="Confirm a factor with the code sent to it",
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 429),
+)
+async def factor_confirm(
+    factor_id: str, body: FactorConfirm, db: DatabaseDep, identity: IdentityDep, ctx: Manager
+) -> FactorRead:
+    """Wrong codes count on the code (five end it) and towards your lockout."""
+    return await service.factor_confirm(
+        db, identity, ctx=ctx, factor_id=_factor_id(factor_id), code=body.code
+    )
+
+
+@router.post(
+    "/mfa/factors/{factor_id}/code",
+    summary="Send a fresh code to a factor",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(401, 403, 404, 429),
+)
+async def factor_code(
+    factor_id: str, db: DatabaseDep, identity: IdentityDep, ctx: Manager
+) -> Accepted:
+    """For enrolment, or for a step-up (`POST /v1/me/reauthenticate` with `factor`); one
+    per 30 seconds and five per hour (429 `mfa-code-resend-throttled`)."""
+    await service.factor_resend(db, identity, ctx=ctx, factor_id=_factor_id(factor_id))
+    return Accepted()
+
+
+@router.delete(
+    "/mfa/factors/{factor_id}",
+    summary="Remove an email or SMS factor",
+    status_code=NO_CONTENT,
+    responses=problem_responses(401, 403, 404),
+)
+async def factor_remove(
+    factor_id: str, db: DatabaseDep, identity: IdentityDep, ctx: Manager
+) -> None:
+    """Needs a recent re-authentication."""
+    await service.factor_delete(db, identity, ctx=ctx, factor_id=_factor_id(factor_id))
 
 
 @router.get("/sessions", summary="List your sessions", responses=problem_responses(401, 403))

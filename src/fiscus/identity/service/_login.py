@@ -25,9 +25,10 @@ from fiscus.identity.errors import (
     InvalidCredentials,
     InvalidMfaCode,
     InvalidToken,
+    MfaFactorNotFound,
     PasswordHashingBusy,
 )
-from fiscus.identity.models import MfaChallenge, User
+from fiscus.identity.models import MfaChallenge, MfaFactor, User
 from fiscus.identity.passwords import (
     password_hash_pooled,
     password_needs_rehash,
@@ -36,6 +37,7 @@ from fiscus.identity.passwords import (
 from fiscus.identity.runtime import Identity
 from fiscus.identity.schemas import MfaChallenge as MfaChallengeRead
 from fiscus.identity.schemas import TokenPair
+from fiscus.identity.service._factors import code_send, factors_offered
 from fiscus.identity.service._guard import (
     Client,
     guess_failed,
@@ -138,9 +140,17 @@ async def auth_login(
         subject=account_subject(tenant.id, user.id), kind="password"
     )
     rehashed = await _rehash(user.password_hash, password)
-    if user.totp_enabled:
+    async with db.uow(tenant_id=tenant.id) as uow:
+        offered = await factors_offered(uow, user)
+    if offered:
         return await _challenge_issue(
-            db, identity, tenant_id=tenant.id, user=user, client=client, rehashed=rehashed
+            db,
+            identity,
+            tenant_id=tenant.id,
+            user=user,
+            client=client,
+            rehashed=rehashed,
+            factors=offered,
         )
     async with db.uow(tenant_id=tenant.id) as uow:
         await _rehash_store(uow, user=user, rehashed=rehashed)
@@ -184,6 +194,7 @@ async def _challenge_issue(
     user: User,
     client: Client,
     rehashed: str | None,
+    factors: list[str],
 ) -> MfaChallengeRead:
     token = new_token(MFA_PREFIX)
     now = clock.now()
@@ -212,7 +223,11 @@ async def _challenge_issue(
         await login_event_record(
             uow, tenant_id=tenant_id, user_id=user.id, client=client, outcome="mfa_required"
         )
-    return MfaChallengeRead(mfa_token=token, expires_in=ttl_s)
+    return MfaChallengeRead(
+        mfa_token=token,
+        expires_in=ttl_s,
+        factors=factors,
+    )
 
 
 async def _session_start(
@@ -261,9 +276,15 @@ async def _challenge_lookup(db: Database, token: str) -> tuple[uuid.UUID, uuid.U
 
 
 async def auth_mfa_verify(
-    db: Database, identity: Identity, *, mfa_token: str, code: str, client: Client
+    db: Database,
+    identity: Identity,
+    *,
+    mfa_token: str,
+    code: str,
+    client: Client,
+    factor: str | None = None,
 ) -> TokenPair:
-    """Second login step: the challenge token and a TOTP or backup code."""
+    """Second login step: the challenge token and a code of the chosen factor."""
     tenant_id, user_id, email_hash = await _challenge_lookup(db, mfa_token)
     async with db.uow() as uow:
         tenant = await tenant_get(uow, tenant_id=tenant_id)
@@ -275,7 +296,9 @@ async def auth_mfa_verify(
     )
     try:
         async with db.uow(tenant_id=tenant_id) as uow:
-            await _challenge_spend(uow, identity, token=mfa_token, user_id=user_id, code=code)
+            await _challenge_spend(
+                uow, identity, token=mfa_token, user_id=user_id, code=code, factor=factor
+            )
             pair = await _session_start(
                 uow, identity, tenant=tenant, user_id=user_id, mfa=True, client=client
             )
@@ -287,7 +310,13 @@ async def auth_mfa_verify(
 
 
 async def _challenge_spend(
-    uow: UnitOfWork, identity: Identity, *, token: str, user_id: uuid.UUID, code: str
+    uow: UnitOfWork,
+    identity: Identity,
+    *,
+    token: str,
+    user_id: uuid.UUID,
+    code: str,
+    factor: str | None,
 ) -> None:
     """Check the challenge (row locked: concurrent codes on one challenge are serialised)
     and the code; mark the challenge used."""
@@ -308,14 +337,49 @@ async def _challenge_spend(
     membership = await membership_get(uow, tenant_id=challenge.tenant_id, user_id=user_id)
     if (
         user is None
-        or not user.totp_enabled
         or user.status != "active"
         or membership is None
         or membership.status != "active"
+        or not await factors_offered(uow, user)
     ):
         raise InvalidCredentials(_REFUSED)
-    await mfa_code_accept(uow, identity, user=user, code=code)
+    await mfa_code_accept(uow, identity, user=user, code=code, factor=factor)
     challenge.used_at = clock.now()
+
+
+async def auth_mfa_send(
+    db: Database, identity: Identity, *, mfa_token: str, factor: str, client: Client
+) -> None:
+    """Send a code to the email or SMS factor the person chose at the second login step
+    (the challenge stays live; sending is throttled per person)."""
+    tenant_id, user_id, email_hash = await _challenge_lookup(db, mfa_token)
+    subjects = guess_subjects(tenant_id, user_id, email_hash)
+    await _throttled(
+        db, identity, tenant_id=tenant_id, subjects=subjects, user_id=user_id, client=client
+    )
+    async with db.uow(tenant_id=tenant_id) as uow:
+        await one_time_claim(
+            uow,
+            MfaChallenge,
+            token=mfa_token,
+            max_attempts=identity.config.mfa_challenge_max_attempts,
+            refused="The MFA challenge was used or has expired; log in again.",
+        )
+        found = (
+            await uow.session.execute(
+                select(MfaFactor)
+                .where(
+                    MfaFactor.tenant_id == tenant_id,
+                    MfaFactor.user_id == user_id,
+                    MfaFactor.kind == factor,
+                    MfaFactor.verified_at.is_not(None),
+                )
+                .with_for_update()
+            )
+        ).scalar()
+        if found is None:
+            raise MfaFactorNotFound(f"No {factor} factor is enrolled; choose another one.")
+        await code_send(uow, identity, factor=found)
 
 
 async def _challenge_failed(

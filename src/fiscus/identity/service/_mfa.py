@@ -1,9 +1,11 @@
-"""MFA: TOTP enrolment with a QR code, code checks without replay, backup codes."""
+"""MFA: TOTP enrolment with a QR code, code checks without replay, backup codes, and the
+signed-in person's email and SMS code factors (`_factors`)."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from datetime import timedelta
 
 import pyotp
@@ -17,10 +19,25 @@ from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.errors import PermissionDenied
 from fiscus.identity import sealed
 from fiscus.identity.crypto import keyed_hash
-from fiscus.identity.errors import InvalidMfaCode, MfaState, ReauthenticationRequired
-from fiscus.identity.models import AuthSession, BackupCode, User
+from fiscus.identity.errors import (
+    InvalidMfaCode,
+    MfaFactorNotFound,
+    MfaState,
+    ReauthenticationRequired,
+)
+from fiscus.identity.models import AuthSession, BackupCode, MfaFactor, User
 from fiscus.identity.runtime import Identity
-from fiscus.identity.schemas import BackupCodes, TotpEnrolment
+from fiscus.identity.schemas import BackupCodes, FactorRead, TotpEnrolment
+from fiscus.identity.service._factors import (
+    CodeKind,
+    code_send,
+    factor_code_accept,
+    factor_enrol_confirm,
+    factor_enrol_start,
+    factor_read,
+    factor_remove,
+)
+from fiscus.identity.service._guard import ctx_guess_failed, ctx_ip, guess_subjects
 
 TOTP_STEP_S = 30
 TOTP_DIGITS = 6
@@ -73,14 +90,28 @@ def _backup_hash(identity: Identity, code: str) -> bytes:
     return sealed.backup_code_hash(identity.keyring, _normalise_backup(code))
 
 
-async def mfa_code_accept(uow: UnitOfWork, identity: Identity, *, user: User, code: str) -> str:
-    """Spend a TOTP or backup code of `user` (row locked by the caller); 'totp' or 'backup'.
+async def mfa_code_accept(
+    uow: UnitOfWork, identity: Identity, *, user: User, code: str, factor: str | None = None
+) -> str:
+    """Spend a second-factor code of `user` (row locked by the caller): of the `factor`
+    named ('totp', 'backup_code', 'email', 'sms'), or without one a TOTP or backup code;
+    returns the factor used ('totp', 'backup', 'email', 'sms').
 
     The caller counts an InvalidMfaCode as a failed second-factor guess (`guess_failed`).
     """
     assert uow.active
+    if factor in ("email", "sms"):
+        await factor_code_accept(uow, identity, user=user, kind=factor, code=code)
+        return factor
+    if factor is not None and not user.totp_enabled:
+        raise InvalidMfaCode("The code is wrong or was already used.")
     digits = code.strip().replace(" ", "")
-    if user.totp_secret_sealed is not None and digits.isdigit() and len(digits) == TOTP_DIGITS:
+    if (
+        factor != "backup_code"
+        and user.totp_secret_sealed is not None
+        and digits.isdigit()
+        and len(digits) == TOTP_DIGITS
+    ):
         step = totp_matching_step(
             _secret_of(identity, user), digits, after_step=user.totp_last_step
         )
@@ -89,7 +120,7 @@ async def mfa_code_accept(uow: UnitOfWork, identity: Identity, *, user: User, co
             return "totp"
         raise InvalidMfaCode("The code is wrong or was already used.")
     normal = _normalise_backup(code)
-    if not normal:
+    if not normal or factor == "totp":
         raise InvalidMfaCode("The code is wrong or was already used.")
     legacy = [keyed_hash(key, normal) for key in identity.legacy_backup_code_keys]
     result = await uow.session.execute(
@@ -255,3 +286,85 @@ async def backup_codes_regenerate(db: Database, identity: Identity, *, ctx: Cont
             object_id=user.id,
         )
     return BackupCodes(backup_codes=codes)
+
+
+async def factors_list(db: Database, identity: Identity, *, ctx: Context) -> list[FactorRead]:
+    """The signed-in person's email and SMS factors, enrolled and pending."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        user = await user_for_update(uow, ctx)
+        rows = (
+            await uow.session.execute(
+                select(MfaFactor)
+                .where(MfaFactor.tenant_id == user.tenant_id, MfaFactor.user_id == user.id)
+                .order_by(MfaFactor.created_at, MfaFactor.id)
+            )
+        ).scalars()
+        return [factor_read(identity, row) for row in rows]
+
+
+async def factor_enroll(
+    db: Database, identity: Identity, *, ctx: Context, kind: CodeKind, address: str
+) -> FactorRead:
+    """Start enrolling an email or SMS factor (needs recent re-authentication): a code goes
+    to the address; the factor counts once that code comes back."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await require_recent_auth(uow, identity, ctx=ctx)
+        user = await user_for_update(uow, ctx)
+        factor = await factor_enrol_start(
+            uow, identity, ctx=ctx, user=user, kind=kind, address=address
+        )
+        return factor_read(identity, factor)
+
+
+async def factor_resend(
+    db: Database, identity: Identity, *, ctx: Context, factor_id: uuid.UUID
+) -> None:
+    """Send a fresh code to a factor: to finish enrolment, or for a step-up
+    (`POST /v1/me/reauthenticate` with `factor`)."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        user = await user_for_update(uow, ctx)
+        factor = (
+            await uow.session.execute(
+                select(MfaFactor)
+                .where(
+                    MfaFactor.tenant_id == user.tenant_id,
+                    MfaFactor.user_id == user.id,
+                    MfaFactor.id == factor_id,
+                )
+                .with_for_update()
+            )
+        ).scalar()
+        if factor is None:
+            raise MfaFactorNotFound("No such second factor of yours.")
+        await code_send(uow, identity, factor=factor)
+
+
+async def factor_confirm(
+    db: Database, identity: Identity, *, ctx: Context, factor_id: uuid.UUID, code: str
+) -> FactorRead:
+    """Finish enrolling a factor with the code sent to it; a wrong code counts as a failed
+    second-factor guess of the person."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        user = await user_for_update(uow, ctx)
+        subjects = guess_subjects(ctx.tenant_id, user.id, user.email_hash)
+    await identity.throttle.login_check(subjects=subjects, ip=ctx_ip(ctx))
+    try:
+        async with db.uow(tenant_id=ctx.tenant_id) as uow:
+            user = await user_for_update(uow, ctx)
+            factor = await factor_enrol_confirm(
+                uow, identity, ctx=ctx, user=user, factor_id=factor_id, code=code
+            )
+            return factor_read(identity, factor)
+    except InvalidMfaCode:
+        await ctx_guess_failed(db, identity, ctx=ctx, subjects=subjects, kind="mfa")
+        raise
+
+
+async def factor_delete(
+    db: Database, identity: Identity, *, ctx: Context, factor_id: uuid.UUID
+) -> None:
+    """Remove one of your factors (needs recent re-authentication)."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await require_recent_auth(uow, identity, ctx=ctx)
+        user = await user_for_update(uow, ctx)
+        await factor_remove(uow, ctx=ctx, user=user, factor_id=factor_id)

@@ -25,6 +25,7 @@ from fiscus.identity.service import (
     EMAIL_CHANGE_EVENT,
     EMAIL_CODE_EVENT,
     EMAIL_REQUESTED_EVENT,
+    MFA_RESET_EVENT,
     RESET_EVENT,
     SMS_CODE_EVENT,
     email_change_token_unseal,
@@ -86,6 +87,7 @@ def install_event_subscribers(template_limits: RenderLimits | None = None) -> No
         lambda keyring, _tenant, payload: email_change_token_unseal(keyring, payload),
     )
     register_resolver(EMAIL_REQUESTED_EVENT, payload_user)
+    register_resolver(MFA_RESET_EVENT, payload_user)
     # Second-factor codes: to the factor's own address or number, sealed until sent.
     for code_event in (EMAIL_CODE_EVENT, SMS_CODE_EVENT):
         register_resolver(code_event, factor_code_recipient)

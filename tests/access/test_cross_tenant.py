@@ -156,6 +156,14 @@ async def _tenant_b(app: FastAPI, client: httpx.AsyncClient, db: Database) -> di
     )
     _ok(await client.put("/v1/roles/auditor", json=CUSTOM_ROLE, headers=auth))
     [message, *_] = _ok(await client.get("/v1/me/messages", headers=member.headers))["data"]
+    factor = _ok(
+        await client.post(
+            "/v1/me/mfa/factors",
+            json={"kind": "sms", "address": "+4915112345678"},
+            headers=member.headers,
+        ),
+        201,
+    )
     banking = await _banking_of_b(client, b)
     events = _ok(await client.get("/v1/events", headers=auth))["data"]
     audit = _ok(await client.get("/v1/audit-events", headers=auth))["data"]
@@ -172,6 +180,7 @@ async def _tenant_b(app: FastAPI, client: httpx.AsyncClient, db: Database) -> di
         "event_id": events[0]["id"],
         "audit_event_id": audit[0]["id"],
         "message_id": message["id"],
+        "factor_id": factor["id"],
         "user_id": str(member.user_id),
         "key_id": key["id"],
         "session_id": str(member.session_id),
@@ -419,6 +428,7 @@ async def test_another_tenants_objects_answer_404_and_stay_unchanged(
         "ledger_transfers",
         "message_templates",
         "messages",
+        "mfa_factors",
         "roles",
         "users",
         "webhook_deliveries",
@@ -479,6 +489,9 @@ async def test_another_tenants_objects_answer_404_and_stay_unchanged(
         ("POST", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"),
         ("POST", "/v1/webhook-endpoints/{endpoint_id}/replay"),
         ("POST", "/v1/me/messages/{message_id}/read"),
+        ("POST", "/v1/me/mfa/factors/{factor_id}/confirm"),
+        ("POST", "/v1/me/mfa/factors/{factor_id}/code"),
+        ("DELETE", "/v1/me/mfa/factors/{factor_id}"),
     } <= probed
     assert await _rows_of(db, b["owner"].tenant_id) == before
     # And B still works: its member, its key, its pending transfer can still be posted.

@@ -27,6 +27,7 @@ PUBLIC = {
     ("GET", "/metrics"),
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/mfa/verify"),
+    ("POST", "/v1/auth/mfa/send"),
     ("POST", "/v1/auth/refresh"),
     ("POST", "/v1/auth/password-reset"),
     ("POST", "/v1/auth/password-reset/confirm"),

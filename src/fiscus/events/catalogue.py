@@ -68,6 +68,13 @@ class TokenMailPayload(_Payload):
     factor_id: str | None = None
 
 
+class MfaResetPayload(_Payload):
+    """A staff member reset a person's second factors; the person gets a notice."""
+
+    user_id: str
+    tenant: str
+
+
 class FactorPayload(_Payload):
     """A person's second factor changed (`factor`: `email` or `sms`)."""
 
@@ -403,6 +410,13 @@ CATALOGUE: tuple[EventSpec, ...] = (
         "A person removed one of their email or SMS second factors.",
         FactorPayload,
         {"user_id": _USER, "factor": "sms"},
+    ),
+    EventSpec(
+        "user.mfa_reset_by_staff",
+        "A staff member reset a person's second factors (and ended their sessions); the"
+        " person is told by email.",
+        MfaResetPayload,
+        {"user_id": _USER, "tenant": "acme"},
     ),
     EventSpec(
         "user.email_address_requested",

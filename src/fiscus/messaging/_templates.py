@@ -239,6 +239,34 @@ _SMS_CODE = EventTemplates(
     },
 )
 
+_MFA_RESET = EventTemplates(
+    event_type="user.mfa_reset_by_staff",
+    category="security",
+    overridable=False,
+    sample={
+        "event": {
+            "id": "019a9f0e-0000-7000-8000-00000000000a",
+            "type": "user.mfa_reset_by_staff",
+        },
+        "data": {"user_id": "019a9f0e-0000-7000-8000-000000000003", "tenant": "acme"},
+    },
+    bodies={
+        "email": Body(
+            subject="Your fiscus second factors were reset",
+            text=(
+                "A member of staff at {{ data.tenant }} reset the second factors of your "
+                "account (authenticator app, backup codes, email and SMS codes) and signed "
+                "you out everywhere.\nSign in with your password and set up a second factor "
+                "again. If you did not ask for this, tell your bank at once.\n"
+            ),
+        ),
+        "in_app": Body(
+            subject="Second factors reset",
+            text="Staff reset your second factors; set one up again.",
+        ),
+    },
+)
+
 _EMAIL_REQUESTED = EventTemplates(
     event_type="user.email_address_requested",
     category="security",
@@ -325,6 +353,7 @@ DEFAULTS: dict[str, EventTemplates] = {
         _EMAIL_REQUESTED,
         _EMAIL_CODE,
         _SMS_CODE,
+        _MFA_RESET,
         _ALERT,
         _transfer("transfer.posted", "posted"),
         _transfer("transfer.voided", "voided"),

@@ -13,10 +13,13 @@ import segno
 from sqlalchemy import and_, delete, insert, or_, select, update
 
 from fiscus.access.context import Context
+from fiscus.access.queries import membership_get, tenant_get
+from fiscus.access.service import role_check_grantable
 from fiscus.audit.service import audit_record
 from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
-from fiscus.core.errors import PermissionDenied
+from fiscus.core.errors import NotFound, PermissionDenied
+from fiscus.core.events import emit
 from fiscus.identity import sealed
 from fiscus.identity.crypto import keyed_hash
 from fiscus.identity.errors import (
@@ -36,13 +39,17 @@ from fiscus.identity.service._factors import (
     factor_enrol_start,
     factor_read,
     factor_remove,
+    factors_drop,
 )
 from fiscus.identity.service._guard import ctx_guess_failed, ctx_ip, guess_subjects
+from fiscus.identity.service._sessions import sessions_revoke
 
 TOTP_STEP_S = 30
 TOTP_DIGITS = 6
 SECRET_BASE32_CHARS = 32  # 160 bits, RFC 4226's recommended secret length
 BACKUP_CODE_COUNT = 10
+# Mailed to the person whose second factors a staff member reset.
+MFA_RESET_EVENT = "user.mfa_reset_by_staff"
 # Crockford-style alphabet without look-alikes; 12 characters carry 60 bits.
 _BACKUP_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 BACKUP_CODE_CHARS = 12
@@ -368,3 +375,57 @@ async def factor_delete(
         await require_recent_auth(uow, identity, ctx=ctx)
         user = await user_for_update(uow, ctx)
         await factor_remove(uow, ctx=ctx, user=user, factor_id=factor_id)
+
+
+async def mfa_reset_by_staff(
+    db: Database, identity: Identity, *, ctx: Context, user_id: uuid.UUID
+) -> None:
+    """A staff member resets another person's second factors (they lost their phone and
+    their backup codes): TOTP off, backup codes and email/SMS factors dropped, every
+    session of theirs ended, the person told by email, audited.
+
+    Needs the staff member's own recent re-authentication (a session, not an API key), the
+    right to manage the person's role, and never works on oneself.
+    """
+    if user_id == ctx.actor_id:
+        raise PermissionDenied("You cannot reset your own second factors; ask another admin.")
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await require_recent_auth(uow, identity, ctx=ctx)
+        membership = await membership_get(uow, tenant_id=ctx.tenant_id, user_id=user_id)
+        if membership is None:
+            raise NotFound("No such user in this tenant.")
+        await role_check_grantable(uow, ctx=ctx, role=membership.role)
+        user = (
+            await uow.session.execute(
+                select(User)
+                .where(User.tenant_id == ctx.tenant_id, User.id == user_id)
+                .with_for_update()
+            )
+        ).scalar_one()
+        had_totp = user.totp_enabled
+        user.totp_enabled, user.totp_secret_sealed, user.totp_last_step = False, None, None
+        user.updated_at = clock.now()
+        await _backup_codes_drop(uow, user)
+        dropped = await factors_drop(uow, tenant_id=ctx.tenant_id, user_id=user_id)
+        ended = await sessions_revoke(
+            uow, tenant_id=ctx.tenant_id, user_id=user_id, reason="mfa_reset_by_staff"
+        )
+        factors = (["totp"] if had_totp else []) + dropped
+        await emit(
+            uow,
+            tenant_id=ctx.tenant_id,
+            type=MFA_RESET_EVENT,
+            subject=f"user/{user_id}",
+            payload={
+                "user_id": str(user_id),
+                "tenant": (await tenant_get(uow, tenant_id=ctx.tenant_id)).slug,
+            },
+        )
+        await audit_record(
+            uow,
+            ctx=ctx,
+            action="mfa.reset_by_staff",
+            object_type="user",
+            object_id=user_id,
+            details={"factors": factors, "sessions_ended": ended},
+        )

@@ -76,10 +76,10 @@ class MfaResetPayload(_Payload):
 
 
 class FactorPayload(_Payload):
-    """A person's second factor changed (`factor`: `email` or `sms`)."""
+    """A person's second factor changed (`factor`: `email`, `sms` or `passkey`)."""
 
     user_id: str
-    factor: Literal["email", "sms"]
+    factor: Literal["email", "sms", "passkey"]
 
 
 class AddressInUsePayload(_Payload):
@@ -401,13 +401,14 @@ CATALOGUE: tuple[EventSpec, ...] = (
     ),
     EventSpec(
         "user.mfa_factor_enrolled",
-        "A person enrolled an email or SMS second factor (its address proven by a code).",
+        "A person enrolled an email or SMS second factor (its address proven by a code) or a"
+        " passkey.",
         FactorPayload,
         {"user_id": _USER, "factor": "sms"},
     ),
     EventSpec(
         "user.mfa_factor_removed",
-        "A person removed one of their email or SMS second factors.",
+        "A person removed one of their email or SMS second factors or passkeys.",
         FactorPayload,
         {"user_id": _USER, "factor": "sms"},
     ),

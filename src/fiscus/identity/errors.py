@@ -127,3 +127,10 @@ class MfaFactorNotFound(NotFound):
 
     type_slug = "mfa-factor-not-found"
     title = "Second factor not found"
+
+
+class InvalidPasskey(NotAuthenticated):
+    """The passkey response was refused: challenge, origin, signature or counter."""
+
+    type_slug = "passkey-invalid"
+    title = "Passkey not accepted"

@@ -208,3 +208,46 @@ class MfaFactor(TenantScoped, Base):
     code_expires_at: Mapped[datetime | None]
     code_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     created_at: Mapped[datetime]
+
+
+class Passkey(TenantScoped, Base):
+    """A WebAuthn credential of a person in one tenant: its public key and signature count.
+
+    `credential_id` is unique per tenant, so a credential registered in tenant A is never
+    found (nor logs in) in tenant B.
+    """
+
+    __tablename__ = "passkeys"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "credential_id", name="uq_passkeys_credential"),
+        Index("ix_passkeys_tenant_id_user_id", "tenant_id", "user_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID]
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+
+class WebauthnChallenge(TenantScoped, Base):
+    """One ceremony's challenge (stored as its SHA-256): single use, short-lived.
+
+    `purpose`: `register` (a signed-in person adds a passkey), `second_factor` (the login
+    step after a password), `login` (passwordless, `user_id` null until a credential answers).
+    """
+
+    __tablename__ = "webauthn_challenges"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID | None]
+    purpose: Mapped[str] = mapped_column(Text)
+    challenge_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

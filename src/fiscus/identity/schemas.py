@@ -48,8 +48,10 @@ class TokenPair(BaseModel):
     expires_in: int
 
 
-Factor = Literal["totp", "backup_code", "email", "sms"]
+Factor = Literal["totp", "backup_code", "email", "sms", "passkey"]
+# Factors answered with a code (a passkey answers with a signed assertion instead).
 CodeFactor = Literal["email", "sms"]
+AnyCodeFactor = Literal["totp", "backup_code", "email", "sms"]
 
 
 class MfaChallenge(BaseModel):
@@ -84,7 +86,7 @@ class MfaVerifyRequest(BaseModel):
 
     mfa_token: str = Field(max_length=256, pattern=NO_NUL)
     code: str = Field(min_length=6, max_length=32, pattern=NO_NUL)
-    factor: Factor | None = None
+    factor: AnyCodeFactor | None = None
 
 
 class MfaCodeSend(BaseModel):
@@ -254,7 +256,7 @@ class Reauthenticate(BaseModel):
 
     password: str = Field(max_length=1024, pattern=NO_NUL)
     code: str | None = Field(None, max_length=32, pattern=NO_NUL)
-    factor: Factor | None = None
+    factor: AnyCodeFactor | None = None
 
 
 class TotpEnrolment(BaseModel):
@@ -456,3 +458,98 @@ class ApiKeyRead(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+
+
+class PasskeyRead(BaseModel):
+    """One of your passkeys."""
+
+    model_config = _example(id=_ID, name="Laptop", created_at=_WHEN, last_used_at=_WHEN)
+
+    id: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class PasskeyRegister(BaseModel):
+    """A name for the passkey and the `PublicKeyCredential` from
+    `navigator.credentials.create()` (JSON, base64url fields)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Laptop",
+                    "credential": {
+                        "id": "...",
+                        "rawId": "...",
+                        "type": "public-key",
+                        "response": {"clientDataJSON": "...", "attestationObject": "..."},
+                    },
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    credential: dict[str, Any]
+
+
+class PasskeyLoginOptions(BaseModel):
+    """The tenant to log in to with a passkey."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"tenant": "acme"}]})
+
+    tenant: str = Field(min_length=1, max_length=63, pattern=SLUG)
+
+
+class PasskeyLogin(BaseModel):
+    """The tenant and the `PublicKeyCredential` from `navigator.credentials.get()`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant": "acme",
+                    "credential": {
+                        "id": "...",
+                        "rawId": "...",
+                        "type": "public-key",
+                        "response": {
+                            "clientDataJSON": "...",
+                            "authenticatorData": "...",
+                            "signature": "...",
+                            "userHandle": "...",
+                        },
+                    },
+                }
+            ]
+        },
+    )
+
+    tenant: str = Field(min_length=1, max_length=63, pattern=SLUG)
+    credential: dict[str, Any]
+
+
+class MfaPasskeyOptions(BaseModel):
+    """The MFA challenge token, to get passkey options for the second login step."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"mfa_token": "fsm_..."}]}
+    )
+
+    mfa_token: str = Field(max_length=256, pattern=NO_NUL)
+
+
+class MfaPasskeyVerify(BaseModel):
+    """The MFA challenge token and the `PublicKeyCredential` of one of your passkeys."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"mfa_token": "fsm_...", "credential": {"id": "..."}}]},
+    )
+
+    mfa_token: str = Field(max_length=256, pattern=NO_NUL)
+    credential: dict[str, Any]

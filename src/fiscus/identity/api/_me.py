@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, status
 
@@ -27,6 +27,8 @@ from fiscus.identity.schemas import (
     FactorRead,
     LoginEventRead,
     MeRead,
+    PasskeyRead,
+    PasskeyRegister,
     PasswordChange,
     Reauthenticate,
     SessionRead,
@@ -224,6 +226,55 @@ async def factor_remove(
 ) -> None:
     """Needs a recent re-authentication."""
     await service.factor_delete(db, identity, ctx=ctx, factor_id=_factor_id(factor_id))
+
+
+@router.post(
+    "/passkeys/options",
+    summary="Start registering a passkey",
+    responses=problem_responses(401, 403),
+)
+async def passkey_options(db: DatabaseDep, identity: IdentityDep, ctx: Manager) -> dict[str, Any]:
+    """`PublicKeyCredentialCreationOptions` (JSON) for `navigator.credentials.create()`;
+    needs a recent re-authentication; the challenge works once within 5 minutes."""
+    return await service.passkey_register_options(db, identity, ctx=ctx)
+
+
+@router.post(
+    "/passkeys",
+    summary="Register a passkey",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(400, 401, 403),
+)
+async def passkey_add(
+    body: PasskeyRegister, db: DatabaseDep, identity: IdentityDep, ctx: Manager
+) -> PasskeyRead:
+    """The credential from `navigator.credentials.create()`, with a name; 401
+    `passkey-invalid` when the attestation is refused (challenge, origin, RP id)."""
+    return await service.passkey_register(
+        db, identity, ctx=ctx, name=body.name, credential=body.credential
+    )
+
+
+@router.get("/passkeys", summary="List your passkeys", responses=problem_responses(401, 403))
+async def passkeys(db: DatabaseDep, ctx: Reader) -> list[PasskeyRead]:
+    """Your passkeys with their names and last use (a handful: never paged)."""
+    return await service.passkeys_list(db, ctx=ctx)
+
+
+@router.delete(
+    "/passkeys/{passkey_id}",
+    summary="Remove a passkey",
+    status_code=NO_CONTENT,
+    responses=problem_responses(401, 403, 404),
+)
+async def passkey_remove(
+    passkey_id: str, db: DatabaseDep, identity: IdentityDep, ctx: Manager
+) -> None:
+    """Needs a recent re-authentication."""
+    parsed = parse_id(passkey_id)
+    if parsed is None:
+        raise NotFound("No such passkey of yours.")
+    await service.passkey_delete(db, identity, ctx=ctx, passkey_id=parsed)
 
 
 @router.get("/sessions", summary="List your sessions", responses=problem_responses(401, 403))

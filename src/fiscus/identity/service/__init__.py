@@ -19,8 +19,11 @@ from fiscus.identity.service._guard import LOCKED_OUT_EVENT, Client
 from fiscus.identity.service._login import (
     MFA_PREFIX,
     auth_login,
+    auth_mfa_passkey,
+    auth_mfa_passkey_options,
     auth_mfa_send,
     auth_mfa_verify,
+    auth_passkey_login,
 )
 from fiscus.identity.service._mfa import (
     MFA_RESET_EVENT,
@@ -41,6 +44,13 @@ from fiscus.identity.service._operator import (
     user_bootstrap,
     user_find,
     user_unlock,
+)
+from fiscus.identity.service._passkeys import (
+    passkey_delete,
+    passkey_login_options,
+    passkey_register,
+    passkey_register_options,
+    passkeys_list,
 )
 from fiscus.identity.service._reset import (
     RESET_EVENT,
@@ -84,8 +94,11 @@ __all__ = [
     "api_key_create",
     "api_key_revoke",
     "auth_login",
+    "auth_mfa_passkey",
+    "auth_mfa_passkey_options",
     "auth_mfa_send",
     "auth_mfa_verify",
+    "auth_passkey_login",
     "backup_codes_regenerate",
     "email_change_confirm",
     "email_change_request",
@@ -98,6 +111,11 @@ __all__ = [
     "factors_list",
     "mfa_reset_by_staff",
     "normalise_email",
+    "passkey_delete",
+    "passkey_login_options",
+    "passkey_register",
+    "passkey_register_options",
+    "passkeys_list",
     "password_change",
     "password_reset_confirm",
     "password_reset_request",

@@ -25,7 +25,7 @@ import uuid
 from datetime import timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from fiscus.access.context import Context
 from fiscus.access.queries import tenant_get
@@ -43,7 +43,7 @@ from fiscus.identity.errors import (
     MfaFactorNotFound,
     MfaState,
 )
-from fiscus.identity.models import MfaFactor, User
+from fiscus.identity.models import MfaFactor, Passkey, User
 from fiscus.identity.runtime import Identity
 from fiscus.identity.schemas import FactorRead
 from fiscus.identity.service._event_tokens import event_token_seal, event_token_unseal
@@ -132,7 +132,13 @@ async def factors_verified(
 async def factors_offered(uow: UnitOfWork, user: User) -> list[str]:
     """Every second factor the person can log in with, TOTP (recommended) first."""
     offered = ["totp", "backup_code"] if user.totp_enabled else []
-    return offered + await factors_verified(uow, tenant_id=user.tenant_id, user_id=user.id)
+    offered += await factors_verified(uow, tenant_id=user.tenant_id, user_id=user.id)
+    passkeys = await uow.session.scalar(
+        select(func.count())
+        .select_from(Passkey)
+        .where(Passkey.tenant_id == user.tenant_id, Passkey.user_id == user.id)
+    )
+    return [*offered, "passkey"] if passkeys else offered
 
 
 async def _factor_for_update(
@@ -301,7 +307,7 @@ async def factor_enrol_confirm(
     now = clock.now()
     factor.code_hash = factor.code_expires_at = None
     factor.verified_at = factor.last_used_at = now
-    await _announce(uow, ctx=ctx, user=user, change="enrolled", kind=factor.kind)
+    await announce_factor(uow, ctx=ctx, user=user, change="enrolled", kind=factor.kind)
     return factor
 
 
@@ -314,7 +320,7 @@ async def factor_remove(uow: UnitOfWork, *, ctx: Context, user: User, factor_id:
         raise MfaFactorNotFound("No such second factor of yours.")
     await uow.session.delete(factor)
     if factor.verified_at is not None:
-        await _announce(uow, ctx=ctx, user=user, change="removed", kind=factor.kind)
+        await announce_factor(uow, ctx=ctx, user=user, change="removed", kind=factor.kind)
 
 
 async def factors_drop(uow: UnitOfWork, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> list[str]:
@@ -327,7 +333,10 @@ async def factors_drop(uow: UnitOfWork, *, tenant_id: uuid.UUID, user_id: uuid.U
     return sorted(str(kind) for kind, verified in dropped if verified is not None)
 
 
-async def _announce(uow: UnitOfWork, *, ctx: Context, user: User, change: str, kind: str) -> None:
+async def announce_factor(
+    uow: UnitOfWork, *, ctx: Context, user: User, change: str, kind: str
+) -> None:
+    """Emit and audit a factor enrolled or removed (`change`) of `kind`."""
     await emit(
         uow,
         tenant_id=user.tenant_id,

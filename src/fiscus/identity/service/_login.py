@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
@@ -46,6 +47,11 @@ from fiscus.identity.service._guard import (
 )
 from fiscus.identity.service._mfa import mfa_code_accept
 from fiscus.identity.service._one_time import one_time_attempt_failed, one_time_claim
+from fiscus.identity.service._passkeys import (
+    passkey_assertion_check,
+    passkey_assertion_options,
+    passkey_login_person,
+)
 from fiscus.identity.service._sessions import session_open
 from fiscus.identity.throttle import account_subject
 
@@ -275,6 +281,22 @@ async def _challenge_lookup(db: Database, token: str) -> tuple[uuid.UUID, uuid.U
     return found[0], found[1], bytes(found[2])
 
 
+async def _second_step(
+    db: Database, identity: Identity, mfa_token: str, client: Client
+) -> tuple[TenantInfo, uuid.UUID, list[str]]:
+    """(tenant, person, guess subjects) of a challenge token, refused while throttled."""
+    tenant_id, user_id, email_hash = await _challenge_lookup(db, mfa_token)
+    async with db.uow() as uow:
+        tenant = await tenant_get(uow, tenant_id=tenant_id)
+    if tenant.status != "active":
+        raise InvalidCredentials(_REFUSED)
+    subjects = guess_subjects(tenant_id, user_id, email_hash)
+    await _throttled(
+        db, identity, tenant_id=tenant_id, subjects=subjects, user_id=user_id, client=client
+    )
+    return tenant, user_id, subjects
+
+
 async def auth_mfa_verify(
     db: Database,
     identity: Identity,
@@ -285,15 +307,8 @@ async def auth_mfa_verify(
     factor: str | None = None,
 ) -> TokenPair:
     """Second login step: the challenge token and a code of the chosen factor."""
-    tenant_id, user_id, email_hash = await _challenge_lookup(db, mfa_token)
-    async with db.uow() as uow:
-        tenant = await tenant_get(uow, tenant_id=tenant_id)
-    if tenant.status != "active":
-        raise InvalidCredentials(_REFUSED)
-    subjects = guess_subjects(tenant_id, user_id, email_hash)
-    await _throttled(
-        db, identity, tenant_id=tenant_id, subjects=subjects, user_id=user_id, client=client
-    )
+    tenant, user_id, subjects = await _second_step(db, identity, mfa_token, client)
+    tenant_id = tenant.id
     try:
         async with db.uow(tenant_id=tenant_id) as uow:
             await _challenge_spend(
@@ -309,6 +324,80 @@ async def auth_mfa_verify(
     return pair
 
 
+async def auth_passkey_login(
+    db: Database,
+    identity: Identity,
+    *,
+    tenant_slug: str,
+    credential: dict[str, Any],
+    client: Client,
+) -> TokenPair:
+    """Passwordless login with a discoverable passkey of the tenant (user verification
+    required, so the session counts as multi-factor)."""
+    tenant, user_id = await passkey_login_person(
+        db, identity, tenant_slug=tenant_slug, credential=credential, client=client
+    )
+    async with db.uow(tenant_id=tenant.id) as uow:
+        return await _session_start(
+            uow, identity, tenant=tenant, user_id=user_id, mfa=True, client=client
+        )
+
+
+async def auth_mfa_passkey_options(
+    db: Database, identity: Identity, *, mfa_token: str
+) -> dict[str, Any]:
+    """Passkey options for the second login step (the person's credentials listed)."""
+    tenant_id, user_id, _ = await _challenge_lookup(db, mfa_token)
+    async with db.uow(tenant_id=tenant_id) as uow:
+        await _challenge_live(uow, identity, mfa_token)
+    return await passkey_assertion_options(
+        db, identity, tenant_id=tenant_id, user_id=user_id, purpose="second_factor"
+    )
+
+
+async def auth_mfa_passkey(
+    db: Database,
+    identity: Identity,
+    *,
+    mfa_token: str,
+    credential: dict[str, Any],
+    client: Client,
+) -> TokenPair:
+    """Second login step with a passkey of the person: spends the challenge, opens the
+    session."""
+    tenant, user_id, _ = await _second_step(db, identity, mfa_token, client)
+    tenant_id = tenant.id
+    await passkey_assertion_check(
+        db,
+        identity,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        purpose="second_factor",
+        credential=credential,
+        client=client,
+    )
+    async with db.uow(tenant_id=tenant_id) as uow:
+        await _challenge_spend(
+            uow, identity, token=mfa_token, user_id=user_id, code="", factor="passkey"
+        )
+        pair = await _session_start(
+            uow, identity, tenant=tenant, user_id=user_id, mfa=True, client=client
+        )
+    await identity.throttle.login_succeeded(subject=account_subject(tenant_id, user_id), kind="mfa")
+    return pair
+
+
+async def _challenge_live(uow: UnitOfWork, identity: Identity, token: str) -> MfaChallenge:
+    """The live challenge of `token`, locked (InvalidToken if used, expired or spent)."""
+    return await one_time_claim(
+        uow,
+        MfaChallenge,
+        token=token,
+        max_attempts=identity.config.mfa_challenge_max_attempts,
+        refused="The MFA challenge was used or has expired; log in again.",
+    )
+
+
 async def _challenge_spend(
     uow: UnitOfWork,
     identity: Identity,
@@ -320,13 +409,7 @@ async def _challenge_spend(
 ) -> None:
     """Check the challenge (row locked: concurrent codes on one challenge are serialised)
     and the code; mark the challenge used."""
-    challenge = await one_time_claim(
-        uow,
-        MfaChallenge,
-        token=token,
-        max_attempts=identity.config.mfa_challenge_max_attempts,
-        refused="The MFA challenge was used or has expired; log in again.",
-    )
+    challenge = await _challenge_live(uow, identity, token)
     user = (
         await uow.session.execute(
             select(User)
@@ -343,7 +426,8 @@ async def _challenge_spend(
         or not await factors_offered(uow, user)
     ):
         raise InvalidCredentials(_REFUSED)
-    await mfa_code_accept(uow, identity, user=user, code=code, factor=factor)
+    if factor != "passkey":  # a passkey's assertion was verified by the caller
+        await mfa_code_accept(uow, identity, user=user, code=code, factor=factor)
     challenge.used_at = clock.now()
 
 
@@ -358,13 +442,7 @@ async def auth_mfa_send(
         db, identity, tenant_id=tenant_id, subjects=subjects, user_id=user_id, client=client
     )
     async with db.uow(tenant_id=tenant_id) as uow:
-        await one_time_claim(
-            uow,
-            MfaChallenge,
-            token=mfa_token,
-            max_attempts=identity.config.mfa_challenge_max_attempts,
-            refused="The MFA challenge was used or has expired; log in again.",
-        )
+        await _challenge_live(uow, identity, mfa_token)
         found = (
             await uow.session.execute(
                 select(MfaFactor)

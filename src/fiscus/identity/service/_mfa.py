@@ -7,6 +7,7 @@ import hmac
 import secrets
 import uuid
 from datetime import timedelta
+from typing import TypeVar
 
 import pyotp
 import segno
@@ -28,7 +29,7 @@ from fiscus.identity.errors import (
     MfaState,
     ReauthenticationRequired,
 )
-from fiscus.identity.models import AuthSession, BackupCode, MfaFactor, User
+from fiscus.identity.models import AuthSession, BackupCode, MfaFactor, Passkey, User
 from fiscus.identity.runtime import Identity
 from fiscus.identity.schemas import BackupCodes, FactorRead, TotpEnrolment
 from fiscus.identity.service._factors import (
@@ -298,15 +299,21 @@ async def backup_codes_regenerate(db: Database, identity: Identity, *, ctx: Cont
 async def factors_list(db: Database, identity: Identity, *, ctx: Context) -> list[FactorRead]:
     """The signed-in person's email and SMS factors, enrolled and pending."""
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
-        user = await user_for_update(uow, ctx)
-        rows = (
-            await uow.session.execute(
-                select(MfaFactor)
-                .where(MfaFactor.tenant_id == user.tenant_id, MfaFactor.user_id == user.id)
-                .order_by(MfaFactor.created_at, MfaFactor.id)
-            )
-        ).scalars()
-        return [factor_read(identity, row) for row in rows]
+        return [factor_read(identity, row) for row in await own_rows(uow, ctx, MfaFactor)]
+
+
+Owned = TypeVar("Owned", MfaFactor, Passkey)
+
+
+async def own_rows(uow: UnitOfWork, ctx: Context, model: type[Owned]) -> list[Owned]:
+    """The signed-in person's factors or passkeys, oldest first (a handful: never paged)."""
+    user = await user_for_update(uow, ctx)
+    rows = await uow.session.execute(
+        select(model)
+        .where(model.tenant_id == user.tenant_id, model.user_id == user.id)
+        .order_by(model.created_at, model.id)
+    )
+    return list(rows.scalars())
 
 
 async def factor_enroll(

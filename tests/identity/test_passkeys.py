@@ -188,3 +188,35 @@ async def test_a_passkey_as_the_second_factor(app, client, make_principal) -> No
         "/v1/auth/login", json={"tenant": p.tenant_slug, "email": p.email, "password": PASSWORD}
     )
     assert "access_token" in relogin.json()
+
+
+async def test_step_up_with_a_passkey_and_a_staff_reset_drops_passkeys(
+    app, client, make_principal
+) -> None:
+    admin = await make_principal(role="admin")
+    p = await make_principal(role="customer", tenant_id=admin.tenant_id)
+    device = await register(app, client, p)
+    with clock.frozen_clock(clock.now() + timedelta(minutes=11)):
+        # A passkey-only person: the password alone does not re-authenticate.
+        alone = await client.post(
+            "/v1/me/reauthenticate", json={"password": PASSWORD}, headers=p.headers
+        )
+        assert alone.status_code == 401
+        options = await client.post("/v1/me/passkeys/assertion", headers=p.headers)
+        assert options.status_code == 200
+        assertion = device.get(options.json())
+        body = {"password": PASSWORD, "credential": assertion}
+        ok = await client.post("/v1/me/reauthenticate", json=body, headers=p.headers)
+        assert ok.status_code == 204, ok.text
+        replay = await client.post("/v1/me/reauthenticate", json=body, headers=p.headers)
+        assert replay.status_code == 401
+    reset = await client.post(f"/v1/users/{p.user_id}/mfa/reset", headers=admin.headers)
+    assert reset.status_code == 204
+    login = await client.post(
+        "/v1/auth/login", json={"tenant": p.tenant_slug, "email": p.email, "password": PASSWORD}
+    )
+    assert "access_token" in login.json()
+    gone = await _passwordless(
+        client, p.tenant_slug, device.get(await _login_options(client, p.tenant_slug))
+    )
+    assert gone.status_code == 401

@@ -257,6 +257,10 @@ class Reauthenticate(BaseModel):
     password: str = Field(max_length=1024, pattern=NO_NUL)
     code: str | None = Field(None, max_length=32, pattern=NO_NUL)
     factor: AnyCodeFactor | None = None
+    credential: dict[str, Any] | None = Field(
+        None,
+        description="Instead of a code: a passkey's assertion (POST /v1/me/passkeys/assertion)",
+    )
 
 
 class TotpEnrolment(BaseModel):

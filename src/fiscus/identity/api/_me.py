@@ -109,7 +109,13 @@ async def reauthenticate(
 ) -> None:
     """Opens a 10-minute window for changing email or MFA."""
     await service.reauthenticate(
-        db, identity, ctx=ctx, password=body.password, code=body.code, factor=body.factor
+        db,
+        identity,
+        ctx=ctx,
+        password=body.password,
+        code=body.code,
+        factor=body.factor,
+        credential=body.credential,
     )
 
 
@@ -253,6 +259,17 @@ async def passkey_add(
     return await service.passkey_register(
         db, identity, ctx=ctx, name=body.name, credential=body.credential
     )
+
+
+@router.post(
+    "/passkeys/assertion",
+    summary="Passkey options for a step-up",
+    responses=problem_responses(401, 403),
+)
+async def passkey_step_up(db: DatabaseDep, identity: IdentityDep, ctx: Manager) -> dict[str, Any]:
+    """`PublicKeyCredentialRequestOptions` (JSON) listing your passkeys; send the assertion
+    as `credential` to `POST /v1/me/reauthenticate` with your password."""
+    return await service.passkey_step_up_options(db, identity, ctx=ctx)
 
 
 @router.get("/passkeys", summary="List your passkeys", responses=problem_responses(401, 403))

@@ -50,6 +50,7 @@ from fiscus.identity.service._passkeys import (
     passkey_login_options,
     passkey_register,
     passkey_register_options,
+    passkey_step_up_options,
     passkeys_list,
 )
 from fiscus.identity.service._reset import (
@@ -115,6 +116,7 @@ __all__ = [
     "passkey_login_options",
     "passkey_register",
     "passkey_register_options",
+    "passkey_step_up_options",
     "passkeys_list",
     "password_change",
     "password_reset_confirm",

@@ -388,7 +388,7 @@ async def mfa_reset_by_staff(
     db: Database, identity: Identity, *, ctx: Context, user_id: uuid.UUID
 ) -> None:
     """A staff member resets another person's second factors (they lost their phone and
-    their backup codes): TOTP off, backup codes and email/SMS factors dropped, every
+    their backup codes): TOTP off, backup codes, email/SMS factors and passkeys dropped, every
     session of theirs ended, the person told by email, audited.
 
     Needs the staff member's own recent re-authentication (a session, not an API key), the
@@ -414,6 +414,13 @@ async def mfa_reset_by_staff(
         user.updated_at = clock.now()
         await _backup_codes_drop(uow, user)
         dropped = await factors_drop(uow, tenant_id=ctx.tenant_id, user_id=user_id)
+        passkeys = await uow.session.execute(
+            delete(Passkey)
+            .where(Passkey.tenant_id == ctx.tenant_id, Passkey.user_id == user_id)
+            .returning(Passkey.id)
+        )
+        if passkeys.first() is not None:
+            dropped.append("passkey")
         ended = await sessions_revoke(
             uow, tenant_id=ctx.tenant_id, user_id=user_id, reason="mfa_reset_by_staff"
         )

@@ -423,6 +423,15 @@ async def _assertion_refused(
         )
 
 
+async def passkey_step_up_options(
+    db: Database, identity: Identity, *, ctx: Context
+) -> dict[str, Any]:
+    """Options for re-authenticating with one of your passkeys."""
+    return await passkey_assertion_options(
+        db, identity, tenant_id=ctx.tenant_id, user_id=ctx.actor_id, purpose="second_factor"
+    )
+
+
 async def passkey_login_options(
     db: Database, identity: Identity, *, tenant_slug: str
 ) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -28,8 +29,9 @@ from fiscus.identity.passwords import (
 from fiscus.identity.runtime import Identity
 from fiscus.identity.schemas import UserCreate, UserRead, UserUpdate
 from fiscus.identity.service._factors import factors_offered
-from fiscus.identity.service._guard import ctx_guess_failed, ctx_ip, guess_subjects
+from fiscus.identity.service._guard import Client, ctx_guess_failed, ctx_ip, guess_subjects
 from fiscus.identity.service._mfa import mfa_code_accept, user_for_update
+from fiscus.identity.service._passkeys import passkey_assertion_check
 from fiscus.identity.service._reset import reset_tokens_end
 from fiscus.identity.service._sessions import sessions_revoke
 from fiscus.identity.throttle import Kind
@@ -222,8 +224,10 @@ async def reauthenticate(
     password: str,
     code: str | None,
     factor: str | None = None,
+    credential: dict[str, Any] | None = None,
 ) -> None:
-    """Prove presence again (password, and MFA when on): opens the re-auth window.
+    """Prove presence again (password, and MFA when on: a code, or a passkey's assertion
+    as `credential`): opens the re-auth window.
 
     Guesses count like log-in guesses: a stolen session cannot try passwords or codes here
     without limit.
@@ -237,9 +241,20 @@ async def reauthenticate(
     await identity.throttle.login_check(subjects=subjects, ip=ctx_ip(ctx))
     ok = await password_verify_pooled(stored, password)
     failed: Kind | None = None if ok else "password"
+    if ok and credential is not None:
+        # Refusals raise InvalidPasskey and count as failed second-factor guesses.
+        await passkey_assertion_check(
+            db,
+            identity,
+            tenant_id=ctx.tenant_id,
+            user_id=ctx.actor_id,
+            purpose="second_factor",
+            credential=credential,
+            client=Client(ip=ctx_ip(ctx), user_agent=ctx.user_agent, request_id=ctx.request_id),
+        )
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         user = await user_for_update(uow, ctx)
-        if ok and await factors_offered(uow, user):
+        if ok and credential is None and await factors_offered(uow, user):
             try:
                 await mfa_code_accept(uow, identity, user=user, code=code or "", factor=factor)
             except InvalidMfaCode:

@@ -164,7 +164,7 @@ async def _tenant_b(app: FastAPI, client: httpx.AsyncClient, db: Database) -> di
             json={
                 "name": "B's",
                 "credential": member_key.create(
-                    _ok(await client.post("/v1/me/passkeys/options", headers=member.headers))
+                    _ok(await client.post("/v1/me/passkey-options", headers=member.headers))
                 ),
             },
             headers=member.headers,

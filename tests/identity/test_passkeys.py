@@ -22,7 +22,7 @@ def _origin(app: Any) -> str:
 async def register(app: Any, client: Any, p: Any, name: str = "Laptop") -> SoftAuthenticator:
     """A new software authenticator with a passkey registered for `p`."""
     device = SoftAuthenticator(origin=_origin(app))
-    options = await client.post("/v1/me/passkeys/options", headers=p.headers)
+    options = await client.post("/v1/me/passkey-options", headers=p.headers)
     assert options.status_code == 200, options.text
     assert options.json()["rp"]["id"] == app.state.identity.config.webauthn_rp_id
     created = await client.post(
@@ -82,7 +82,7 @@ async def test_a_wrong_origin_or_an_expired_challenge_is_refused(
         json={
             "name": "x",
             "credential": other.create(
-                (await client.post("/v1/me/passkeys/options", headers=p.headers)).json()
+                (await client.post("/v1/me/passkey-options", headers=p.headers)).json()
             ),
         },
         headers=p.headers,
@@ -150,7 +150,7 @@ async def test_a_credential_of_another_tenant_or_person_is_refused(
     )
     assert wrong.status_code == 401
     # Another's registration challenge cannot be used either.
-    theirs = (await client.post("/v1/me/passkeys/options", headers=b.headers)).json()
+    theirs = (await client.post("/v1/me/passkey-options", headers=b.headers)).json()
     stolen = await client.post(
         "/v1/me/passkeys",
         json={"name": "x", "credential": SoftAuthenticator(origin=_origin(app)).create(theirs)},
@@ -202,7 +202,7 @@ async def test_step_up_with_a_passkey_and_a_staff_reset_drops_passkeys(
             "/v1/me/reauthenticate", json={"password": PASSWORD}, headers=p.headers
         )
         assert alone.status_code == 401
-        options = await client.post("/v1/me/passkeys/assertion", headers=p.headers)
+        options = await client.post("/v1/me/passkey-assertion", headers=p.headers)
         assert options.status_code == 200
         assertion = device.get(options.json())
         body = {"password": PASSWORD, "credential": assertion}

@@ -121,6 +121,9 @@ class MfaCodeResendThrottled(RateLimited):
     type_slug = "mfa-code-resend-throttled"
     title = "Codes sent too often"
 
+    def __init__(self, detail: str, *, retry_after_s: int = 30, **kwargs: Any) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s, **kwargs)
+
 
 class MfaFactorNotFound(NotFound):
     """No such second factor among yours (or it is not enrolled)."""

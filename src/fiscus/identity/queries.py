@@ -18,7 +18,15 @@ from fiscus.core.errors import NotFound, PermissionDenied
 from fiscus.core.keyring import KeyRing
 from fiscus.core.pagination import keyset_page
 from fiscus.identity import sealed
-from fiscus.identity.models import ApiKey, AuthSession, EmailChange, LoginEvent, MfaFactor, User
+from fiscus.identity.models import (
+    ApiKey,
+    AuthSession,
+    EmailChange,
+    LoginEvent,
+    MfaFactor,
+    Passkey,
+    User,
+)
 from fiscus.identity.schemas import (
     ApiKeyRead,
     LoginEventRead,
@@ -329,6 +337,7 @@ async def step_up_needed(uow: UnitOfWork, *, ctx: Context, window_s: int) -> boo
                         MfaFactor.user_id == User.id,
                         MfaFactor.verified_at.is_not(None),
                     ),
+                    exists().where(Passkey.tenant_id == User.tenant_id, Passkey.user_id == User.id),
                 ).label("mfa_on"),
                 AuthSession.authenticated_at,
             )

@@ -259,7 +259,7 @@ class Reauthenticate(BaseModel):
     factor: AnyCodeFactor | None = None
     credential: dict[str, Any] | None = Field(
         None,
-        description="Instead of a code: a passkey's assertion (POST /v1/me/passkeys/assertion)",
+        description="Instead of a code: a passkey's assertion (POST /v1/me/passkey-assertion)",
     )
 
 

@@ -235,7 +235,7 @@ async def factor_remove(
 
 
 @router.post(
-    "/passkeys/options",
+    "/passkey-options",
     summary="Start registering a passkey",
     responses=problem_responses(401, 403),
 )
@@ -262,7 +262,7 @@ async def passkey_add(
 
 
 @router.post(
-    "/passkeys/assertion",
+    "/passkey-assertion",
     summary="Passkey options for a step-up",
     responses=problem_responses(401, 403),
 )

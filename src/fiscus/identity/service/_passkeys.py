@@ -337,7 +337,9 @@ async def passkey_assertion_check(
                 .with_for_update()
             )
         ).scalar()
-        owner = row.user_id if row is not None else None
+        # Failures count against the person logging in (a second factor), else against
+        # the credential's owner (passwordless).
+        owner = user_id if user_id is not None else (row.user_id if row is not None else None)
         problem = _assertion_problem(identity, row, user_id, challenge, credential)
         if problem is None and row is not None:
             return row.user_id

@@ -24,14 +24,22 @@ from fiscus.core.logging import get_logger
 from fiscus.events import jobs as events_jobs
 from fiscus.identity.service import (
     EMAIL_CHANGE_EVENT,
+    EMAIL_CODE_EVENT,
     EMAIL_REQUESTED_EVENT,
+    MFA_RESET_EVENT,
     RESET_EVENT,
+    SMS_CODE_EVENT,
     email_change_token_unseal,
+    factor_code_unseal,
     reset_token_unseal,
 )
 from fiscus.ledger import jobs as ledger_jobs
 from fiscus.messaging import jobs as messaging_jobs
-from fiscus.messaging._directory import IdentityDirectory, email_change_recipient
+from fiscus.messaging._directory import (
+    IdentityDirectory,
+    email_change_recipient,
+    factor_code_recipient,
+)
 from fiscus.messaging._recipients import (
     directory,
     install_builtin_resolvers,
@@ -80,6 +88,19 @@ def install_event_subscribers(template_limits: RenderLimits | None = None) -> No
         lambda keyring, _tenant, payload: email_change_token_unseal(keyring, payload),
     )
     register_resolver(EMAIL_REQUESTED_EVENT, payload_user)
+    register_resolver(MFA_RESET_EVENT, payload_user)
+    # Second-factor codes: to the factor's own address or number, sealed until sent.
+    for code_event in (EMAIL_CODE_EVENT, SMS_CODE_EVENT):
+        register_resolver(code_event, factor_code_recipient)
+        register_secret(
+            code_event,
+            "code",
+            functools.partial(_factor_code, code_event),
+        )
+
+
+def _factor_code(event: str, keyring: KeyRing, _tenant: object, payload: dict[str, Any]) -> str:
+    return factor_code_unseal(keyring, event, payload)
 
 
 def _copy_of(blueprint: Blueprint) -> Blueprint:

@@ -37,6 +37,7 @@ from tests.banking.factories import product as bank_product
 from tests.banking.payment_factories import payee_body, payment_body
 from tests.conftest import make_settings
 from tests.factories import Principal, principal, session_headers
+from tests.identity.authenticator import SoftAuthenticator
 from tests.races.helpers import ledger_of
 
 # Keyed by name within the caller's tenant: A's call creates or changes A's own object of
@@ -176,6 +177,28 @@ async def _tenant_b(app: FastAPI, client: httpx.AsyncClient, db: Database) -> di
     )
     _ok(await client.put("/v1/roles/auditor", json=CUSTOM_ROLE, headers=auth))
     [message, *_] = _ok(await client.get("/v1/me/messages", headers=member.headers))["data"]
+    member_key = SoftAuthenticator(origin=app.state.identity.config.webauthn_origin)
+    passkey = _ok(
+        await client.post(
+            "/v1/me/passkeys",
+            json={
+                "name": "B's",
+                "credential": member_key.create(
+                    _ok(await client.post("/v1/me/passkey-options", headers=member.headers))
+                ),
+            },
+            headers=member.headers,
+        ),
+        201,
+    )
+    factor = _ok(
+        await client.post(
+            "/v1/me/mfa/factors",
+            json={"kind": "sms", "address": "+4915112345678"},
+            headers=member.headers,
+        ),
+        201,
+    )
     banking = await _banking_of_b(client, b)
     banking["approval_id"] = await _approval_of_b(app, client, b, banking)
     events = _ok(await client.get("/v1/events", headers=auth))["data"]
@@ -193,6 +216,8 @@ async def _tenant_b(app: FastAPI, client: httpx.AsyncClient, db: Database) -> di
         "event_id": events[0]["id"],
         "audit_event_id": audit[0]["id"],
         "message_id": message["id"],
+        "factor_id": factor["id"],
+        "passkey_id": passkey["id"],
         "user_id": str(member.user_id),
         "key_id": key["id"],
         "session_id": str(member.session_id),
@@ -552,6 +577,8 @@ async def test_another_tenants_objects_answer_404_and_stay_unchanged(
         "ledger_transfers",
         "message_templates",
         "messages",
+        "mfa_factors",
+        "passkeys",
         "roles",
         "users",
         "webhook_deliveries",
@@ -613,6 +640,10 @@ async def test_another_tenants_objects_answer_404_and_stay_unchanged(
         ("POST", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"),
         ("POST", "/v1/webhook-endpoints/{endpoint_id}/replay"),
         ("POST", "/v1/me/messages/{message_id}/read"),
+        ("POST", "/v1/me/mfa/factors/{factor_id}/confirm"),
+        ("POST", "/v1/me/mfa/factors/{factor_id}/code"),
+        ("DELETE", "/v1/me/mfa/factors/{factor_id}"),
+        ("DELETE", "/v1/me/passkeys/{passkey_id}"),
     } <= probed
     assert await _rows_of(db, b["owner"].tenant_id) == before
     # And B still works: its member, its key, its pending transfer can still be posted.

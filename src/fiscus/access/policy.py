@@ -19,6 +19,8 @@ PERMISSIONS: dict[str, str] = {
     "self:manage": "Change your own password and MFA, end your own sessions, log out.",
     "users:read": "List the tenant's users and their roles.",
     "users:manage": "Add users to the tenant, change their role, disable them.",
+    "users:reset_mfa": "Reset another user's second factors (staff-assisted recovery; needs"
+    " your own recent re-authentication).",
     "api_keys:manage": "Create, list and revoke API keys for service accounts.",
     "roles:manage": "Define, change and delete the tenant's custom roles.",
     "tenant:manage": "Change tenant settings: MFA policy, session limits (not the plan).",

@@ -65,6 +65,21 @@ class TokenMailPayload(_Payload):
     expires_at: str
     token_sealed: str = Field(description="Opened only by fiscus's own mail sender")
     change_id: str | None = None
+    factor_id: str | None = None
+
+
+class MfaResetPayload(_Payload):
+    """A staff member reset a person's second factors; the person gets a notice."""
+
+    user_id: str
+    tenant: str
+
+
+class FactorPayload(_Payload):
+    """A person's second factor changed (`factor`: `email`, `sms` or `passkey`)."""
+
+    user_id: str
+    factor: Literal["email", "sms", "passkey"]
 
 
 class AddressInUsePayload(_Payload):
@@ -508,6 +523,40 @@ CATALOGUE: tuple[EventSpec, ...] = (
         "A user asked to change their email; the new address gets a confirmation token.",
         TokenMailPayload,
         {**_TOKEN, "change_id": _EVENT, "token_sealed": "v1.3f9c2a71.AAEC..."},
+    ),
+    EventSpec(
+        "user.mfa_email_code_requested",
+        "A second-factor code was asked for (log-in, step-up or enrolment); the mail"
+        " sender sends it to the factor's address.",
+        TokenMailPayload,
+        {**_TOKEN, "factor_id": _EVENT, "token_sealed": "v1.3f9c2a71.AAEC..."},
+    ),
+    EventSpec(
+        "user.mfa_sms_code_requested",
+        "A second-factor code was asked for (log-in, step-up or enrolment); the SMS"
+        " sender sends it to the factor's number.",
+        TokenMailPayload,
+        {**_TOKEN, "factor_id": _EVENT, "token_sealed": "v1.3f9c2a71.AAEC..."},
+    ),
+    EventSpec(
+        "user.mfa_factor_enrolled",
+        "A person enrolled an email or SMS second factor (its address proven by a code) or a"
+        " passkey.",
+        FactorPayload,
+        {"user_id": _USER, "factor": "sms"},
+    ),
+    EventSpec(
+        "user.mfa_factor_removed",
+        "A person removed one of their email or SMS second factors or passkeys.",
+        FactorPayload,
+        {"user_id": _USER, "factor": "sms"},
+    ),
+    EventSpec(
+        "user.mfa_reset_by_staff",
+        "A staff member reset a person's second factors (and ended their sessions); the"
+        " person is told by email.",
+        MfaResetPayload,
+        {"user_id": _USER, "tenant": "acme"},
     ),
     EventSpec(
         "user.email_address_requested",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,13 @@ class IdentityEnvironment(BaseSettings):
     rate_limit_prefix: str = Field("fiscus", description="Key prefix in the rate-limit storage")
     ip_requests_per_minute: int = Field(
         1200, ge=1, description="Requests per minute one client address may make"
+    )
+    webauthn_rp_id: str | None = Field(
+        None, description="Passkeys' relying-party id (default: the host of FISCUS_PUBLIC_URL)"
+    )
+    webauthn_origin: str | None = Field(
+        None,
+        description="The origin passkey ceremonies must come from (default: FISCUS_PUBLIC_URL's)",
     )
 
 
@@ -40,6 +48,18 @@ class IdentityConfig:
     # account's lockout counts them too, across challenges and tokens).
     mfa_challenge_max_attempts: int = 5
     password_reset_max_attempts: int = 5
+    # Emailed and texted one-time codes (second factors): their life, the wrong attempts
+    # one code takes, and how often codes may be sent to one person (docs/identity.md).
+    mfa_code_ttl_s: int = 5 * 60
+    mfa_code_max_attempts: int = 5
+    mfa_code_resend_s: int = 30
+    mfa_codes_per_hour: int = 5
+    # Passkeys (WebAuthn): the relying party and the origin ceremonies must come from, and
+    # how long a ceremony's challenge lives.
+    webauthn_rp_id: str = "127.0.0.1"
+    webauthn_rp_name: str = "fiscus"
+    webauthn_origin: str = "http://127.0.0.1:8000"
+    webauthn_challenge_ttl_s: int = 5 * 60
     # Reset emails one account, and one address over every tenant, may be sent per window;
     # past them a request is answered as always but sends nothing and ends no live token,
     # so nobody can keep cancelling someone's reset link or flood their mailbox.
@@ -80,7 +100,10 @@ class IdentityConfig:
     def from_environment(cls, settings: Settings) -> IdentityConfig:
         """Defaults, with plans from settings and the storage prefix from the environment."""
         env = IdentityEnvironment()
+        public = urlsplit(settings.public_url)
         return cls(
+            webauthn_rp_id=env.webauthn_rp_id or public.hostname or "localhost",
+            webauthn_origin=env.webauthn_origin or f"{public.scheme}://{public.netloc}",
             rate_limit_prefix=env.rate_limit_prefix,
             ip_requests_per_minute=env.ip_requests_per_minute,
             plan_limits={

@@ -113,3 +113,27 @@ class UserNotFound(NotFound):
 
     type_slug = "user-not-found"
     title = "User not found"
+
+
+class MfaCodeResendThrottled(RateLimited):
+    """A code was sent a moment ago, or too many this hour: wait Retry-After seconds."""
+
+    type_slug = "mfa-code-resend-throttled"
+    title = "Codes sent too often"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 30, **kwargs: Any) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s, **kwargs)
+
+
+class MfaFactorNotFound(NotFound):
+    """No such second factor among yours (or it is not enrolled)."""
+
+    type_slug = "mfa-factor-not-found"
+    title = "Second factor not found"
+
+
+class InvalidPasskey(NotAuthenticated):
+    """The passkey response was refused: challenge, origin, signature or counter."""
+
+    type_slug = "passkey-invalid"
+    title = "Passkey not accepted"

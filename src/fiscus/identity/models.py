@@ -180,3 +180,74 @@ class PasswordResetToken(TenantScoped, Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
+class MfaFactor(TenantScoped, Base):
+    """A second factor by one-time code: an email address or a phone number of the person.
+
+    The address is sealed with the key ring. Each factor holds at most one live code, as a
+    keyed hash bound to the factor (`code_hash`), with its expiry and its wrong attempts;
+    a used, expired or superseded code is gone (`code_hash` null). `verified_at` is null
+    until the first code sent to the address came back (enrolment).
+    """
+
+    __tablename__ = "mfa_factors"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "user_id", "kind", name="uq_mfa_factors_user_kind"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(Text)  # email | sms
+    address_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    verified_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    code_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    code_sent_at: Mapped[datetime | None]
+    code_expires_at: Mapped[datetime | None]
+    code_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[datetime]
+
+
+class Passkey(TenantScoped, Base):
+    """A WebAuthn credential of a person in one tenant: its public key and signature count.
+
+    `credential_id` is unique per tenant, so a credential registered in tenant A is never
+    found (nor logs in) in tenant B.
+    """
+
+    __tablename__ = "passkeys"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "credential_id", name="uq_passkeys_credential"),
+        Index("ix_passkeys_tenant_id_user_id", "tenant_id", "user_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID]
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+
+class WebauthnChallenge(TenantScoped, Base):
+    """One ceremony's challenge (stored as its SHA-256): single use, short-lived.
+
+    `purpose`: `register` (a signed-in person adds a passkey), `second_factor` (the login
+    step after a password), `login` (passwordless, `user_id` null until a credential answers).
+    """
+
+    __tablename__ = "webauthn_challenges"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID | None]
+    purpose: Mapped[str] = mapped_column(Text)
+    challenge_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from fiscus.access.context import Context
 from fiscus.access.queries import membership_get, memberships_of
@@ -18,7 +18,15 @@ from fiscus.core.errors import NotFound, PermissionDenied
 from fiscus.core.keyring import KeyRing
 from fiscus.core.pagination import keyset_page
 from fiscus.identity import sealed
-from fiscus.identity.models import ApiKey, AuthSession, EmailChange, LoginEvent, User
+from fiscus.identity.models import (
+    ApiKey,
+    AuthSession,
+    EmailChange,
+    LoginEvent,
+    MfaFactor,
+    Passkey,
+    User,
+)
 from fiscus.identity.schemas import (
     ApiKeyRead,
     LoginEventRead,
@@ -210,6 +218,34 @@ async def email_change_address(
     return change.user_id, address
 
 
+async def factor_code_address(
+    db: Database, keyring: KeyRing, *, tenant_id: uuid.UUID, factor_id: uuid.UUID
+) -> tuple[uuid.UUID, str, str] | None:
+    """(account, kind, address) of an email or SMS factor with a live code, for the message
+    carrying the code; None once the code is used, expired or the factor removed."""
+    async with db.uow(tenant_id=tenant_id) as uow:
+        factor = (
+            await uow.session.execute(
+                select(MfaFactor).where(MfaFactor.tenant_id == tenant_id, MfaFactor.id == factor_id)
+            )
+        ).scalar()
+    if (
+        factor is None
+        or factor.code_hash is None
+        or factor.code_expires_at is None
+        or factor.code_expires_at <= clock.now()
+    ):
+        return None
+    address = sealed.unseal(
+        keyring,
+        sealed.FACTOR_ADDRESS,
+        tenant_id=tenant_id,
+        row_id=factor.id,
+        sealed=factor.address_sealed,
+    )
+    return factor.user_id, factor.kind, address
+
+
 def _key_status(key: ApiKey, creators: dict[uuid.UUID, bool]) -> str:
     if key.revoked_at is not None:
         return "revoked"
@@ -293,7 +329,18 @@ async def step_up_needed(uow: UnitOfWork, *, ctx: Context, window_s: int) -> boo
         return False
     row = (
         await uow.session.execute(
-            select(User.totp_enabled, AuthSession.authenticated_at)
+            select(
+                or_(
+                    User.totp_enabled,
+                    exists().where(
+                        MfaFactor.tenant_id == User.tenant_id,
+                        MfaFactor.user_id == User.id,
+                        MfaFactor.verified_at.is_not(None),
+                    ),
+                    exists().where(Passkey.tenant_id == User.tenant_id, Passkey.user_id == User.id),
+                ).label("mfa_on"),
+                AuthSession.authenticated_at,
+            )
             .join(
                 AuthSession,
                 (AuthSession.tenant_id == User.tenant_id) & (AuthSession.user_id == User.id),
@@ -305,6 +352,6 @@ async def step_up_needed(uow: UnitOfWork, *, ctx: Context, window_s: int) -> boo
             )
         )
     ).first()
-    if row is None or not row.totp_enabled:
+    if row is None or not row.mfa_on:
         return False
     return bool(clock.now() - row.authenticated_at > timedelta(seconds=window_s))

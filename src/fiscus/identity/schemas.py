@@ -48,29 +48,101 @@ class TokenPair(BaseModel):
     expires_in: int
 
 
+Factor = Literal["totp", "backup_code", "email", "sms", "passkey"]
+# Factors answered with a code (a passkey answers with a signed assertion instead).
+CodeFactor = Literal["email", "sms"]
+AnyCodeFactor = Literal["totp", "backup_code", "email", "sms"]
+
+
 class MfaChallenge(BaseModel):
-    """Password accepted; send a TOTP or backup code with this token to /v1/auth/mfa/verify.
+    """Password accepted; send a code of one of `factors` with this token to
+    /v1/auth/mfa/verify (for `email` or `sms`, have it sent first: /v1/auth/mfa/send).
 
     The token is spent by its first successful code and dies after a few wrong ones.
     """
 
-    model_config = _example(mfa_required=True, mfa_token="fsm_...", expires_in=300)
+    model_config = _example(
+        mfa_required=True, mfa_token="fsm_...", expires_in=300, factors=["totp", "backup_code"]
+    )
 
     mfa_required: Literal[True] = True
     mfa_token: str
     expires_in: int
+    factors: list[Factor] = Field(
+        default_factory=list, description="The enrolled factors, TOTP (recommended) first"
+    )
 
 
 class MfaVerifyRequest(BaseModel):
-    """The MFA challenge token and a TOTP code or a backup code."""
+    """The MFA challenge token and a code of the chosen factor (without `factor`: a TOTP
+    or backup code)."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"mfa_token": "fsm_...", "code": "123456"}]},
+        json_schema_extra={
+            "examples": [{"mfa_token": "fsm_...", "code": "123456", "factor": "totp"}]
+        },
     )
 
     mfa_token: str = Field(max_length=256, pattern=NO_NUL)
     code: str = Field(min_length=6, max_length=32, pattern=NO_NUL)
+    factor: AnyCodeFactor | None = None
+
+
+class MfaCodeSend(BaseModel):
+    """The MFA challenge token and the code factor to send a code to."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"mfa_token": "fsm_...", "factor": "sms"}]},
+    )
+
+    mfa_token: str = Field(max_length=256, pattern=NO_NUL)
+    factor: CodeFactor
+
+
+class FactorCreate(BaseModel):
+    """An email address or phone number (E.164) to receive second-factor codes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"kind": "sms", "address": "+4915112345678"}]},
+    )
+
+    kind: CodeFactor
+    address: str = Field(min_length=3, max_length=320, pattern=NO_NUL)
+
+
+class FactorConfirm(BaseModel):
+    """The code sent to the factor's address."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "123456"}]})
+
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+class FactorRead(BaseModel):
+    """An email or SMS second factor of yours (the address masked)."""
+
+    model_config = _example(
+        id=_ID,
+        kind="sms",
+        address="+49***78",
+        status="active",
+        created_at=_WHEN,
+        last_used_at=_WHEN,
+        recommended="totp",
+    )
+
+    id: str
+    kind: CodeFactor
+    address: str
+    status: Literal["pending", "active"]
+    created_at: datetime
+    last_used_at: datetime | None
+    recommended: Literal["totp"] = Field(
+        "totp", description="Codes by email or SMS can be intercepted: TOTP is recommended"
+    )
 
 
 class RefreshRequest(BaseModel):
@@ -184,6 +256,11 @@ class Reauthenticate(BaseModel):
 
     password: str = Field(max_length=1024, pattern=NO_NUL)
     code: str | None = Field(None, max_length=32, pattern=NO_NUL)
+    factor: AnyCodeFactor | None = None
+    credential: dict[str, Any] | None = Field(
+        None,
+        description="Instead of a code: a passkey's assertion (POST /v1/me/passkey-assertion)",
+    )
 
 
 class TotpEnrolment(BaseModel):
@@ -385,3 +462,98 @@ class ApiKeyRead(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+
+
+class PasskeyRead(BaseModel):
+    """One of your passkeys."""
+
+    model_config = _example(id=_ID, name="Laptop", created_at=_WHEN, last_used_at=_WHEN)
+
+    id: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class PasskeyRegister(BaseModel):
+    """A name for the passkey and the `PublicKeyCredential` from
+    `navigator.credentials.create()` (JSON, base64url fields)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Laptop",
+                    "credential": {
+                        "id": "...",
+                        "rawId": "...",
+                        "type": "public-key",
+                        "response": {"clientDataJSON": "...", "attestationObject": "..."},
+                    },
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    credential: dict[str, Any]
+
+
+class PasskeyLoginOptions(BaseModel):
+    """The tenant to log in to with a passkey."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"tenant": "acme"}]})
+
+    tenant: str = Field(min_length=1, max_length=63, pattern=SLUG)
+
+
+class PasskeyLogin(BaseModel):
+    """The tenant and the `PublicKeyCredential` from `navigator.credentials.get()`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant": "acme",
+                    "credential": {
+                        "id": "...",
+                        "rawId": "...",
+                        "type": "public-key",
+                        "response": {
+                            "clientDataJSON": "...",
+                            "authenticatorData": "...",
+                            "signature": "...",
+                            "userHandle": "...",
+                        },
+                    },
+                }
+            ]
+        },
+    )
+
+    tenant: str = Field(min_length=1, max_length=63, pattern=SLUG)
+    credential: dict[str, Any]
+
+
+class MfaPasskeyOptions(BaseModel):
+    """The MFA challenge token, to get passkey options for the second login step."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"mfa_token": "fsm_..."}]}
+    )
+
+    mfa_token: str = Field(max_length=256, pattern=NO_NUL)
+
+
+class MfaPasskeyVerify(BaseModel):
+    """The MFA challenge token and the `PublicKeyCredential` of one of your passkeys."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"mfa_token": "fsm_...", "credential": {"id": "..."}}]},
+    )
+
+    mfa_token: str = Field(max_length=256, pattern=NO_NUL)
+    credential: dict[str, Any]

@@ -21,9 +21,11 @@ USER_EMAIL = "users.email_sealed"
 USER_NAME = "users.display_name_sealed"
 USER_TOTP = "users.totp_secret_sealed"
 PENDING_EMAIL = "email_changes.email_sealed"
+FACTOR_ADDRESS = "mfa_factors.address_sealed"
 EMAIL_PURPOSE = "email"
 BACKUP_CODE_PURPOSE = "mfa-backup-code"
-SEALED_COLUMNS = (USER_EMAIL, USER_NAME, USER_TOTP, PENDING_EMAIL)
+ONE_TIME_CODE_PURPOSE = "mfa-one-time-code"
+SEALED_COLUMNS = (USER_EMAIL, USER_NAME, USER_TOTP, PENDING_EMAIL, FACTOR_ADDRESS)
 
 
 def _context_for(label: str) -> SealedColumn:
@@ -77,3 +79,8 @@ def email_hash(ring: KeyRing, email: str) -> bytes:
 def backup_code_hash(ring: KeyRing, normalised_code: str) -> bytes:
     """What a backup code is stored and found as."""
     return _ready(ring).lookup_hash(normalised_code, purpose=BACKUP_CODE_PURPOSE)
+
+
+def one_time_code_hash(ring: KeyRing, factor_id: uuid.UUID, code: str) -> bytes:
+    """What an emailed or texted code is stored as: keyed, and bound to its factor."""
+    return _ready(ring).lookup_hash(f"{factor_id}:{code}", purpose=ONE_TIME_CODE_PURPOSE)

@@ -13,7 +13,12 @@ from fiscus.access.context import Context
 from fiscus.core.db import Database, UnitOfWork
 from fiscus.core.events import RelayedEvent
 from fiscus.core.keyring import KeyRing
-from fiscus.identity.queries import email_change_address, user_contacts, users_list
+from fiscus.identity.queries import (
+    email_change_address,
+    factor_code_address,
+    user_contacts,
+    users_list,
+)
 from fiscus.messaging._recipients import Contact, Directory, Recipient
 
 MAX_MEMBER_PAGES = 50
@@ -77,3 +82,23 @@ async def email_change_recipient(
         return []
     user_id, address = found
     return [Recipient(user_id, address=address)]
+
+
+async def factor_code_recipient(
+    uow: UnitOfWork, event: RelayedEvent, directory_: Directory | None
+) -> list[Recipient]:
+    """`user.mfa_*_code_requested`: the account, at the factor's own address or number
+    (enrolment proves it); nobody once the code is used, expired or replaced."""
+    if not isinstance(directory_, IdentityDirectory):
+        return []
+    try:
+        factor_id = uuid.UUID(str(event.payload.get("factor_id")))
+    except ValueError:
+        return []
+    found = await factor_code_address(
+        directory_.db, directory_.keyring, tenant_id=event.tenant_id, factor_id=factor_id
+    )
+    if found is None:
+        return []
+    user_id, kind, address = found
+    return [Recipient(user_id, address=address, channel=kind)]

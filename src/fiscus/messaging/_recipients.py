@@ -46,13 +46,15 @@ class Directory(Protocol):
 class Recipient:
     """A user to tell, with template variables specific to them (e.g. their leg).
 
-    `address` sends the email to that address instead of the user's current one (the
-    confirmation of an email change goes to the new address).
+    `address` sends the message of `channel` to that address instead of the user's current
+    one (the confirmation of an email change goes to the new address, a second-factor code
+    to the factor's address or number).
     """
 
     user_id: uuid.UUID
     variables: dict[str, Any] = field(default_factory=dict)
     address: str | None = None
+    channel: str = "email"
 
 
 Resolver = Callable[[UnitOfWork, RelayedEvent, Directory | None], Awaitable[list[Recipient]]]

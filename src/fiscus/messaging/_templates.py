@@ -187,6 +187,86 @@ _EMAIL_CHANGE = EventTemplates(
     },
 )
 
+_CODE_SAMPLE_DATA = {
+    "user_id": "019a9f0e-0000-7000-8000-000000000003",
+    "factor_id": "019a9f0e-0000-7000-8000-000000000007",
+    "tenant": "acme",
+    "expires_at": "2026-11-22T14:10:00+00:00",
+}
+
+_EMAIL_CODE = EventTemplates(
+    event_type="user.mfa_email_code_requested",
+    category="security",
+    overridable=False,
+    sample={
+        "event": {
+            "id": "019a9f0e-0000-7000-8000-000000000008",
+            "type": "user.mfa_email_code_requested",
+        },
+        "data": _CODE_SAMPLE_DATA,
+        "secret": {"code": "123456"},
+    },
+    bodies={
+        "email": Body(
+            subject="Your fiscus security code",
+            text=(
+                "Your security code for {{ data.tenant }} is: {{ secret.code }}\n\n"
+                "It works once, until {{ data.expires_at }}. Nobody from the bank will ask "
+                "you for it. If you did not just sign in or add this address, change your "
+                "password.\n"
+            ),
+        ),
+    },
+)
+
+_SMS_CODE = EventTemplates(
+    event_type="user.mfa_sms_code_requested",
+    category="security",
+    overridable=False,
+    sample={
+        "event": {
+            "id": "019a9f0e-0000-7000-8000-000000000009",
+            "type": "user.mfa_sms_code_requested",
+        },
+        "data": _CODE_SAMPLE_DATA,
+        "secret": {"code": "123456"},
+    },
+    bodies={
+        "sms": Body(
+            text="fiscus {{ data.tenant }}: your security code is {{ secret.code }}. "
+            "Valid 5 minutes, once. Never share it."
+        ),
+    },
+)
+
+_MFA_RESET = EventTemplates(
+    event_type="user.mfa_reset_by_staff",
+    category="security",
+    overridable=False,
+    sample={
+        "event": {
+            "id": "019a9f0e-0000-7000-8000-00000000000a",
+            "type": "user.mfa_reset_by_staff",
+        },
+        "data": {"user_id": "019a9f0e-0000-7000-8000-000000000003", "tenant": "acme"},
+    },
+    bodies={
+        "email": Body(
+            subject="Your fiscus second factors were reset",
+            text=(
+                "A member of staff at {{ data.tenant }} reset the second factors of your "
+                "account (authenticator app, backup codes, email and SMS codes) and signed "
+                "you out everywhere.\nSign in with your password and set up a second factor "
+                "again. If you did not ask for this, tell your bank at once.\n"
+            ),
+        ),
+        "in_app": Body(
+            subject="Second factors reset",
+            text="Staff reset your second factors; set one up again.",
+        ),
+    },
+)
+
 _EMAIL_REQUESTED = EventTemplates(
     event_type="user.email_address_requested",
     category="security",
@@ -402,6 +482,9 @@ DEFAULTS: dict[str, EventTemplates] = {
         _RESET,
         _EMAIL_CHANGE,
         _EMAIL_REQUESTED,
+        _EMAIL_CODE,
+        _SMS_CODE,
+        _MFA_RESET,
         _ALERT,
         _STANDING_ORDER_FAILED,
         _STATEMENT,

@@ -109,6 +109,26 @@ async def update_user(
     )
 
 
+@router.post(
+    "/users/{user_id}/mfa/reset",
+    summary="Reset a user's second factors",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404),
+)
+async def reset_user_mfa(
+    user_id: str,
+    db: DatabaseDep,
+    identity: IdentityDep,
+    ctx: Annotated[Context, authorized("users:reset_mfa")],
+) -> None:
+    """Staff-assisted recovery for a person who lost every factor: TOTP, backup codes and
+    email/SMS factors are removed, their sessions end, they are told by email, and it is
+    audited. Needs your own re-authentication within 10 minutes (403
+    `reauthentication-required`), never works on yourself, and only on a role you could
+    grant."""
+    await service.mfa_reset_by_staff(db, identity, ctx=ctx, user_id=_id(user_id, "user"))
+
+
 @router.get("/api-keys", summary="List API keys", responses=problem_responses(400, 401, 403))
 async def api_keys(
     db: DatabaseDep,

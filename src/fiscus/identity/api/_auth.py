@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, status
 
@@ -16,7 +16,12 @@ from fiscus.identity.schemas import (
     Accepted,
     LoginRequest,
     MfaChallenge,
+    MfaCodeSend,
+    MfaPasskeyOptions,
+    MfaPasskeyVerify,
     MfaVerifyRequest,
+    PasskeyLogin,
+    PasskeyLoginOptions,
     PasswordResetConfirm,
     PasswordResetRequest,
     RefreshRequest,
@@ -52,8 +57,26 @@ async def login(
 
 
 @router.post(
+    "/mfa/send",
+    summary="Second login step: send a code by email or SMS",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(400, 401, 404, 429),
+)
+async def mfa_send(
+    body: MfaCodeSend, db: DatabaseDep, identity: IdentityDep, client: ClientDep
+) -> Accepted:
+    """Sends a 6-digit code (valid 5 minutes, once) to the chosen enrolled factor; then
+    send it to `/v1/auth/mfa/verify` with `"factor"`. One code per 30 seconds and five per
+    hour per person (429 `mfa-code-resend-throttled`, Retry-After)."""
+    await service.auth_mfa_send(
+        db, identity, mfa_token=body.mfa_token, factor=body.factor, client=client
+    )
+    return Accepted()
+
+
+@router.post(
     "/mfa/verify",
-    summary="Second login step: a TOTP or backup code",
+    summary="Second login step: a code of one of your factors",
     responses=problem_responses(400, 401, 422, 429),
 )
 async def mfa_verify(
@@ -61,11 +84,70 @@ async def mfa_verify(
 ) -> TokenPair:
     """Exchange the MFA challenge token and a code for a token pair.
 
-    The first correct code spends the challenge. Wrong codes count per challenge (five end
-    it) and towards the account's lockout, as wrong passwords do (429 `account-locked`).
+    `factor` names the factor the code is from (`totp`, `backup_code`, `email`, `sms`);
+    without it a TOTP or backup code is expected. The first correct code spends the
+    challenge. Wrong codes count per challenge (five end it), per emailed or texted code
+    (five end it) and towards the account's lockout, as wrong passwords do (429
+    `account-locked`).
     """
     return await service.auth_mfa_verify(
-        db, identity, mfa_token=body.mfa_token, code=body.code, client=client
+        db, identity, mfa_token=body.mfa_token, code=body.code, client=client, factor=body.factor
+    )
+
+
+@router.post(
+    "/mfa/passkey/options",
+    summary="Second login step: passkey options",
+    responses=problem_responses(400, 401),
+)
+async def mfa_passkey_options(
+    body: MfaPasskeyOptions, db: DatabaseDep, identity: IdentityDep
+) -> dict[str, Any]:
+    """`PublicKeyCredentialRequestOptions` (JSON) listing your passkeys, with a challenge
+    that works once within 5 minutes."""
+    return await service.auth_mfa_passkey_options(db, identity, mfa_token=body.mfa_token)
+
+
+@router.post(
+    "/mfa/passkey",
+    summary="Second login step: a passkey",
+    responses=problem_responses(400, 401, 429),
+)
+async def mfa_passkey(
+    body: MfaPasskeyVerify, db: DatabaseDep, identity: IdentityDep, client: ClientDep
+) -> TokenPair:
+    """The assertion from `navigator.credentials.get()`; a refused one (replayed, wrong
+    origin, a signature count that went backwards) is 401 `passkey-invalid` and counts
+    towards the account's lockout."""
+    return await service.auth_mfa_passkey(
+        db, identity, mfa_token=body.mfa_token, credential=body.credential, client=client
+    )
+
+
+@router.post(
+    "/passkey/options",
+    summary="Passwordless login: passkey options",
+    responses=problem_responses(400, 401),
+)
+async def passkey_options(
+    body: PasskeyLoginOptions, db: DatabaseDep, identity: IdentityDep
+) -> dict[str, Any]:
+    """`PublicKeyCredentialRequestOptions` (JSON) for a discoverable passkey of the tenant."""
+    return await service.passkey_login_options(db, identity, tenant_slug=body.tenant)
+
+
+@router.post(
+    "/passkey/login",
+    summary="Passwordless login with a passkey",
+    responses=problem_responses(400, 401, 429),
+)
+async def passkey_login(
+    body: PasskeyLogin, db: DatabaseDep, identity: IdentityDep, client: ClientDep
+) -> TokenPair:
+    """A token pair for the passkey's owner in this tenant (a passkey of another tenant is
+    never found); 401 `passkey-invalid` when the assertion is refused."""
+    return await service.auth_passkey_login(
+        db, identity, tenant_slug=body.tenant, credential=body.credential, client=client
     )
 
 

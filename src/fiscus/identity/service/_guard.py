@@ -21,6 +21,7 @@ from fiscus.core.events import emit
 from fiscus.core.ids import new_id
 from fiscus.identity.models import LoginEvent
 from fiscus.identity.runtime import Identity
+from fiscus.identity.service._factors import factor_codes_attempted
 from fiscus.identity.throttle import Kind, account_subject, address_subject
 
 LOCKED_OUT_EVENT = "user.locked_out"
@@ -102,6 +103,10 @@ async def guess_failed(
 ) -> None:
     """Count a failed guess; when it locks the account or address, record and announce it."""
     locked = await identity.throttle.login_failed(subjects=subjects, ip=client.ip, kind=kind)
+    if kind == "mfa" and user_id is not None:
+        # Each failed second-factor guess costs every live email/SMS code an attempt.
+        async with db.uow(tenant_id=tenant_id) as uow:
+            await factor_codes_attempted(uow, tenant_id=tenant_id, user_id=user_id)
     if not locked or user_id is None:
         return
     async with db.uow(tenant_id=tenant_id) as uow:
@@ -121,3 +126,25 @@ async def guess_failed(
             subject=f"user/{user_id}",
             payload={"user_id": str(user_id), "locked_for_s": identity.config.lockout_s},
         )
+
+
+def ctx_ip(ctx: Context) -> str:
+    """The signed-in caller's address, as the guess counters key it."""
+    return ctx.client_ip or "unknown"
+
+
+async def ctx_guess_failed(
+    db: Database, identity: Identity, *, ctx: Context, subjects: list[str], kind: Kind
+) -> None:
+    """`guess_failed` for a signed-in person (re-authentication, password change, factor
+    enrolment)."""
+    client = Client(ip=ctx_ip(ctx), user_agent=ctx.user_agent, request_id=ctx.request_id)
+    await guess_failed(
+        db,
+        identity,
+        tenant_id=ctx.tenant_id,
+        user_id=ctx.actor_id,
+        subjects=subjects,
+        client=client,
+        kind=kind,
+    )

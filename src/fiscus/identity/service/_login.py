@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
@@ -25,9 +26,10 @@ from fiscus.identity.errors import (
     InvalidCredentials,
     InvalidMfaCode,
     InvalidToken,
+    MfaFactorNotFound,
     PasswordHashingBusy,
 )
-from fiscus.identity.models import MfaChallenge, User
+from fiscus.identity.models import MfaChallenge, MfaFactor, User
 from fiscus.identity.passwords import (
     password_hash_pooled,
     password_needs_rehash,
@@ -36,6 +38,7 @@ from fiscus.identity.passwords import (
 from fiscus.identity.runtime import Identity
 from fiscus.identity.schemas import MfaChallenge as MfaChallengeRead
 from fiscus.identity.schemas import TokenPair
+from fiscus.identity.service._factors import code_send, factors_offered
 from fiscus.identity.service._guard import (
     Client,
     guess_failed,
@@ -44,6 +47,11 @@ from fiscus.identity.service._guard import (
 )
 from fiscus.identity.service._mfa import mfa_code_accept
 from fiscus.identity.service._one_time import one_time_attempt_failed, one_time_claim
+from fiscus.identity.service._passkeys import (
+    passkey_assertion_check,
+    passkey_assertion_options,
+    passkey_login_person,
+)
 from fiscus.identity.service._sessions import session_open
 from fiscus.identity.throttle import account_subject
 
@@ -138,9 +146,17 @@ async def auth_login(
         subject=account_subject(tenant.id, user.id), kind="password"
     )
     rehashed = await _rehash(user.password_hash, password)
-    if user.totp_enabled:
+    async with db.uow(tenant_id=tenant.id) as uow:
+        offered = await factors_offered(uow, user)
+    if offered:
         return await _challenge_issue(
-            db, identity, tenant_id=tenant.id, user=user, client=client, rehashed=rehashed
+            db,
+            identity,
+            tenant_id=tenant.id,
+            user=user,
+            client=client,
+            rehashed=rehashed,
+            factors=offered,
         )
     async with db.uow(tenant_id=tenant.id) as uow:
         await _rehash_store(uow, user=user, rehashed=rehashed)
@@ -184,6 +200,7 @@ async def _challenge_issue(
     user: User,
     client: Client,
     rehashed: str | None,
+    factors: list[str],
 ) -> MfaChallengeRead:
     token = new_token(MFA_PREFIX)
     now = clock.now()
@@ -212,7 +229,11 @@ async def _challenge_issue(
         await login_event_record(
             uow, tenant_id=tenant_id, user_id=user.id, client=client, outcome="mfa_required"
         )
-    return MfaChallengeRead(mfa_token=token, expires_in=ttl_s)
+    return MfaChallengeRead(
+        mfa_token=token,
+        expires_in=ttl_s,
+        factors=factors,
+    )
 
 
 async def _session_start(
@@ -260,10 +281,10 @@ async def _challenge_lookup(db: Database, token: str) -> tuple[uuid.UUID, uuid.U
     return found[0], found[1], bytes(found[2])
 
 
-async def auth_mfa_verify(
-    db: Database, identity: Identity, *, mfa_token: str, code: str, client: Client
-) -> TokenPair:
-    """Second login step: the challenge token and a TOTP or backup code."""
+async def _second_step(
+    db: Database, identity: Identity, mfa_token: str, client: Client
+) -> tuple[TenantInfo, uuid.UUID, list[str]]:
+    """(tenant, person, guess subjects) of a challenge token, refused while throttled."""
     tenant_id, user_id, email_hash = await _challenge_lookup(db, mfa_token)
     async with db.uow() as uow:
         tenant = await tenant_get(uow, tenant_id=tenant_id)
@@ -273,9 +294,26 @@ async def auth_mfa_verify(
     await _throttled(
         db, identity, tenant_id=tenant_id, subjects=subjects, user_id=user_id, client=client
     )
+    return tenant, user_id, subjects
+
+
+async def auth_mfa_verify(
+    db: Database,
+    identity: Identity,
+    *,
+    mfa_token: str,
+    code: str,
+    client: Client,
+    factor: str | None = None,
+) -> TokenPair:
+    """Second login step: the challenge token and a code of the chosen factor."""
+    tenant, user_id, subjects = await _second_step(db, identity, mfa_token, client)
+    tenant_id = tenant.id
     try:
         async with db.uow(tenant_id=tenant_id) as uow:
-            await _challenge_spend(uow, identity, token=mfa_token, user_id=user_id, code=code)
+            await _challenge_spend(
+                uow, identity, token=mfa_token, user_id=user_id, code=code, factor=factor
+            )
             pair = await _session_start(
                 uow, identity, tenant=tenant, user_id=user_id, mfa=True, client=client
             )
@@ -286,18 +324,92 @@ async def auth_mfa_verify(
     return pair
 
 
-async def _challenge_spend(
-    uow: UnitOfWork, identity: Identity, *, token: str, user_id: uuid.UUID, code: str
-) -> None:
-    """Check the challenge (row locked: concurrent codes on one challenge are serialised)
-    and the code; mark the challenge used."""
-    challenge = await one_time_claim(
+async def auth_passkey_login(
+    db: Database,
+    identity: Identity,
+    *,
+    tenant_slug: str,
+    credential: dict[str, Any],
+    client: Client,
+) -> TokenPair:
+    """Passwordless login with a discoverable passkey of the tenant (user verification
+    required, so the session counts as multi-factor)."""
+    tenant, user_id = await passkey_login_person(
+        db, identity, tenant_slug=tenant_slug, credential=credential, client=client
+    )
+    async with db.uow(tenant_id=tenant.id) as uow:
+        return await _session_start(
+            uow, identity, tenant=tenant, user_id=user_id, mfa=True, client=client
+        )
+
+
+async def auth_mfa_passkey_options(
+    db: Database, identity: Identity, *, mfa_token: str
+) -> dict[str, Any]:
+    """Passkey options for the second login step (the person's credentials listed)."""
+    tenant_id, user_id, _ = await _challenge_lookup(db, mfa_token)
+    async with db.uow(tenant_id=tenant_id) as uow:
+        await _challenge_live(uow, identity, mfa_token)
+    return await passkey_assertion_options(
+        db, identity, tenant_id=tenant_id, user_id=user_id, purpose="second_factor"
+    )
+
+
+async def auth_mfa_passkey(
+    db: Database,
+    identity: Identity,
+    *,
+    mfa_token: str,
+    credential: dict[str, Any],
+    client: Client,
+) -> TokenPair:
+    """Second login step with a passkey of the person: spends the challenge, opens the
+    session."""
+    tenant, user_id, _ = await _second_step(db, identity, mfa_token, client)
+    tenant_id = tenant.id
+    await passkey_assertion_check(
+        db,
+        identity,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        purpose="second_factor",
+        credential=credential,
+        client=client,
+    )
+    async with db.uow(tenant_id=tenant_id) as uow:
+        await _challenge_spend(
+            uow, identity, token=mfa_token, user_id=user_id, code="", factor="passkey"
+        )
+        pair = await _session_start(
+            uow, identity, tenant=tenant, user_id=user_id, mfa=True, client=client
+        )
+    await identity.throttle.login_succeeded(subject=account_subject(tenant_id, user_id), kind="mfa")
+    return pair
+
+
+async def _challenge_live(uow: UnitOfWork, identity: Identity, token: str) -> MfaChallenge:
+    """The live challenge of `token`, locked (InvalidToken if used, expired or spent)."""
+    return await one_time_claim(
         uow,
         MfaChallenge,
         token=token,
         max_attempts=identity.config.mfa_challenge_max_attempts,
         refused="The MFA challenge was used or has expired; log in again.",
     )
+
+
+async def _challenge_spend(
+    uow: UnitOfWork,
+    identity: Identity,
+    *,
+    token: str,
+    user_id: uuid.UUID,
+    code: str,
+    factor: str | None,
+) -> None:
+    """Check the challenge (row locked: concurrent codes on one challenge are serialised)
+    and the code; mark the challenge used."""
+    challenge = await _challenge_live(uow, identity, token)
     user = (
         await uow.session.execute(
             select(User)
@@ -308,14 +420,44 @@ async def _challenge_spend(
     membership = await membership_get(uow, tenant_id=challenge.tenant_id, user_id=user_id)
     if (
         user is None
-        or not user.totp_enabled
         or user.status != "active"
         or membership is None
         or membership.status != "active"
+        or not await factors_offered(uow, user)
     ):
         raise InvalidCredentials(_REFUSED)
-    await mfa_code_accept(uow, identity, user=user, code=code)
+    if factor != "passkey":  # a passkey's assertion was verified by the caller
+        await mfa_code_accept(uow, identity, user=user, code=code, factor=factor)
     challenge.used_at = clock.now()
+
+
+async def auth_mfa_send(
+    db: Database, identity: Identity, *, mfa_token: str, factor: str, client: Client
+) -> None:
+    """Send a code to the email or SMS factor the person chose at the second login step
+    (the challenge stays live; sending is throttled per person)."""
+    tenant_id, user_id, email_hash = await _challenge_lookup(db, mfa_token)
+    subjects = guess_subjects(tenant_id, user_id, email_hash)
+    await _throttled(
+        db, identity, tenant_id=tenant_id, subjects=subjects, user_id=user_id, client=client
+    )
+    async with db.uow(tenant_id=tenant_id) as uow:
+        await _challenge_live(uow, identity, mfa_token)
+        found = (
+            await uow.session.execute(
+                select(MfaFactor)
+                .where(
+                    MfaFactor.tenant_id == tenant_id,
+                    MfaFactor.user_id == user_id,
+                    MfaFactor.kind == factor,
+                    MfaFactor.verified_at.is_not(None),
+                )
+                .with_for_update()
+            )
+        ).scalar()
+        if found is None:
+            raise MfaFactorNotFound(f"No {factor} factor is enrolled; choose another one.")
+        await code_send(uow, identity, factor=found)
 
 
 async def _challenge_failed(

@@ -1,31 +1,56 @@
-"""MFA: TOTP enrolment with a QR code, code checks without replay, backup codes."""
+"""MFA: TOTP enrolment with a QR code, code checks without replay, backup codes, and the
+signed-in person's email and SMS code factors (`_factors`)."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from datetime import timedelta
+from typing import TypeVar
 
 import pyotp
 import segno
 from sqlalchemy import and_, delete, insert, or_, select, update
 
 from fiscus.access.context import Context
+from fiscus.access.queries import membership_get, tenant_get
+from fiscus.access.service import role_check_grantable
 from fiscus.audit.service import audit_record
 from fiscus.core import clock
 from fiscus.core.db import Database, UnitOfWork
-from fiscus.core.errors import PermissionDenied
+from fiscus.core.errors import NotFound, PermissionDenied
+from fiscus.core.events import emit
 from fiscus.identity import sealed
 from fiscus.identity.crypto import keyed_hash
-from fiscus.identity.errors import InvalidMfaCode, MfaState, ReauthenticationRequired
-from fiscus.identity.models import AuthSession, BackupCode, User
+from fiscus.identity.errors import (
+    InvalidMfaCode,
+    MfaFactorNotFound,
+    MfaState,
+    ReauthenticationRequired,
+)
+from fiscus.identity.models import AuthSession, BackupCode, MfaFactor, Passkey, User
 from fiscus.identity.runtime import Identity
-from fiscus.identity.schemas import BackupCodes, TotpEnrolment
+from fiscus.identity.schemas import BackupCodes, FactorRead, TotpEnrolment
+from fiscus.identity.service._factors import (
+    CodeKind,
+    code_send,
+    factor_code_accept,
+    factor_enrol_confirm,
+    factor_enrol_start,
+    factor_read,
+    factor_remove,
+    factors_drop,
+)
+from fiscus.identity.service._guard import ctx_guess_failed, ctx_ip, guess_subjects
+from fiscus.identity.service._sessions import sessions_revoke
 
 TOTP_STEP_S = 30
 TOTP_DIGITS = 6
 SECRET_BASE32_CHARS = 32  # 160 bits, RFC 4226's recommended secret length
 BACKUP_CODE_COUNT = 10
+# Mailed to the person whose second factors a staff member reset.
+MFA_RESET_EVENT = "user.mfa_reset_by_staff"
 # Crockford-style alphabet without look-alikes; 12 characters carry 60 bits.
 _BACKUP_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 BACKUP_CODE_CHARS = 12
@@ -73,14 +98,28 @@ def _backup_hash(identity: Identity, code: str) -> bytes:
     return sealed.backup_code_hash(identity.keyring, _normalise_backup(code))
 
 
-async def mfa_code_accept(uow: UnitOfWork, identity: Identity, *, user: User, code: str) -> str:
-    """Spend a TOTP or backup code of `user` (row locked by the caller); 'totp' or 'backup'.
+async def mfa_code_accept(
+    uow: UnitOfWork, identity: Identity, *, user: User, code: str, factor: str | None = None
+) -> str:
+    """Spend a second-factor code of `user` (row locked by the caller): of the `factor`
+    named ('totp', 'backup_code', 'email', 'sms'), or without one a TOTP or backup code;
+    returns the factor used ('totp', 'backup', 'email', 'sms').
 
     The caller counts an InvalidMfaCode as a failed second-factor guess (`guess_failed`).
     """
     assert uow.active
+    if factor in ("email", "sms"):
+        await factor_code_accept(uow, identity, user=user, kind=factor, code=code)
+        return factor
+    if factor is not None and not user.totp_enabled:
+        raise InvalidMfaCode("The code is wrong or was already used.")
     digits = code.strip().replace(" ", "")
-    if user.totp_secret_sealed is not None and digits.isdigit() and len(digits) == TOTP_DIGITS:
+    if (
+        factor != "backup_code"
+        and user.totp_secret_sealed is not None
+        and digits.isdigit()
+        and len(digits) == TOTP_DIGITS
+    ):
         step = totp_matching_step(
             _secret_of(identity, user), digits, after_step=user.totp_last_step
         )
@@ -89,7 +128,7 @@ async def mfa_code_accept(uow: UnitOfWork, identity: Identity, *, user: User, co
             return "totp"
         raise InvalidMfaCode("The code is wrong or was already used.")
     normal = _normalise_backup(code)
-    if not normal:
+    if not normal or factor == "totp":
         raise InvalidMfaCode("The code is wrong or was already used.")
     legacy = [keyed_hash(key, normal) for key in identity.legacy_backup_code_keys]
     result = await uow.session.execute(
@@ -255,3 +294,152 @@ async def backup_codes_regenerate(db: Database, identity: Identity, *, ctx: Cont
             object_id=user.id,
         )
     return BackupCodes(backup_codes=codes)
+
+
+async def factors_list(db: Database, identity: Identity, *, ctx: Context) -> list[FactorRead]:
+    """The signed-in person's email and SMS factors, enrolled and pending."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        return [factor_read(identity, row) for row in await own_rows(uow, ctx, MfaFactor)]
+
+
+Owned = TypeVar("Owned", MfaFactor, Passkey)
+
+
+async def own_rows(uow: UnitOfWork, ctx: Context, model: type[Owned]) -> list[Owned]:
+    """The signed-in person's factors or passkeys, oldest first (a handful: never paged)."""
+    user = await user_for_update(uow, ctx)
+    rows = await uow.session.execute(
+        select(model)
+        .where(model.tenant_id == user.tenant_id, model.user_id == user.id)
+        .order_by(model.created_at, model.id)
+    )
+    return list(rows.scalars())
+
+
+async def factor_enroll(
+    db: Database, identity: Identity, *, ctx: Context, kind: CodeKind, address: str
+) -> FactorRead:
+    """Start enrolling an email or SMS factor (needs recent re-authentication): a code goes
+    to the address; the factor counts once that code comes back."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await require_recent_auth(uow, identity, ctx=ctx)
+        user = await user_for_update(uow, ctx)
+        factor = await factor_enrol_start(
+            uow, identity, ctx=ctx, user=user, kind=kind, address=address
+        )
+        return factor_read(identity, factor)
+
+
+async def factor_resend(
+    db: Database, identity: Identity, *, ctx: Context, factor_id: uuid.UUID
+) -> None:
+    """Send a fresh code to a factor: to finish enrolment, or for a step-up
+    (`POST /v1/me/reauthenticate` with `factor`)."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        user = await user_for_update(uow, ctx)
+        factor = (
+            await uow.session.execute(
+                select(MfaFactor)
+                .where(
+                    MfaFactor.tenant_id == user.tenant_id,
+                    MfaFactor.user_id == user.id,
+                    MfaFactor.id == factor_id,
+                )
+                .with_for_update()
+            )
+        ).scalar()
+        if factor is None:
+            raise MfaFactorNotFound("No such second factor of yours.")
+        await code_send(uow, identity, factor=factor)
+
+
+async def factor_confirm(
+    db: Database, identity: Identity, *, ctx: Context, factor_id: uuid.UUID, code: str
+) -> FactorRead:
+    """Finish enrolling a factor with the code sent to it; a wrong code counts as a failed
+    second-factor guess of the person."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        user = await user_for_update(uow, ctx)
+        subjects = guess_subjects(ctx.tenant_id, user.id, user.email_hash)
+    await identity.throttle.login_check(subjects=subjects, ip=ctx_ip(ctx))
+    try:
+        async with db.uow(tenant_id=ctx.tenant_id) as uow:
+            user = await user_for_update(uow, ctx)
+            factor = await factor_enrol_confirm(
+                uow, identity, ctx=ctx, user=user, factor_id=factor_id, code=code
+            )
+            return factor_read(identity, factor)
+    except InvalidMfaCode:
+        await ctx_guess_failed(db, identity, ctx=ctx, subjects=subjects, kind="mfa")
+        raise
+
+
+async def factor_delete(
+    db: Database, identity: Identity, *, ctx: Context, factor_id: uuid.UUID
+) -> None:
+    """Remove one of your factors (needs recent re-authentication)."""
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await require_recent_auth(uow, identity, ctx=ctx)
+        user = await user_for_update(uow, ctx)
+        await factor_remove(uow, ctx=ctx, user=user, factor_id=factor_id)
+
+
+async def mfa_reset_by_staff(
+    db: Database, identity: Identity, *, ctx: Context, user_id: uuid.UUID
+) -> None:
+    """A staff member resets another person's second factors (they lost their phone and
+    their backup codes): TOTP off, backup codes, email/SMS factors and passkeys dropped, every
+    session of theirs ended, the person told by email, audited.
+
+    Needs the staff member's own recent re-authentication (a session, not an API key), the
+    right to manage the person's role, and never works on oneself.
+    """
+    if user_id == ctx.actor_id:
+        raise PermissionDenied("You cannot reset your own second factors; ask another admin.")
+    async with db.uow(tenant_id=ctx.tenant_id) as uow:
+        await require_recent_auth(uow, identity, ctx=ctx)
+        membership = await membership_get(uow, tenant_id=ctx.tenant_id, user_id=user_id)
+        if membership is None:
+            raise NotFound("No such user in this tenant.")
+        await role_check_grantable(uow, ctx=ctx, role=membership.role)
+        user = (
+            await uow.session.execute(
+                select(User)
+                .where(User.tenant_id == ctx.tenant_id, User.id == user_id)
+                .with_for_update()
+            )
+        ).scalar_one()
+        had_totp = user.totp_enabled
+        user.totp_enabled, user.totp_secret_sealed, user.totp_last_step = False, None, None
+        user.updated_at = clock.now()
+        await _backup_codes_drop(uow, user)
+        dropped = await factors_drop(uow, tenant_id=ctx.tenant_id, user_id=user_id)
+        passkeys = await uow.session.execute(
+            delete(Passkey)
+            .where(Passkey.tenant_id == ctx.tenant_id, Passkey.user_id == user_id)
+            .returning(Passkey.id)
+        )
+        if passkeys.first() is not None:
+            dropped.append("passkey")
+        ended = await sessions_revoke(
+            uow, tenant_id=ctx.tenant_id, user_id=user_id, reason="mfa_reset_by_staff"
+        )
+        factors = (["totp"] if had_totp else []) + dropped
+        await emit(
+            uow,
+            tenant_id=ctx.tenant_id,
+            type=MFA_RESET_EVENT,
+            subject=f"user/{user_id}",
+            payload={
+                "user_id": str(user_id),
+                "tenant": (await tenant_get(uow, tenant_id=ctx.tenant_id)).slug,
+            },
+        )
+        await audit_record(
+            uow,
+            ctx=ctx,
+            action="mfa.reset_by_staff",
+            object_type="user",
+            object_id=user_id,
+            details={"factors": factors, "sessions_ended": ended},
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -27,8 +28,10 @@ from fiscus.identity.passwords import (
 )
 from fiscus.identity.runtime import Identity
 from fiscus.identity.schemas import UserCreate, UserRead, UserUpdate
-from fiscus.identity.service._guard import Client, guess_failed, guess_subjects
+from fiscus.identity.service._factors import factors_offered
+from fiscus.identity.service._guard import Client, ctx_guess_failed, ctx_ip, guess_subjects
 from fiscus.identity.service._mfa import mfa_code_accept, user_for_update
+from fiscus.identity.service._passkeys import passkey_assertion_check
 from fiscus.identity.service._reset import reset_tokens_end
 from fiscus.identity.service._sessions import sessions_revoke
 from fiscus.identity.throttle import Kind
@@ -214,9 +217,17 @@ async def user_update(
 
 
 async def reauthenticate(
-    db: Database, identity: Identity, *, ctx: Context, password: str, code: str | None
+    db: Database,
+    identity: Identity,
+    *,
+    ctx: Context,
+    password: str,
+    code: str | None,
+    factor: str | None = None,
+    credential: dict[str, Any] | None = None,
 ) -> None:
-    """Prove presence again (password, and MFA when on): opens the re-auth window.
+    """Prove presence again (password, and MFA when on: a code, or a passkey's assertion
+    as `credential`): opens the re-auth window.
 
     Guesses count like log-in guesses: a stolen session cannot try passwords or codes here
     without limit.
@@ -227,14 +238,25 @@ async def reauthenticate(
             user.password_hash,
             guess_subjects(ctx.tenant_id, user.id, user.email_hash),
         )
-    await identity.throttle.login_check(subjects=subjects, ip=_ip(ctx))
+    await identity.throttle.login_check(subjects=subjects, ip=ctx_ip(ctx))
     ok = await password_verify_pooled(stored, password)
     failed: Kind | None = None if ok else "password"
+    if ok and credential is not None:
+        # Refusals raise InvalidPasskey and count as failed second-factor guesses.
+        await passkey_assertion_check(
+            db,
+            identity,
+            tenant_id=ctx.tenant_id,
+            user_id=ctx.actor_id,
+            purpose="second_factor",
+            credential=credential,
+            client=Client(ip=ctx_ip(ctx), user_agent=ctx.user_agent, request_id=ctx.request_id),
+        )
     async with db.uow(tenant_id=ctx.tenant_id) as uow:
         user = await user_for_update(uow, ctx)
-        if ok and user.totp_enabled:
+        if ok and credential is None and await factors_offered(uow, user):
             try:
-                await mfa_code_accept(uow, identity, user=user, code=code or "")
+                await mfa_code_accept(uow, identity, user=user, code=code or "", factor=factor)
             except InvalidMfaCode:
                 failed = "mfa"
         await audit_record(
@@ -250,27 +272,8 @@ async def reauthenticate(
             if session is not None:
                 session.authenticated_at = clock.now()
     if failed is not None:
-        await _guess_failed(db, identity, ctx=ctx, subjects=subjects, kind=failed)
+        await ctx_guess_failed(db, identity, ctx=ctx, subjects=subjects, kind=failed)
         raise InvalidCredentials("The password or code is wrong.")
-
-
-def _ip(ctx: Context) -> str:
-    return ctx.client_ip or "unknown"
-
-
-async def _guess_failed(
-    db: Database, identity: Identity, *, ctx: Context, subjects: list[str], kind: Kind
-) -> None:
-    client = Client(ip=_ip(ctx), user_agent=ctx.user_agent, request_id=ctx.request_id)
-    await guess_failed(
-        db,
-        identity,
-        tenant_id=ctx.tenant_id,
-        user_id=ctx.actor_id,
-        subjects=subjects,
-        client=client,
-        kind=kind,
-    )
 
 
 async def password_change(
@@ -283,7 +286,7 @@ async def password_change(
             user.password_hash,
             guess_subjects(ctx.tenant_id, user.id, user.email_hash),
         )
-    await identity.throttle.login_check(subjects=subjects, ip=_ip(ctx))
+    await identity.throttle.login_check(subjects=subjects, ip=ctx_ip(ctx))
     if not await password_verify_pooled(stored, current_password):
         async with db.uow(tenant_id=ctx.tenant_id) as uow:
             await audit_record(
@@ -294,7 +297,7 @@ async def password_change(
                 object_id=ctx.actor_id,
                 outcome="failure",
             )
-        await _guess_failed(db, identity, ctx=ctx, subjects=subjects, kind="password")
+        await ctx_guess_failed(db, identity, ctx=ctx, subjects=subjects, kind="password")
         raise InvalidCredentials("The current password is wrong.")
     # The new password's policy is checked only after the caller proved the current one.
     checked = password_check(new_password)

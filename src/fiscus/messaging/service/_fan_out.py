@@ -204,7 +204,7 @@ async def _queue_event(
                 body=body,
                 variables={**base, **recipient.variables, "secret": placeholders(event.type)},
                 audience=audience,
-                address=recipient.address if channel == "email" else None,
+                address=recipient.address if channel == recipient.channel else None,
                 limits=limits,
             ):
                 queued = True

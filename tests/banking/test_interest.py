@@ -228,6 +228,19 @@ async def test_tiered_rates_and_the_apy_of_each_band(
     assert [b["from"] for b in apy["bands"]] == [0, 1_000_000]
     expected = (1 + Fraction(365, 10000) / 12) ** 12 - 1
     assert abs(Fraction(apy["bands"][1]["apy"]) - expected) < Fraction(1, 10**8)
+    # A day is YYYY-MM-DD: a datetime (which pydantic would take as a date) is refused.
+    for as_of in ("2027-06-01T00:00:00+01:00", "2027-6-1"):
+        refused = await client.get(
+            f"/v1/products/{made['id']}/apy", params={"as_of": as_of}, headers=staff.headers
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["type"].endswith("/validation-error"), refused.text
+    dated = ok(
+        await client.get(
+            f"/v1/products/{made['id']}/apy", params={"as_of": "2027-06-01"}, headers=staff.headers
+        )
+    )
+    assert dated["as_of"] == "2027-06-01"
 
 
 async def _rows(db: Database, sql: str) -> list[tuple[Any, ...]]:

@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from pydantic import PlainValidator, WithJsonSchema
+from pydantic import BeforeValidator, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 
@@ -101,3 +101,16 @@ Timestamp = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-11-22T14:05:00Z"]}),
 ]
 """Every time a client sends: RFC 3339 with an offset, held as an aware UTC datetime."""
+
+
+def _calendar_date(value: object) -> object:
+    """A query's `YYYY-MM-DD` and nothing else: pydantic would also take a datetime such as
+    `2026-12-01T00:00:00+01:00` for a date, which names a day the caller may not mean."""
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("must be a calendar date, YYYY-MM-DD")
+    return value
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A day in a query string, exactly YYYY-MM-DD (see `_calendar_date`).
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]

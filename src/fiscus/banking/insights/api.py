@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -28,6 +27,7 @@ from fiscus.banking.insights.schemas import (
     RulePage,
     RuleRead,
 )
+from fiscus.core.clock import CalendarDate
 from fiscus.core.http import problem_responses
 from fiscus.core.idempotency import idempotent, model_response
 from fiscus.core.pagination import Cursor, Limit
@@ -191,8 +191,8 @@ async def get_insights(
     account_id: uuid.UUID,
     ctx: Reader,
     db: DatabaseDep,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: Annotated[date | None, Query()] = None,
+    from_: Annotated[CalendarDate | None, Query(alias="from")] = None,
+    to: Annotated[CalendarDate | None, Query()] = None,
 ) -> InsightsRead:
     """Days `from`..`to` inclusive (YYYY-MM-DD; default this month so far, at most 366
     days) against the same number of days before. Amounts are minor units: a category's

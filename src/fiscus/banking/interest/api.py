@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -20,6 +19,7 @@ from fiscus.banking.interest.schemas import (
     RateList,
     RateRead,
 )
+from fiscus.core.clock import CalendarDate
 from fiscus.core.http import problem_responses
 from fiscus.core.idempotency import model_response
 from fiscus.deps import DatabaseDep
@@ -94,7 +94,7 @@ async def list_interest_rates(
     responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def get_product_apy(
-    product_id: uuid.UUID, ctx: ProductReader, db: DatabaseDep, as_of: date | None = None
+    product_id: uuid.UUID, ctx: ProductReader, db: DatabaseDep, as_of: CalendarDate | None = None
 ) -> ApyRead:
     """`(1 + r/n)^n - 1` per balance band, n the compounding periods in a year, at the
     rate in force on `as_of` (default: the business date)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -24,6 +23,7 @@ from fiscus.banking.statements._render import (
 from fiscus.banking.statements._source import statement_open
 from fiscus.banking.statements.schemas import BankStatementPage, TaxSummaryRead
 from fiscus.core import clock
+from fiscus.core.clock import CalendarDate
 from fiscus.core.http import problem_responses
 from fiscus.core.idempotency import model_response
 from fiscus.core.pagination import Cursor, Limit
@@ -63,11 +63,11 @@ async def download_statement(
     ctx: Reader,
     db: DatabaseDep,
     from_: Annotated[
-        date | None,
+        CalendarDate | None,
         Query(alias="from", description="First day, YYYY-MM-DD (default: the 1st of this month)"),
     ] = None,
     to: Annotated[
-        date | None, Query(description="Last day, inclusive, YYYY-MM-DD (default: today)")
+        CalendarDate | None, Query(description="Last day, inclusive, YYYY-MM-DD (default: today)")
     ] = None,
     format_: Annotated[
         StatementFormat, Query(alias="format", description="File format")

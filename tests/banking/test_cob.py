@@ -233,7 +233,7 @@ async def test_a_long_run_answers_202_and_carries_on(
     assert started.status_code == 202, started.text
     assert started.json()["status"] == "running"
     path = f"/v1/cob/runs/{started.json()['id']}"
-    for _ in range(100):
+    for _ in range(1200):  # up to two minutes: a loaded CI machine runs the steps slowly
         run = ok(await client.get(path, headers=staff.headers))
         if run["status"] != "running":
             break
